@@ -1,0 +1,25 @@
+// The HTTP API of potluckd (v1, JSON), by area: jobs.cpp, catalog.cpp (tasks, workers),
+// system.cpp (health, metrics, events).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace potluck::daemon {
+class daemon_app;
+namespace http {
+class router;
+}
+}  // namespace potluck::daemon
+
+namespace potluck::daemon::api {
+
+void add_routes(http::router& router, daemon_app& app);
+void add_job_routes(http::router& router, daemon_app& app);
+void add_catalog_routes(http::router& router, daemon_app& app);
+void add_system_routes(http::router& router, daemon_app& app);
+
+// "2026-11-22T07:26:25.123Z"; "" for 0.
+std::string iso8601(std::int64_t unix_ms);
+
+}  // namespace potluck::daemon::api

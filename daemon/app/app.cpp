@@ -1,0 +1,86 @@
+#include "daemon/app/app.hpp"
+
+#include "daemon/api/routes.hpp"
+#include "daemon/http/http.hpp"
+#include "potluck/protocol/tensor.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace potluck::daemon {
+
+daemon_app::daemon_app(daemon_options options) : options_(std::move(options)) {}
+
+daemon_app::~daemon_app() { stop(); }
+
+void daemon_app::start() {
+  started_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  sqlite_store_options store_options;
+  store_options.file = options_.data_dir / "potluck.db";
+  store_options.synchronous_full = options_.synchronous_full;
+  store_ = open_sqlite_job_store(store_options);
+  next_job_id_ = store_->max_job_id() + 1;
+
+  broker_options broker_opts;
+  broker_opts.endpoint = options_.workers_endpoint;
+  broker_opts.heartbeat_interval = options_.heartbeat_interval;
+  broker_ = std::make_unique<broker>(broker_opts, *store_, events_, metrics_);
+
+  // Jobs a previous daemon accepted but did not finish: queue them again.
+  auto unfinished = store_->load_unfinished();
+  std::vector<pending_job> requeue;
+  requeue.reserve(unfinished.size());
+  for (auto& rec : unfinished) {
+    pending_job job;
+    job.id = rec.id;
+    job.task = std::move(rec.task);
+    job.backend = std::move(rec.backend);
+    job.params_json = std::move(rec.params_json);
+    job.attempt = rec.attempt;
+    job.max_attempts = rec.max_attempts;
+    try {
+      job.inputs = protocol::decode_tensors(rec.inputs_blob);
+    } catch (const std::exception& e) {
+      spdlog::error("job {}: its journaled inputs do not decode ({}); failing it", rec.id, e.what());
+      store_->finish(rec.id, job_state::failed, started_ms_, {}, "internal", "journaled inputs are corrupt", nullptr);
+      continue;
+    }
+    if (rec.state == job_state::running) {
+      // The daemon's death is not the job's fault: that dispatch does not count.
+      job.attempt = std::max(0, job.attempt - 1);
+      store_->mark_queued(rec.id);
+    }
+    requeue.push_back(std::move(job));
+  }
+  if (!requeue.empty()) spdlog::info("journal: {} unfinished jobs queued again", requeue.size());
+
+  broker_->start();
+  broker_->enqueue(std::move(requeue));
+
+  router_ = std::make_unique<http::router>();
+  api::add_routes(*router_, *this);
+  if (options_.web_dir) router_->set_static_dir(*options_.web_dir);
+  http::server_options http_opts;
+  http_opts.address = options_.http_address;
+  http_opts.port = options_.http_port;
+  http_opts.threads = options_.http_threads;
+  http_opts.max_body_bytes = options_.max_body_bytes;
+  server_ = std::make_unique<http::server>(*router_, http_opts);
+  server_->start();
+}
+
+void daemon_app::stop() {
+  if (server_) server_->stop();
+  timers_.reset();  // pending deadlines are dropped; their requests were answered by stop()
+  if (broker_) broker_->stop();
+  if (store_) store_->flush();
+  server_.reset();
+  router_.reset();
+  broker_.reset();
+  store_.reset();
+}
+
+std::uint16_t daemon_app::http_port() const { return server_ ? server_->port() : 0; }
+std::string daemon_app::workers_endpoint() const { return broker_ ? broker_->endpoint() : std::string(); }
+
+}  // namespace potluck::daemon

@@ -1,0 +1,84 @@
+// daemon_app: one potluckd: the journal, the broker, the event hub and the HTTP server,
+// started in that order and stopped in reverse.
+//
+// On start, jobs the journal holds as queued or running (a previous daemon died or stopped)
+// are queued again, so that every job answered with 202 completes.
+#pragma once
+
+#include "daemon/app/events.hpp"
+#include "daemon/app/metrics.hpp"
+#include "daemon/app/timers.hpp"
+#include "daemon/broker/broker.hpp"
+#include "daemon/store/job_store.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace potluck::daemon {
+
+namespace http {
+class router;
+class server;
+}  // namespace http
+
+struct daemon_options {
+  std::string http_address = "127.0.0.1";
+  std::uint16_t http_port = 8080;  // 0: any free port
+  std::string workers_endpoint = "tcp://127.0.0.1:5555";
+  std::filesystem::path data_dir = "var";
+  std::optional<std::filesystem::path> web_dir;  // dashboard assets; none: no static files
+  std::chrono::milliseconds heartbeat_interval{1000};
+  int max_attempts = 3;
+  std::size_t max_body_bytes = 64 * 1024 * 1024;
+  std::size_t max_batch_jobs = 10000;
+  int http_threads = 2;
+  bool synchronous_full = true;
+};
+
+class daemon_app {
+ public:
+  explicit daemon_app(daemon_options options);
+  ~daemon_app();
+  daemon_app(const daemon_app&) = delete;
+  daemon_app& operator=(const daemon_app&) = delete;
+
+  // Opens the journal, requeues unfinished jobs, binds the worker socket and the HTTP port.
+  // Throws std::runtime_error with a message for the operator when any of it fails.
+  void start();
+  void stop();
+
+  std::uint16_t http_port() const;
+  std::string workers_endpoint() const;
+
+  job_store& store() { return *store_; }
+  broker& jobs() { return *broker_; }
+  event_hub& events() { return events_; }
+  metrics& counters() { return metrics_; }
+  timer_queue& timers() { return *timers_; }
+  const daemon_options& options() const { return options_; }
+  std::int64_t started_ms() const { return started_ms_; }
+
+  // Reserves `count` consecutive job ids and returns the first. Ids grow with time.
+  std::int64_t allocate_job_ids(std::size_t count) {
+    return next_job_id_.fetch_add(static_cast<std::int64_t>(count), std::memory_order_relaxed);
+  }
+
+ private:
+  daemon_options options_;
+  event_hub events_;
+  metrics metrics_;
+  std::unique_ptr<timer_queue> timers_ = std::make_unique<timer_queue>();
+  std::unique_ptr<job_store> store_;
+  std::unique_ptr<broker> broker_;
+  std::unique_ptr<http::router> router_;
+  std::unique_ptr<http::server> server_;
+  std::atomic<std::int64_t> next_job_id_{1};
+  std::int64_t started_ms_ = 0;
+};
+
+}  // namespace potluck::daemon

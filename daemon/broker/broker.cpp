@@ -1,0 +1,953 @@
+// The broker thread: worker registry, job queues and dispatch over the ZeroMQ ROUTER.
+//
+// Per-worker state table (protocol/PROTOCOL.md is the normative text):
+//
+//   state    event                         action               next
+//   -------  ----------------------------  -------------------  -------
+//   unknown  HELLO, valid                  on_register          ready
+//   unknown  HELLO, invalid                on_refuse            unknown
+//   unknown  any other valid command       on_stranger          unknown
+//   ready    HELLO                         on_reregister        ready
+//   ready    HEARTBEAT                     on_touch             ready
+//   ready    PROGRESS                      on_progress          ready
+//   ready    RESULT / FAILED / CANCELLED   on_job_done          ready
+//   ready    RETURNED                      on_returned          ready
+//   ready    DISCONNECT                    on_goodbye           unknown
+//   ready    WELCOME / JOB / CANCEL        on_unexpected        unknown
+//   ready    frames that do not decode     on_garbage           unknown
+//   ready    silent for liveness intervals on_expired           unknown
+//   unknown  frames that do not decode     (count only)         unknown
+//
+// Every message from a ready worker also counts as its heartbeat.
+#include "daemon/broker/broker.hpp"
+
+#include "daemon/app/events.hpp"
+#include "daemon/app/metrics.hpp"
+#include "potluck/protocol/wire.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace json = boost::json;
+using namespace std::chrono;
+
+namespace potluck::daemon {
+namespace {
+
+constexpr std::size_t max_worker_name_bytes = 64;
+constexpr std::size_t max_slots_per_worker = 256;
+constexpr std::size_t max_messages_per_turn = 512;  // then look at the inbox and timers again
+constexpr const char* software_version = "potluckd/0.1.0";
+
+std::int64_t now_ms() {
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+std::int64_t now_us_steady() {
+  return duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::string queue_key(const std::string& task, const std::string& backend) { return task + '|' + backend; }
+
+std::string job_event_json(std::int64_t id, const live_job& j) {
+  json::object o;
+  o["id"] = id;
+  o["state"] = to_string(j.state);
+  o["progress"] = j.progress;
+  if (!j.message.empty()) o["message"] = j.message;
+  if (!j.worker.empty()) o["worker"] = j.worker;
+  o["attempt"] = j.attempt;
+  return json::serialize(o);
+}
+
+}  // namespace
+
+struct broker::impl {
+  enum class worker_state { unknown, ready };
+  enum class worker_event { hello_valid, hello_invalid, other, heartbeat, progress, job_done, returned,
+                            goodbye, unexpected, garbage, expired };
+
+  struct job_entry {
+    pending_job job;
+    std::string worker_identity;  // empty while queued
+    std::string slot_backend;     // the backend of the slot it runs in
+    bool cancel_requested = false;
+    std::int64_t queued_us = 0;   // steady clock, for the dispatch latency
+  };
+
+  struct worker {
+    std::string identity;
+    worker_snapshot info;
+    std::set<std::pair<std::string, std::string>> offers;  // (task, backend)
+    std::unordered_set<std::int64_t> running;
+    bool draining = false;  // returned a job: shutting down, gets no new jobs
+    steady_clock::time_point last_recv, last_send;
+  };
+
+  // One received message and the context the actions need.
+  struct context {
+    std::string identity;
+    worker* w = nullptr;
+    protocol::message msg;
+    std::string error;  // why a HELLO was refused, or why frames did not decode
+  };
+  using action = void (impl::*)(context&);
+  struct transition {
+    worker_state state;
+    worker_event event;
+    action act;
+    worker_state next;
+  };
+  static const transition table[14];
+
+
+  impl(broker_options o, job_store& s, event_hub& e, metrics& m)
+      : options(std::move(o)), store(s), events(e), counters(m), context_(1), router(context_, zmq::socket_type::router) {
+    wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0) throw std::runtime_error("broker: eventfd failed");
+    catalog_snapshot = std::make_shared<task_catalog>();
+  }
+  ~impl() {
+    if (wake_fd >= 0) ::close(wake_fd);
+  }
+
+  // ---------------------------------------------------------------- configuration and state
+  broker_options options;
+  job_store& store;
+  event_hub& events;
+  metrics& counters;
+  zmq::context_t context_;
+  zmq::socket_t router;
+  std::string bound_endpoint;
+  int wake_fd = -1;
+  std::thread thread;
+  std::atomic<bool> stopping{false};
+
+  // Inbox from other threads.
+  std::mutex inbox_mutex;
+  std::vector<pending_job> inbox_jobs;
+  std::vector<std::pair<std::int64_t, std::function<void(bool)>>> inbox_cancels;
+
+  // Owned by the broker thread; `state_mutex` guards what snapshots read.
+  mutable std::mutex state_mutex;
+  std::unordered_map<std::string, std::unique_ptr<worker>> workers_by_identity;
+  std::unordered_map<std::int64_t, job_entry> jobs;
+  std::unordered_map<std::string, std::deque<std::int64_t>> queues;  // ids ascending
+  std::map<std::pair<std::string, std::string>, protocol::task_decl> known_tasks;  // (name, backend)
+  std::shared_ptr<const task_catalog> catalog_snapshot;
+  std::uint64_t next_worker_number = 1;
+
+  mutable std::mutex live_mutex;
+  std::unordered_map<std::int64_t, live_job> live_jobs;
+
+  // ---------------------------------------------------------------- thread and loop
+  void start() {
+    router.set(zmq::sockopt::router_mandatory, 1);
+    router.set(zmq::sockopt::router_handover, 1);
+    router.set(zmq::sockopt::linger, 0);
+    router.set(zmq::sockopt::sndhwm, 100000);
+    router.set(zmq::sockopt::rcvhwm, 100000);
+    try {
+      router.bind(options.endpoint);
+    } catch (const zmq::error_t& e) {
+      throw std::runtime_error("cannot listen for workers on " + options.endpoint + ": " + e.what());
+    }
+    bound_endpoint = router.get(zmq::sockopt::last_endpoint);
+    thread = std::thread([this] { run(); });
+  }
+
+  void stop() {
+    if (!thread.joinable()) return;
+    stopping = true;
+    wake();
+    thread.join();
+  }
+
+  void wake() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+  }
+
+  void run() {
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd, ZMQ_POLLIN, 0}};
+    const auto tick = std::max<milliseconds>(options.heartbeat_interval / 4, milliseconds(10));
+    auto next_tick = steady_clock::now() + tick;
+    std::vector<zmq::message_t> frames;
+    while (!stopping) {
+      const auto wait = duration_cast<milliseconds>(next_tick - steady_clock::now());
+      zmq::poll(items, 2, std::max<milliseconds>(wait, milliseconds(0)));
+      if (items[1].revents & ZMQ_POLLIN) {
+        std::uint64_t value;
+        [[maybe_unused]] auto n = ::read(wake_fd, &value, sizeof value);
+      }
+      std::lock_guard lock(state_mutex);
+      drain_inbox();
+      for (std::size_t i = 0; i < max_messages_per_turn; ++i) {
+        if (!protocol::recv_all(router, frames)) break;
+        handle_frames(frames);
+      }
+      if (steady_clock::now() >= next_tick) {
+        heartbeat_and_expire();
+        next_tick = steady_clock::now() + tick;
+      }
+    }
+  }
+
+  void drain_inbox() {
+    std::vector<pending_job> new_jobs;
+    std::vector<std::pair<std::int64_t, std::function<void(bool)>>> cancels;
+    {
+      std::lock_guard lock(inbox_mutex);
+      new_jobs.swap(inbox_jobs);
+      cancels.swap(inbox_cancels);
+    }
+    for (auto& j : new_jobs) queue_new(std::move(j));
+    for (auto& [id, done] : cancels) cancel_job(id, std::move(done));
+  }
+
+  // ---------------------------------------------------------------- receiving
+  void handle_frames(std::vector<zmq::message_t>& frames) {
+    if (frames.empty()) return;
+    context ctx;
+    ctx.identity = frames[0].to_string();
+    frames.erase(frames.begin());
+    auto it = workers_by_identity.find(ctx.identity);
+    ctx.w = it == workers_by_identity.end() ? nullptr : it->second.get();
+    worker_event ev;
+    try {
+      ctx.msg = protocol::decode(std::move(frames));
+      ev = classify(ctx);
+    } catch (const protocol::protocol_error& e) {
+      ctx.error = e.what();
+      ev = worker_event::garbage;
+    }
+    if (ctx.w) {
+      ctx.w->last_recv = steady_clock::now();
+      ctx.w->info.last_seen_ms = now_ms();
+    }
+    apply(ctx, ev);
+  }
+
+  worker_event classify(context& ctx) {
+    using protocol::command;
+    switch (ctx.msg.cmd) {
+      case command::hello:
+        ctx.error = validate_hello(ctx.msg.header);
+        return ctx.error.empty() ? worker_event::hello_valid : worker_event::hello_invalid;
+      case command::heartbeat: return ctx.w ? worker_event::heartbeat : worker_event::other;
+      case command::progress: return ctx.w ? worker_event::progress : worker_event::other;
+      case command::result:
+      case command::failed:
+      case command::cancelled: return ctx.w ? worker_event::job_done : worker_event::other;
+      case command::returned: return ctx.w ? worker_event::returned : worker_event::other;
+      case command::disconnect: return ctx.w ? worker_event::goodbye : worker_event::other;
+      default: return ctx.w ? worker_event::unexpected : worker_event::other;
+    }
+  }
+
+  void apply(context& ctx, worker_event ev) {
+    const auto state = ctx.w ? worker_state::ready : worker_state::unknown;
+    for (const auto& t : table) {
+      if (t.state == state && t.event == ev) {
+        (this->*t.act)(ctx);
+        return;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- actions
+  void on_register(context& ctx) { register_worker(ctx); }
+
+  void on_refuse(context& ctx) {
+    spdlog::warn("broker: refused hello from a worker: {}", ctx.error);
+    send_disconnect(ctx.identity, "hello refused: " + ctx.error);
+  }
+
+  void on_refuse_known(context& ctx) {
+    spdlog::warn("broker: worker {} ({}) sent an invalid hello: {}", ctx.w->info.id, ctx.w->info.name, ctx.error);
+    forget_worker(*ctx.w, "sent an invalid hello");
+    send_disconnect(ctx.identity, "hello refused: " + ctx.error);
+  }
+
+  void on_stranger(context& ctx) {
+    // A worker we do not know (the daemon restarted, or it was declared dead): say hello again.
+    counters.wire_unexpected++;
+    if (ctx.msg.cmd != protocol::command::disconnect)
+      send_disconnect(ctx.identity, "unknown worker: send hello");
+  }
+
+  void on_count_garbage(context& ctx) {
+    counters.wire_bad_messages++;
+    spdlog::debug("broker: dropped undecodable message from an unregistered peer: {}", ctx.error);
+  }
+
+  void on_reregister(context& ctx) {
+    spdlog::info("broker: worker {} ({}) said hello again; its jobs go back to the queue", ctx.w->info.id,
+                 ctx.w->info.name);
+    forget_worker(*ctx.w, "re-registered");
+    register_worker(ctx);
+  }
+
+  void on_touch(context&) {}
+
+  void on_progress(context& ctx) {
+    const auto id = job_id_of(ctx.msg.header);
+    auto it = jobs.find(id);
+    if (it == jobs.end() || it->second.worker_identity != ctx.identity) {
+      counters.wire_unexpected++;
+      return;
+    }
+    double fraction = 0;
+    if (auto* f = ctx.msg.header.if_contains("fraction"); f && f->is_number()) fraction = f->to_number<double>();
+    fraction = std::clamp(fraction, 0.0, 1.0);
+    std::string message;
+    if (auto* m = ctx.msg.header.if_contains("message"); m && m->is_string())
+      message = std::string(m->as_string().subview(0, std::min<std::size_t>(m->as_string().size(), 1024)));
+    if (it->second.cancel_requested) return;
+    live_job snapshot;
+    {
+      std::lock_guard lock(live_mutex);
+      auto found = live_jobs.find(id);
+      if (found == live_jobs.end()) return;
+      auto& l = found->second;
+      l.progress = fraction;
+      l.message = std::move(message);
+      snapshot = l;
+    }
+    if (events.has_subscribers()) events.publish({"progress", id, job_event_json(id, snapshot)});
+  }
+
+  void on_job_done(context& ctx) {
+    using protocol::command;
+    auto& w = *ctx.w;
+    const auto id = job_id_of(ctx.msg.header);
+    auto it = jobs.find(id);
+    if (it == jobs.end() || it->second.worker_identity != ctx.identity) {
+      counters.wire_unexpected++;
+      spdlog::warn("broker: worker {} answered for job {}, which it does not hold; dropped", w.info.id, id);
+      return;
+    }
+    auto entry = std::move(it->second);
+    jobs.erase(it);
+    release_slot(w, entry);
+    if (entry.cancel_requested) {
+      // Already journaled as cancelled; the worker's answer only frees the slot.
+      spdlog::info("job {} worker {}: stopped after cancel", id, w.info.name);
+    } else if (ctx.msg.cmd == command::result) {
+      finish_with_result(w, entry, ctx.msg);
+    } else if (ctx.msg.cmd == command::failed) {
+      auto code = string_field(ctx.msg.header, "code", "plugin_error");
+      auto message = string_field(ctx.msg.header, "message", "the worker gave no message");
+      spdlog::info("job {} worker {}: failed: {}: {}", id, w.info.name, code, message);
+      w.info.jobs_failed++;
+      finish(id, job_state::failed, {}, std::move(code), std::move(message));
+    } else {
+      // CANCELLED without a cancel request: the worker stopped it on its own (losing us).
+      spdlog::info("job {} worker {}: stopped by the worker; queued again", id, w.info.name);
+      requeue(std::move(entry), /*count_attempt=*/false);
+    }
+    pull_jobs_for(w);
+  }
+
+  void on_returned(context& ctx) {
+    auto& w = *ctx.w;
+    const auto id = job_id_of(ctx.msg.header);
+    auto it = jobs.find(id);
+    if (it == jobs.end() || it->second.worker_identity != ctx.identity) {
+      counters.wire_unexpected++;
+      return;
+    }
+    auto entry = std::move(it->second);
+    jobs.erase(it);
+    release_slot(w, entry);
+    spdlog::info("job {} worker {}: returned ({}); queued again; the worker gets no new jobs", id, w.info.name,
+                 string_field(ctx.msg.header, "reason", "no reason"));
+    // A worker returns jobs when it shuts down: send it nothing more, or the job bounces
+    // between it and the queue until its DISCONNECT arrives.
+    w.draining = true;
+    if (!entry.cancel_requested) requeue(std::move(entry), /*count_attempt=*/false);
+    for (auto& [_, other] : workers_by_identity) pull_jobs_for(*other);
+  }
+
+  void on_goodbye(context& ctx) {
+    spdlog::info("broker: worker {} ({}) disconnected: {}", ctx.w->info.id, ctx.w->info.name,
+                 string_field(ctx.msg.header, "reason", "no reason"));
+    forget_worker(*ctx.w, "disconnected");
+  }
+
+  void on_unexpected(context& ctx) {
+    counters.wire_unexpected++;
+    spdlog::warn("broker: worker {} sent {}, which only the daemon sends; disconnecting it", ctx.w->info.id,
+                 protocol::command_name(ctx.msg.cmd));
+    forget_worker(*ctx.w, "protocol violation");
+    send_disconnect(ctx.identity, std::string("unexpected command ") + protocol::command_name(ctx.msg.cmd));
+  }
+
+  void on_garbage(context& ctx) {
+    counters.wire_bad_messages++;
+    spdlog::warn("broker: worker {} sent a message that does not decode ({}); disconnecting it", ctx.w->info.id,
+                 ctx.error);
+    forget_worker(*ctx.w, "sent garbage");
+    send_disconnect(ctx.identity, "bad message: " + ctx.error);
+  }
+
+  void on_expired(context& ctx) {
+    counters.workers_lost++;
+    spdlog::warn("broker: worker {} ({}) missed {} heartbeats; declared dead", ctx.w->info.id, ctx.w->info.name,
+                 options.heartbeat_liveness);
+    forget_worker(*ctx.w, "lost");
+  }
+
+  // ---------------------------------------------------------------- registration
+  static std::string string_field(const json::object& o, const char* key, std::string fallback) {
+    auto* v = o.if_contains(key);
+    if (!v || !v->is_string()) return fallback;
+    return std::string(v->as_string());
+  }
+  static std::int64_t job_id_of(const json::object& o) {
+    auto* v = o.if_contains("job_id");
+    if (v && v->is_int64()) return v->as_int64();
+    if (v && v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+    return -1;
+  }
+
+  std::string validate_hello(const json::object& h) {
+    auto* name = h.if_contains("name");
+    if (!name || !name->is_string() || name->as_string().empty() || name->as_string().size() > max_worker_name_bytes)
+      return "\"name\" must be a string of 1 to 64 bytes";
+    auto* slots = h.if_contains("slots");
+    if (!slots || !slots->is_array() || slots->as_array().empty() || slots->as_array().size() > max_slots_per_worker)
+      return "\"slots\" must be an array of 1 to 256 slots";
+    for (const auto& s : slots->as_array()) {
+      if (!s.is_object()) return "a slot is not an object";
+      auto* b = s.as_object().if_contains("backend");
+      if (!b || !b->is_string() || !protocol::is_known_backend(b->as_string()))
+        return "a slot has no known \"backend\" (cpu or cuda)";
+    }
+    if (auto* plugins = h.if_contains("plugins"); plugins && !plugins->is_array()) return "\"plugins\" is not an array";
+    if (auto* plugins = h.if_contains("plugins")) {
+      for (const auto& p : plugins->as_array()) {
+        if (!p.is_object()) return "a plugin is not an object";
+        auto* tasks = p.as_object().if_contains("tasks");
+        if (!tasks) continue;
+        if (!tasks->is_array()) return "a plugin's \"tasks\" is not an array";
+        for (const auto& t : tasks->as_array()) {
+          try {
+            protocol::task_decl_from_json(t);
+          } catch (const std::exception& e) {
+            return std::string("bad task declaration: ") + e.what();
+          }
+        }
+      }
+    }
+    return {};
+  }
+
+  void register_worker(context& ctx) {
+    const auto& h = ctx.msg.header;
+    auto w = std::make_unique<worker>();
+    w->identity = ctx.identity;
+    w->info.id = "w-" + std::to_string(next_worker_number++);
+    w->info.name = string_field(h, "name", "worker");
+    w->info.hostname = string_field(h, "hostname", "");
+    w->info.software = string_field(h, "software", "");
+    if (auto* d = h.if_contains("devices"); d && d->is_object()) w->info.devices_json = json::serialize(*d);
+    else w->info.devices_json = "{}";
+    std::set<std::string> slot_backends;
+    for (const auto& s : h.at("slots").as_array()) slot_backends.insert(string_field(s.as_object(), "backend", "cpu"));
+    json::array plugins_out;
+    if (auto* plugins = h.if_contains("plugins")) {
+      for (const auto& p : plugins->as_array()) {
+        const auto& po = p.as_object();
+        const auto plugin_name = string_field(po, "name", "");
+        const auto plugin_version = string_field(po, "version", "");
+        json::array task_names;
+        if (auto* tasks = po.if_contains("tasks")) {
+          for (const auto& t : tasks->as_array()) {
+            auto decl = protocol::task_decl_from_json(t);
+            // A task on a backend the worker has no slot for (cuda without a GPU) is not offered.
+            if (!slot_backends.count(decl.backend)) continue;
+            if (decl.plugin.empty()) decl.plugin = plugin_name;
+            if (decl.plugin_version.empty()) decl.plugin_version = plugin_version;
+            task_names.push_back(json::string(decl.name + "@" + decl.backend));
+            w->offers.emplace(decl.name, decl.backend);
+            known_tasks[{decl.name, decl.backend}] = std::move(decl);
+          }
+        }
+        plugins_out.push_back(json::object{{"name", plugin_name}, {"version", plugin_version}, {"tasks", std::move(task_names)}});
+      }
+    }
+    w->info.plugins_json = json::serialize(plugins_out);
+    if (auto* errs = h.if_contains("load_errors"); errs && errs->is_array())
+      for (const auto& e : errs->as_array())
+        if (e.is_string()) w->info.load_errors.emplace_back(e.as_string());
+    for (const auto& s : h.at("slots").as_array()) {
+      const auto backend = string_field(s.as_object(), "backend", "cpu");
+      w->info.slots[backend]++;
+      w->info.busy.emplace(backend, 0);
+    }
+    w->info.connected_ms = w->info.last_seen_ms = now_ms();
+    w->last_recv = w->last_send = steady_clock::now();
+
+    json::object welcome{{"worker_id", w->info.id},
+                         {"heartbeat_interval_ms", options.heartbeat_interval.count()},
+                         {"daemon", software_version}};
+    auto frames = protocol::encode(protocol::command::welcome, welcome);
+    send_to(*w, frames);
+    int total_slots = 0;
+    for (auto& [_, n] : w->info.slots) total_slots += n;
+    counters.workers_connected++;
+    counters.slots_total += total_slots;
+    spdlog::info("broker: worker {} ({}) registered: {} slots, {} tasks", w->info.id, w->info.name, total_slots,
+                 w->offers.size());
+    auto& ref = *w;
+    workers_by_identity[ctx.identity] = std::move(w);
+    rebuild_catalog();
+    publish_worker_event(ref, "connected");
+    pull_jobs_for(ref);
+  }
+
+  void forget_worker(worker& w, const char* why) {
+    // Requeue everything it held, in id order so the oldest goes first again.
+    std::vector<std::int64_t> held(w.running.begin(), w.running.end());
+    std::sort(held.begin(), held.end());
+    for (auto id : held) {
+      auto it = jobs.find(id);
+      if (it == jobs.end()) continue;
+      auto entry = std::move(it->second);
+      jobs.erase(it);
+      counters.slots_busy--;
+      counters.jobs_running--;
+      if (entry.cancel_requested) continue;  // already journaled as cancelled
+      if (entry.job.attempt >= entry.job.max_attempts) {
+        finish(id, job_state::failed, {}, "worker_lost",
+               "worker '" + w.info.name + "' was " + why + " while running this job (attempt " +
+                   std::to_string(entry.job.attempt) + " of " + std::to_string(entry.job.max_attempts) + ")");
+      } else {
+        requeue(std::move(entry), /*count_attempt=*/true);
+      }
+    }
+    int total_slots = 0;
+    for (auto& [_, n] : w.info.slots) total_slots += n;
+    counters.workers_connected--;
+    counters.slots_total -= total_slots;
+    publish_worker_event(w, "disconnected");
+    const auto identity = w.identity;
+    workers_by_identity.erase(identity);
+    rebuild_catalog();
+    // The requeued jobs may fit other workers.
+    for (auto& [_, other] : workers_by_identity) pull_jobs_for(*other);
+  }
+
+  void rebuild_catalog() {
+    auto next = std::make_shared<task_catalog>();
+    for (const auto& [key, decl] : known_tasks) {
+      task_entry e;
+      e.decl = decl;
+      for (const auto& [_, w] : workers_by_identity) {
+        if (w->offers.count(key)) {
+          e.worker_ids.push_back(w->info.id);
+          auto s = w->info.slots.find(key.second);
+          if (s != w->info.slots.end()) e.slots += s->second;
+        }
+      }
+      (*next)[key.first].push_back(std::move(e));
+    }
+    std::lock_guard lock(live_mutex);
+    catalog_snapshot = std::move(next);
+  }
+
+  void publish_worker_event(const worker& w, const char* what) {
+    if (!events.has_subscribers()) return;
+    json::object o{{"id", w.info.id}, {"name", w.info.name}, {"event", what}};
+    events.publish({"worker", 0, json::serialize(o)});
+  }
+
+  // ---------------------------------------------------------------- queues and dispatch
+  void set_live(std::int64_t id, live_job l) {
+    std::string json_text;
+    const bool publish = events.has_subscribers();
+    if (publish) json_text = job_event_json(id, l);
+    {
+      std::lock_guard lock(live_mutex);
+      live_jobs[id] = std::move(l);
+    }
+    if (publish) events.publish({"job", id, std::move(json_text)});
+  }
+
+  void queue_new(pending_job job) {
+    const auto id = job.id;
+    live_job l;
+    l.state = job_state::queued;
+    l.attempt = job.attempt;
+    set_live(id, std::move(l));
+    job_entry entry;
+    entry.job = std::move(job);
+    entry.queued_us = now_us_steady();
+    push_queue(std::move(entry));
+  }
+
+  void push_queue(job_entry entry) {
+    const auto id = entry.job.id;
+    auto& q = queues[queue_key(entry.job.task, entry.job.backend)];
+    if (q.empty() || q.back() < id) q.push_back(id);
+    else q.insert(std::lower_bound(q.begin(), q.end(), id), id);
+    jobs.emplace(id, std::move(entry));
+    counters.queue_depth++;
+    dispatch_to_any(id);
+  }
+
+  void requeue(job_entry entry, bool count_attempt) {
+    if (!count_attempt) entry.job.attempt = std::max(0, entry.job.attempt - 1);
+    entry.worker_identity.clear();
+    entry.queued_us = now_us_steady();
+    counters.jobs_requeued++;
+    store.mark_queued(entry.job.id);
+    live_job l;
+    l.state = job_state::queued;
+    l.attempt = entry.job.attempt;
+    set_live(entry.job.id, std::move(l));
+    push_queue(std::move(entry));
+  }
+
+  static int free_slots(const worker& w, const std::string& backend) {
+    if (w.draining) return 0;
+    auto s = w.info.slots.find(backend);
+    if (s == w.info.slots.end()) return 0;
+    auto b = w.info.busy.find(backend);
+    return s->second - (b == w.info.busy.end() ? 0 : b->second);
+  }
+
+  // A new or requeued job: find the worker with the most free slots that can run it.
+  void dispatch_to_any(std::int64_t id) {
+    auto& entry = jobs.at(id);
+    worker* best = nullptr;
+    std::string best_backend;
+    int best_free = 0;
+    for (auto& [_, w] : workers_by_identity) {
+      for (const char* backend : {"cpu", "cuda"}) {
+        if (!entry.job.backend.empty() && entry.job.backend != backend) continue;
+        if (!w->offers.count({entry.job.task, backend})) continue;
+        const int f = free_slots(*w, backend);
+        if (f > best_free) {
+          best = w.get();
+          best_backend = backend;
+          best_free = f;
+        }
+      }
+    }
+    if (best) {
+      auto& q = queues[queue_key(entry.job.task, entry.job.backend)];
+      auto pos = std::lower_bound(q.begin(), q.end(), id);
+      if (pos != q.end() && *pos == id) q.erase(pos);
+      counters.queue_depth--;
+      send_job(*best, best_backend, id);
+    }
+  }
+
+  // A worker has free slots: give it the oldest jobs it can run.
+  void pull_jobs_for(worker& w) {
+    for (const char* backend : {"cpu", "cuda"}) {
+      while (free_slots(w, backend) > 0) {
+        std::deque<std::int64_t>* best_queue = nullptr;
+        for (const auto& [task, b] : w.offers) {
+          if (b != backend) continue;
+          for (const auto& key : {queue_key(task, b), queue_key(task, "")}) {
+            auto it = queues.find(key);
+            if (it == queues.end() || it->second.empty()) continue;
+            if (!best_queue || it->second.front() < best_queue->front()) best_queue = &it->second;
+          }
+        }
+        if (!best_queue) break;
+        const auto id = best_queue->front();
+        best_queue->pop_front();
+        counters.queue_depth--;
+        if (!send_job(w, backend, id)) return;
+      }
+    }
+  }
+
+  bool send_job(worker& w, const std::string& backend, std::int64_t id) {
+    auto& entry = jobs.at(id);
+    auto& job = entry.job;
+    job.attempt++;
+    json::object header;
+    header["job_id"] = id;
+    header["task"] = job.task;
+    header["backend"] = backend;
+    boost::system::error_code ec;
+    auto params = json::parse(job.params_json, ec);
+    header["params"] = ec ? json::value(json::object()) : std::move(params);
+    header["attempt"] = job.attempt;
+    std::vector<protocol::tensor_meta> metas;
+    std::vector<zmq::message_t> payload;
+    metas.reserve(job.inputs.size());
+    payload.reserve(job.inputs.size());
+    for (const auto& t : job.inputs) {
+      metas.push_back(t.meta());
+      payload.emplace_back(t.data.data(), t.data.size());
+    }
+    header["inputs"] = protocol::tensor_list(metas);
+    auto frames = protocol::encode(protocol::command::job, header, std::move(payload));
+    if (!send_to(w, frames)) {
+      // The peer is gone: put the job back (the heartbeat check will forget the worker).
+      job.attempt--;
+      auto& q = queues[queue_key(job.task, job.backend)];
+      q.insert(std::lower_bound(q.begin(), q.end(), id), id);
+      counters.queue_depth++;
+      return false;
+    }
+    entry.worker_identity = w.identity;
+    entry.slot_backend = backend;
+    w.running.insert(id);
+    w.info.busy[backend]++;
+    counters.slots_busy++;
+    counters.jobs_running++;
+    counters.dispatch_latency.observe_us(now_us_steady() - entry.queued_us);
+    const auto started = now_ms();
+    store.mark_running(id, w.info.name, job.attempt, started);
+    live_job l;
+    l.state = job_state::running;
+    l.worker = w.info.name;
+    l.attempt = job.attempt;
+    l.started_ms = started;
+    set_live(id, std::move(l));
+    return true;
+  }
+
+  void release_slot(worker& w, const job_entry& entry) {
+    w.running.erase(entry.job.id);
+    auto busy = w.info.busy.find(entry.slot_backend);
+    if (busy != w.info.busy.end() && busy->second > 0) busy->second--;
+    counters.slots_busy--;
+    counters.jobs_running--;
+  }
+
+  void finish_with_result(worker& w, job_entry& entry, protocol::message& msg) {
+    const auto id = entry.job.id;
+    std::vector<protocol::tensor> outputs;
+    std::string problem;
+    try {
+      outputs = protocol::take_tensors(msg.header, "outputs", msg.payload);
+      problem = check_result(entry.job, outputs);
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!problem.empty()) {
+      counters.wire_bad_messages++;
+      w.info.jobs_failed++;
+      spdlog::warn("job {} worker {}: returned a bad result: {}", id, w.info.name, problem);
+      finish(id, job_state::failed, {}, "bad_output", "worker '" + w.info.name + "' returned a bad result: " + problem);
+      return;
+    }
+    w.info.jobs_done++;
+    finish(id, job_state::succeeded, protocol::encode_tensors(outputs), {}, {});
+  }
+
+  std::string check_result(const pending_job& job, const std::vector<protocol::tensor>& outputs) {
+    std::vector<protocol::tensor_meta> in_metas, out_metas;
+    for (const auto& t : job.inputs) in_metas.push_back(t.meta());
+    for (const auto& t : outputs) out_metas.push_back(t.meta());
+    for (const auto& [key, decl] : known_tasks) {
+      if (key.first != job.task || (!job.backend.empty() && key.second != job.backend)) continue;
+      auto inputs = protocol::check_inputs(decl, in_metas);
+      if (!inputs.ok()) continue;
+      return protocol::check_outputs(decl, inputs.dims, out_metas);
+    }
+    return {};  // no declaration to check against: accept
+  }
+
+  // Journals a terminal state; announces it after the commit.
+  void finish(std::int64_t id, job_state state, std::string outputs_blob, std::string code, std::string message) {
+    store.finish(id, state, now_ms(), std::move(outputs_blob), code, message,
+                 [this, id, state](const write_result& r) { on_finished(id, state, r); });
+  }
+
+  void on_finished(std::int64_t id, job_state state, const write_result& r) {
+    // Runs on the store's writer thread.
+    if (!r.ok) spdlog::error("job {}: journaling its end failed: {}", id, r.error);
+    live_job last;
+    {
+      std::lock_guard lock(live_mutex);
+      auto it = live_jobs.find(id);
+      if (it != live_jobs.end()) {
+        last = std::move(it->second);
+        live_jobs.erase(it);
+      }
+    }
+    if (!r.applied) return;
+    switch (state) {
+      case job_state::succeeded: counters.jobs_succeeded++; break;
+      case job_state::failed: counters.jobs_failed++; break;
+      case job_state::cancelled: counters.jobs_cancelled++; break;
+      default: break;
+    }
+    if (events.has_subscribers()) {
+      last.state = state;
+      if (state == job_state::succeeded) last.progress = 1;
+      events.publish({"job", id, job_event_json(id, last), true});
+    }
+  }
+
+  void cancel_job(std::int64_t id, std::function<void(bool)> done) {
+    auto it = jobs.find(id);
+    if (it == jobs.end()) {
+      done(false);
+      return;
+    }
+    auto& entry = it->second;
+    if (entry.cancel_requested) {
+      done(true);
+      return;
+    }
+    if (entry.worker_identity.empty()) {
+      auto& q = queues[queue_key(entry.job.task, entry.job.backend)];
+      auto pos = std::lower_bound(q.begin(), q.end(), id);
+      if (pos != q.end() && *pos == id) {
+        q.erase(pos);
+        counters.queue_depth--;
+      }
+      jobs.erase(it);
+    } else {
+      entry.cancel_requested = true;
+      auto w = workers_by_identity.find(entry.worker_identity);
+      if (w != workers_by_identity.end()) {
+        auto frames = protocol::encode(protocol::command::cancel, json::object{{"job_id", id}});
+        send_to(*w->second, frames);
+      }
+    }
+    store.finish(id, job_state::cancelled, now_ms(), {}, "cancelled", "cancelled by the user",
+                 [this, id, done = std::move(done)](const write_result& r) {
+                   on_finished(id, job_state::cancelled, r);
+                   done(r.ok);
+                 });
+  }
+
+  // ---------------------------------------------------------------- sending and timers
+  bool send_to(worker& w, std::vector<zmq::message_t>& frames) {
+    std::vector<zmq::message_t> all;
+    all.reserve(frames.size() + 1);
+    all.emplace_back(w.identity.data(), w.identity.size());
+    for (auto& f : frames) all.push_back(std::move(f));
+    const bool ok = protocol::send_all(router, all);
+    if (ok) w.last_send = steady_clock::now();
+    return ok;
+  }
+
+  void send_disconnect(const std::string& identity, const std::string& reason) {
+    auto frames = protocol::encode(protocol::command::disconnect, json::object{{"reason", reason}});
+    std::vector<zmq::message_t> all;
+    all.emplace_back(identity.data(), identity.size());
+    for (auto& f : frames) all.push_back(std::move(f));
+    protocol::send_all(router, all);
+  }
+
+  void heartbeat_and_expire() {
+    const auto now = steady_clock::now();
+    const auto dead_after = options.heartbeat_interval * options.heartbeat_liveness;
+    std::vector<std::string> expired;
+    for (auto& [identity, w] : workers_by_identity) {
+      if (now - w->last_recv > dead_after) {
+        expired.push_back(identity);
+        continue;
+      }
+      if (now - w->last_send >= options.heartbeat_interval) {
+        auto frames = protocol::encode_heartbeat();
+        send_to(*w, frames);
+      }
+    }
+    for (const auto& identity : expired) {
+      auto it = workers_by_identity.find(identity);
+      if (it == workers_by_identity.end()) continue;
+      context ctx;
+      ctx.identity = identity;
+      ctx.w = it->second.get();
+      apply(ctx, worker_event::expired);
+    }
+  }
+};
+
+const broker::impl::transition broker::impl::table[] = {
+    {broker::impl::worker_state::unknown, broker::impl::worker_event::hello_valid, &broker::impl::on_register, broker::impl::worker_state::ready},
+    {broker::impl::worker_state::unknown, broker::impl::worker_event::hello_invalid, &broker::impl::on_refuse, broker::impl::worker_state::unknown},
+    {broker::impl::worker_state::unknown, broker::impl::worker_event::other, &broker::impl::on_stranger, broker::impl::worker_state::unknown},
+    {broker::impl::worker_state::unknown, broker::impl::worker_event::garbage, &broker::impl::on_count_garbage, broker::impl::worker_state::unknown},
+    {broker::impl::worker_state::ready, broker::impl::worker_event::hello_valid, &broker::impl::on_reregister, broker::impl::worker_state::ready},
+    {broker::impl::worker_state::ready, broker::impl::worker_event::hello_invalid, &broker::impl::on_refuse_known, broker::impl::worker_state::unknown},
+    {broker::impl::worker_state::ready, broker::impl::worker_event::heartbeat, &broker::impl::on_touch, broker::impl::worker_state::ready},
+    {broker::impl::worker_state::ready, broker::impl::worker_event::progress, &broker::impl::on_progress, broker::impl::worker_state::ready},
+    {broker::impl::worker_state::ready, broker::impl::worker_event::job_done, &broker::impl::on_job_done, broker::impl::worker_state::ready},
+    {broker::impl::worker_state::ready, broker::impl::worker_event::returned, &broker::impl::on_returned, broker::impl::worker_state::ready},
+    {broker::impl::worker_state::ready, broker::impl::worker_event::goodbye, &broker::impl::on_goodbye, broker::impl::worker_state::unknown},
+    {broker::impl::worker_state::ready, broker::impl::worker_event::unexpected, &broker::impl::on_unexpected, broker::impl::worker_state::unknown},
+    {broker::impl::worker_state::ready, broker::impl::worker_event::garbage, &broker::impl::on_garbage, broker::impl::worker_state::unknown},
+    {broker::impl::worker_state::ready, broker::impl::worker_event::expired, &broker::impl::on_expired, broker::impl::worker_state::unknown},
+};
+broker::broker(broker_options options, job_store& store, event_hub& events, metrics& counters)
+    : impl_(std::make_unique<impl>(std::move(options), store, events, counters)) {}
+
+broker::~broker() { stop(); }
+
+void broker::start() { impl_->start(); }
+void broker::stop() { impl_->stop(); }
+std::string broker::endpoint() const { return impl_->bound_endpoint; }
+
+void broker::enqueue(std::vector<pending_job> jobs) {
+  bool was_empty;
+  {
+    std::lock_guard lock(impl_->inbox_mutex);
+    was_empty = impl_->inbox_jobs.empty() && impl_->inbox_cancels.empty();
+    if (impl_->inbox_jobs.empty()) {
+      impl_->inbox_jobs = std::move(jobs);
+    } else {
+      for (auto& j : jobs) impl_->inbox_jobs.push_back(std::move(j));
+    }
+  }
+  if (was_empty) impl_->wake();
+}
+
+void broker::cancel(std::int64_t id, std::function<void(bool)> done) {
+  {
+    std::lock_guard lock(impl_->inbox_mutex);
+    impl_->inbox_cancels.emplace_back(id, std::move(done));
+  }
+  impl_->wake();
+}
+
+std::optional<live_job> broker::live(std::int64_t id) const {
+  std::lock_guard lock(impl_->live_mutex);
+  auto it = impl_->live_jobs.find(id);
+  if (it == impl_->live_jobs.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<worker_snapshot> broker::workers() const {
+  std::lock_guard lock(impl_->state_mutex);
+  std::vector<worker_snapshot> out;
+  for (const auto& [_, w] : impl_->workers_by_identity) out.push_back(w->info);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.connected_ms < b.connected_ms; });
+  return out;
+}
+
+std::shared_ptr<const task_catalog> broker::catalog() const {
+  std::lock_guard lock(impl_->live_mutex);
+  return impl_->catalog_snapshot;
+}
+
+std::size_t broker::queue_depth() const {
+  return static_cast<std::size_t>(std::max<std::int64_t>(0, impl_->counters.queue_depth.load()));
+}
+
+}  // namespace potluck::daemon

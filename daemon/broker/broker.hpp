@@ -1,0 +1,108 @@
+// broker: owns the ZeroMQ ROUTER that workers connect to, the registry of workers, the
+// in-memory queues of journaled jobs (indexed by task and backend) and dispatch.
+//
+// Threads: one broker thread owns the socket, the queues and the registry. Other threads talk
+// to it through enqueue()/cancel() (a locked inbox plus an eventfd wake-up) and read
+// snapshots (workers(), catalog(), live()) under short locks. Journal writes go to the
+// job_store asynchronously; terminal states are announced only after their commit.
+//
+// Invariants: a job is in exactly one place (a queue, or one worker's running set) while the
+// broker holds it; a worker never holds more jobs of a backend than it declared slots for;
+// a job's terminal state is written once (the store ignores later ones).
+#pragma once
+
+#include "daemon/store/job_store.hpp"
+#include "potluck/protocol/task_spec.hpp"
+#include "potluck/protocol/tensor.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace potluck::daemon {
+
+class event_hub;
+struct metrics;
+
+struct broker_options {
+  std::string endpoint = "tcp://127.0.0.1:5555";
+  std::chrono::milliseconds heartbeat_interval{1000};
+  int heartbeat_liveness = 3;  // intervals of silence before a worker is dead
+};
+
+// A journaled job handed to the broker for dispatch.
+struct pending_job {
+  std::int64_t id = 0;
+  std::string task;
+  std::string backend;  // "" = any
+  std::string params_json = "{}";
+  std::vector<protocol::tensor> inputs;
+  int attempt = 0;
+  int max_attempts = 3;
+};
+
+// What the broker knows of a job that is not terminal yet (or whose end is being journaled).
+struct live_job {
+  job_state state = job_state::queued;
+  double progress = 0;
+  std::string message;
+  std::string worker;
+  int attempt = 0;
+  std::int64_t started_ms = 0;
+};
+
+struct worker_snapshot {
+  std::string id, name, hostname, software;
+  std::string devices_json;  // {"cpu": {...}, "gpus": [...]}
+  std::string plugins_json;  // [{"name","version","tasks":[...]}]
+  std::vector<std::string> load_errors;
+  std::map<std::string, int> slots, busy;  // by backend
+  std::uint64_t jobs_done = 0, jobs_failed = 0;
+  std::int64_t connected_ms = 0, last_seen_ms = 0;
+};
+
+// Tasks known to the daemon: declared by a worker since start. `workers` counts the
+// connected ones offering it (0: jobs wait).
+struct task_entry {
+  protocol::task_decl decl;
+  std::vector<std::string> worker_ids;  // connected workers offering it on this backend
+  int slots = 0;
+};
+using task_catalog = std::map<std::string, std::vector<task_entry>>;  // by name, one per backend
+
+class broker {
+ public:
+  broker(broker_options options, job_store& store, event_hub& events, metrics& counters);
+  ~broker();
+  broker(const broker&) = delete;
+  broker& operator=(const broker&) = delete;
+
+  // Binds the ROUTER (throws std::runtime_error naming the endpoint) and starts the thread.
+  void start();
+  // Stops the thread; workers are told nothing (they reconnect to the next daemon).
+  void stop();
+  // The bound endpoint, with the port resolved when it was "*".
+  std::string endpoint() const;
+
+  // Jobs already committed to the journal, to queue. Any thread.
+  void enqueue(std::vector<pending_job> jobs);
+  // Cancels a live job: journals it cancelled and tells its worker. `done(true)` runs after
+  // the commit; `done(false)` when the broker does not hold the job (terminal or unknown).
+  void cancel(std::int64_t id, std::function<void(bool)> done);
+
+  std::optional<live_job> live(std::int64_t id) const;
+  std::vector<worker_snapshot> workers() const;
+  std::shared_ptr<const task_catalog> catalog() const;
+  std::size_t queue_depth() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace potluck::daemon

@@ -1,0 +1,134 @@
+// potluckd: the Potluck daemon. Parses flags, starts the app, waits for SIGINT/SIGTERM.
+// Environment variables are read here only.
+#include "daemon/app/app.hpp"
+
+#include <boost/program_options.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <unistd.h>
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* usage_example = R"(Examples:
+  potluckd                                   # HTTP on 127.0.0.1:8080, workers on tcp://127.0.0.1:5555, data in ./var
+  potluckd --http 127.0.0.1:9000 --data-dir /srv/potluck
+  potluckd --http 0.0.0.0:8080 --workers tcp://0.0.0.0:5555 --public
+)";
+
+bool is_loopback_host(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+fs::path exe_dir() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : p.parent_path();
+}
+
+// The dashboard folder: the installed one (PREFIX/share/potluck/web), else the source tree's.
+std::optional<fs::path> find_web_dir() {
+  for (const auto& candidate : {exe_dir() / ".." / "share" / "potluck" / "web", fs::path(POTLUCK_SOURCE_WEB_DIR)}) {
+    std::error_code ec;
+    if (fs::exists(candidate / "index.html", ec)) return fs::weakly_canonical(candidate, ec);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  potluck::daemon::daemon_options options;
+  std::string http = "127.0.0.1:8080", log_level = "info", web_dir;
+  int heartbeat_ms = 1000;
+  po::options_description desc("Usage: potluckd [options]\n\nThe Potluck daemon: HTTP API, dashboard, job journal and worker broker.\n\nOptions");
+  desc.add_options()
+      ("help,h", "show this help")
+      ("version", "print the version")
+      ("http", po::value(&http)->default_value(http), "HTTP address:port for the API and the dashboard")
+      ("workers", po::value(&options.workers_endpoint)->default_value(options.workers_endpoint), "ZeroMQ endpoint workers connect to")
+      ("data-dir", po::value<std::string>()->default_value("var"), "folder for the journal (potluck.db)")
+      ("web-dir", po::value(&web_dir), "folder of dashboard assets (default: the installed one)")
+      ("heartbeat-ms", po::value(&heartbeat_ms)->default_value(heartbeat_ms), "worker heartbeat interval; 3 missed = dead")
+      ("max-attempts", po::value(&options.max_attempts)->default_value(options.max_attempts), "dispatches of a job before it fails")
+      ("max-body-bytes", po::value(&options.max_body_bytes)->default_value(options.max_body_bytes), "largest request body accepted")
+      ("http-threads", po::value(&options.http_threads)->default_value(options.http_threads), "HTTP I/O threads")
+      ("public", "allow listening on addresses other than loopback")
+      ("log-level", po::value(&log_level)->default_value(log_level), "trace, debug, info, warn, error");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "potluckd: " << e.what() << "\nTry 'potluckd --help'.\n";
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n" << usage_example;
+    return 0;
+  }
+  if (vm.count("version")) {
+    std::cout << "potluckd 0.1.0\n";
+    return 0;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  const auto colon = http.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos) port = std::atoi(http.c_str() + colon + 1);
+  if (colon == std::string::npos || port < 0 || port > 65535) {
+    std::cerr << "potluckd: --http must be ADDRESS:PORT, like 127.0.0.1:8080\n";
+    return 2;
+  }
+  options.http_address = http.substr(0, colon);
+  options.http_port = static_cast<std::uint16_t>(port);
+  options.data_dir = vm["data-dir"].as<std::string>();
+  options.heartbeat_interval = std::chrono::milliseconds(std::max(10, heartbeat_ms));
+  if (options.max_attempts < 1) {
+    std::cerr << "potluckd: --max-attempts must be at least 1\n";
+    return 2;
+  }
+  std::string worker_host = options.workers_endpoint;
+  if (auto p = worker_host.find("://"); p != std::string::npos) worker_host = worker_host.substr(p + 3);
+  if (auto p = worker_host.rfind(':'); p != std::string::npos) worker_host = worker_host.substr(0, p);
+  const bool worker_local = options.workers_endpoint.rfind("ipc://", 0) == 0 || options.workers_endpoint.rfind("inproc://", 0) == 0 ||
+                            is_loopback_host(worker_host);
+  if (!vm.count("public") && (!is_loopback_host(options.http_address) || !worker_local)) {
+    std::cerr << "potluckd: refusing to listen beyond loopback (" << http << ", " << options.workers_endpoint
+              << ") without --public\n";
+    return 2;
+  }
+  if (!web_dir.empty()) options.web_dir = fs::path(web_dir);
+  else options.web_dir = find_web_dir();
+
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  potluck::daemon::daemon_app app(options);
+  try {
+    app.start();
+  } catch (const std::exception& e) {
+    spdlog::critical("potluckd cannot start: {}", e.what());
+    return 1;
+  }
+  spdlog::info("potluckd listening on http://{}:{} (dashboard{}), workers on {}, journal {}", options.http_address,
+               app.http_port(), options.web_dir ? " from " + options.web_dir->string() : " not found",
+               app.workers_endpoint(), (options.data_dir / "potluck.db").string());
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("potluckd: {} received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  app.stop();
+  spdlog::info("potluckd stopped");
+  return 0;
+}

@@ -1,0 +1,100 @@
+// job_store: the durable journal of jobs, behind an interface so that SQLite (the embedded
+// default) can later be joined by a shared PostgreSQL store. Nothing SQLite-specific leaks out.
+//
+// Threads: every method may be called from any thread. Writes are asynchronous: they are
+// queued to one writer that groups many into one commit; a `done` callback runs on the
+// writer thread after the commit that holds the write (ok == true) or after it failed
+// (ok == false, with the reason). Reads run on the caller's thread and see committed data.
+//
+// Invariants: a job reaches exactly one terminal state; finish() on a job that is already
+// terminal changes nothing (and reports applied == false), so a late or duplicate result
+// can never overwrite the first one.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace potluck::daemon {
+
+enum class job_state : std::uint8_t { queued, running, succeeded, failed, cancelled };
+
+const char* to_string(job_state state) noexcept;
+std::optional<job_state> parse_job_state(std::string_view text) noexcept;
+inline bool is_terminal(job_state s) noexcept {
+  return s == job_state::succeeded || s == job_state::failed || s == job_state::cancelled;
+}
+
+struct job_record {
+  std::int64_t id = 0;  // increasing with submission time
+  std::string task;
+  std::string backend;  // "" = any backend
+  std::string model;    // "" = none
+  job_state state = job_state::queued;
+  int attempt = 0;  // dispatches so far
+  int max_attempts = 3;
+  std::string worker;  // name of the worker that runs or ran it
+  std::int64_t created_ms = 0, started_ms = 0, finished_ms = 0;  // unix epoch ms; 0 = not yet
+  std::string params_json = "{}";
+  std::string inputs_blob;   // tensors encoded with protocol::encode_tensors
+  std::string outputs_blob;  // likewise, when succeeded
+  std::string error_code, error_message;  // when failed or cancelled
+};
+
+struct write_result {
+  bool ok = true;        // the commit succeeded
+  bool applied = true;   // the write changed the row (false: finish() on a terminal job)
+  std::string error;     // why the commit failed
+};
+using write_done = std::function<void(const write_result&)>;
+
+struct job_list_query {
+  std::optional<job_state> state;
+  int limit = 50;
+  std::int64_t before_id = 0;  // cursor: only ids below this; 0 = start from the newest
+};
+
+class job_store {
+ public:
+  virtual ~job_store() = default;
+
+  // Durable insert of new jobs (ids set by the caller). `done` runs after their commit.
+  virtual void insert(std::vector<job_record> jobs, write_done done) = 0;
+  // queued -> running, recording the worker, attempt and start time.
+  virtual void mark_running(std::int64_t id, std::string worker, int attempt, std::int64_t started_ms) = 0;
+  // running -> queued (worker lost or returned the job); attempt is kept.
+  virtual void mark_queued(std::int64_t id) = 0;
+  // Any non-terminal state -> `state` (terminal). No effect on a terminal job.
+  virtual void finish(std::int64_t id, job_state state, std::int64_t finished_ms,
+                      std::string outputs_blob, std::string error_code, std::string error_message,
+                      write_done done) = 0;
+
+  virtual std::optional<job_record> get(std::int64_t id) = 0;  // with blobs
+  virtual std::vector<job_record> list(const job_list_query& query) = 0;  // newest first, no blobs
+  // Every queued or running job, with inputs, oldest first: what a restart must queue again.
+  virtual std::vector<job_record> load_unfinished() = 0;
+  virtual std::int64_t max_job_id() = 0;
+  virtual std::map<job_state, std::int64_t> count_by_state() = 0;
+  // Blocks until every write queued before the call is committed.
+  virtual void flush() = 0;
+};
+
+struct sqlite_store_options {
+  std::filesystem::path file;            // created with its folder when missing
+  int max_writes_per_commit = 256;       // group-commit size
+  bool synchronous_full = true;          // PRAGMA synchronous=FULL (else NORMAL)
+  int busy_timeout_ms = 5000;            // how long a connection waits for a lock held elsewhere
+  int max_idle_readers = 8;              // read connections kept open between reads
+};
+
+// Opens (creating and migrating) the SQLite journal. Throws std::runtime_error with a clear
+// message when the file cannot be opened or its schema is newer than this build knows.
+std::unique_ptr<job_store> open_sqlite_job_store(const sqlite_store_options& options);
+
+}  // namespace potluck::daemon

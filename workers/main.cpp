@@ -1,0 +1,178 @@
+// potluck-worker: donate this machine to a Potluck daemon. Parses the command line and the
+// environment (the only place either is read), then runs the supervisor, or a runner when
+// started with the hidden --runner flag by a supervisor.
+#include "workers/runner.hpp"
+#include "workers/supervisor.hpp"
+#include "workers/worker_common.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+using namespace potluck::worker;
+
+namespace {
+
+constexpr std::size_t max_name_length = 64;
+constexpr std::size_t max_cpu_slots = 256;
+
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string host_name() {
+  std::array<char, 256> buf{};
+  if (::gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') return "worker";
+  return buf.data();
+}
+
+fs::path self_executable() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path() : p;
+}
+
+spdlog::level::level_enum parse_level(const std::string& text) {
+  static const std::array<std::string, 7> names = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (text == names[i]) return static_cast<spdlog::level::level_enum>(i);
+  throw usage_error("--log-level must be one of trace, debug, info, warn, error, critical, off (got '" + text + "')");
+}
+
+void print_help(const po::options_description& visible) {
+  std::cout << "Usage: potluck-worker [options]\n"
+               "Donates this machine's CPU (and NVIDIA GPUs) to a Potluck daemon: registers with it,\n"
+               "then runs the jobs it sends with the installed plugins, each slot in its own process.\n\n"
+               "Example:\n"
+               "  potluck-worker --daemon tcp://hub.example.org:5555 --slots 4 --name alice-laptop\n\n"
+            << visible
+            << "\nThe plugin folder may also be set with the environment variable POTLUCK_WORKER_PLUGINS.\n"
+               "SIGTERM or Ctrl-C: running jobs get --grace-ms to finish, the rest go back to the daemon.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  po::options_description visible("Options");
+  visible.add_options()
+      ("help,h", "print this help and exit")
+      ("version", "print the version and exit")
+      ("daemon", po::value<std::string>()->default_value("tcp://127.0.0.1:5555"), "the daemon's worker endpoint")
+      ("plugins", po::value<std::string>(),
+       "folder of plugin .so files (default: <exe dir>/../lib/potluck/plugins)")
+      ("slots", po::value<long>()->default_value(1), "CPU slots: jobs run at once on the CPU (1..256)")
+      ("name", po::value<std::string>(), "this worker's name as the daemon shows it (default: the hostname)")
+      ("gpus", po::value<std::string>()->default_value("all"), "all: one slot per NVIDIA GPU; none: CPU only")
+      ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical, off")
+      ("grace-ms", po::value<long>()->default_value(10000),
+       "on SIGTERM, how long running jobs may take to finish (and a cancelled job to stop)");
+  po::options_description hidden;
+  hidden.add_options()
+      ("runner", "run as a runner (started by the supervisor)")
+      ("slot", po::value<long>()->default_value(0))
+      ("backend", po::value<std::string>()->default_value("cpu"))
+      ("device", po::value<long>()->default_value(-1))
+      ("endpoint", po::value<std::string>())
+      ("skip-plugin", po::value<std::vector<std::string>>())
+      ("load-marker", po::value<std::string>())
+      ("stray", po::value<std::vector<std::string>>());  // words that are not flags: an error
+  po::options_description all;
+  all.add(visible).add(hidden);
+
+  po::variables_map vm;
+  spdlog::level::level_enum level = spdlog::level::info;
+  std::string name;
+  fs::path plugin_dir;
+  try {
+    po::positional_options_description stray;
+    stray.add("stray", -1);
+    po::store(po::command_line_parser(argc, argv).options(all).positional(stray).run(), vm);
+    po::notify(vm);
+    if (vm.count("stray"))
+      throw usage_error("unexpected argument '" + vm["stray"].as<std::vector<std::string>>().front() +
+                        "': every setting is a --flag");
+    if (vm.count("help")) {
+      print_help(visible);
+      return 0;
+    }
+    if (vm.count("version")) {
+      std::cout << "potluck-worker " << worker_version << "\n";
+      return 0;
+    }
+    level = parse_level(vm["log-level"].as<std::string>());
+    name = vm.count("name") ? vm["name"].as<std::string>() : host_name().substr(0, max_name_length);
+    if (name.empty() || name.size() > max_name_length)
+      throw usage_error("--name must have 1 to " + std::to_string(max_name_length) + " characters");
+    if (vm.count("plugins")) {
+      plugin_dir = vm["plugins"].as<std::string>();
+    } else if (const char* env = std::getenv("POTLUCK_WORKER_PLUGINS"); env && *env) {
+      plugin_dir = env;
+    } else {
+      const auto exe = self_executable();
+      if (exe.empty()) throw usage_error("cannot find this program's folder; give --plugins");
+      plugin_dir = (exe.parent_path() / ".." / "lib" / "potluck" / "plugins").lexically_normal();
+    }
+  } catch (const std::exception& e) {  // po::error and usage_error
+    std::cerr << "potluck-worker: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+
+  if (vm.count("runner")) {
+    runner_config config;
+    config.slot = static_cast<std::size_t>(std::max(0L, vm["slot"].as<long>()));
+    config.backend = vm["backend"].as<std::string>();
+    config.device_index = static_cast<int>(vm["device"].as<long>());
+    config.endpoint = vm.count("endpoint") ? vm["endpoint"].as<std::string>() : "";
+    config.plugin_dir = plugin_dir;
+    if (vm.count("skip-plugin"))
+      for (const auto& f : vm["skip-plugin"].as<std::vector<std::string>>()) config.skip_plugins.emplace_back(f);
+    if (vm.count("load-marker")) config.load_marker = vm["load-marker"].as<std::string>();
+    if (config.endpoint.empty()) {
+      std::cerr << "potluck-worker: --runner needs --endpoint (runners are started by the worker itself)\n";
+      return 2;
+    }
+    auto log = make_logger(name + "/" + runner_routing_id(config.slot), level);
+    spdlog::set_default_logger(log);  // plugin log lines share the runner's format
+    return run_runner(config, log);
+  }
+
+  supervisor_config config;
+  try {
+    config.daemon_endpoint = vm["daemon"].as<std::string>();
+    if (config.daemon_endpoint.rfind("tcp://", 0) != 0 && config.daemon_endpoint.rfind("ipc://", 0) != 0)
+      throw usage_error("--daemon must look like tcp://HOST:PORT (got '" + config.daemon_endpoint + "')");
+    const long slots = vm["slots"].as<long>();
+    if (slots < 1 || slots > static_cast<long>(max_cpu_slots))
+      throw usage_error("--slots must be between 1 and " + std::to_string(max_cpu_slots) + " (got " +
+                        std::to_string(slots) + ")");
+    config.cpu_slots = static_cast<std::size_t>(slots);
+    const auto gpus = vm["gpus"].as<std::string>();
+    if (gpus != "all" && gpus != "none") throw usage_error("--gpus must be 'all' or 'none' (got '" + gpus + "')");
+    config.gpus = gpus == "none" ? gpu_mode::none : gpu_mode::all;
+    const long grace_ms = vm["grace-ms"].as<long>();
+    if (grace_ms < 0) throw usage_error("--grace-ms must not be negative");
+    config.grace = std::chrono::milliseconds(grace_ms);
+  } catch (const std::exception& e) {
+    std::cerr << "potluck-worker: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  config.plugin_dir = plugin_dir;
+  config.runner_executable = self_executable();
+  const char* tmpdir = std::getenv("TMPDIR");
+  config.runtime_parent_dir = tmpdir && *tmpdir ? tmpdir : "/tmp";
+  config.name = name;
+  config.hostname = host_name();
+  config.log_level = vm["log-level"].as<std::string>();
+  auto log = make_logger(name, level);
+  spdlog::set_default_logger(log);
+  return run_supervisor(config, log);
+}

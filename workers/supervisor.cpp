@@ -1,0 +1,1047 @@
+// The supervisor's poll loop: daemon link (hello, heartbeats, reconnects), job routing to
+// runners, the crash firewall (a dead runner fails its job and restarts) and graceful shutdown.
+//
+// Ownership: the supervisor owns both sockets, every runner child (it alone spawns, signals and
+// reaps them) and the runtime folder holding the runners' ipc endpoint. JOB tensor frames are
+// moved from the daemon socket to a runner's, and replies back, never copied.
+#include "workers/supervisor.hpp"
+
+#include "potluck/protocol/wire.hpp"
+#include "workers/devices.hpp"
+#include "workers/worker_common.hpp"
+
+#include <boost/json.hpp>
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <utility>
+
+extern char** environ;
+
+namespace potluck::worker {
+namespace {
+
+namespace json = boost::json;
+namespace proto = potluck::protocol;
+using proto::command;
+using clock = std::chrono::steady_clock;
+using ms = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+constexpr auto hello_resend_interval = 1000ms;  // no WELCOME yet: the daemon may not be up
+constexpr auto hello_unsent_retry = 50ms;       // HELLO not sent: no connection yet
+constexpr auto hello_quiet_warning_first = 10s;  // "still no answer" is logged after this,
+constexpr auto hello_quiet_warning_max = 300s;   // then at doubling intervals up to this
+constexpr auto reconnect_backoff_first = 100ms;
+constexpr auto reconnect_backoff_max = 5000ms;
+constexpr auto runner_restart_backoff_first = 100ms;
+constexpr auto runner_restart_backoff_max = 10000ms;
+constexpr auto runner_start_timeout = 60s;
+constexpr auto runner_stop_timeout = 3000ms;
+constexpr auto default_heartbeat_interval = 1000ms;
+constexpr auto min_heartbeat_interval = 10ms;
+constexpr auto max_heartbeat_interval = 600000ms;
+constexpr int heartbeat_liveness = 3;  // silent intervals before the daemon counts as dead
+constexpr auto daemon_linger_at_exit = 2000ms;
+constexpr auto max_poll_wait = 1000ms;
+constexpr std::size_t max_messages_per_round = 256;
+constexpr std::size_t max_total_slots = 256;
+
+enum class job_owner {
+  daemon,  // the current registration's: its reply goes to the daemon
+  lost,    // its registration is gone or it was already RETURNED: the reply is dropped
+};
+
+struct job_record {
+  std::int64_t id = 0;
+  std::string task, backend;
+  job_owner owner = job_owner::daemon;
+  bool cancel_requested = false;
+  std::optional<clock::time_point> kill_at;  // the runner is killed if the job still runs then
+  clock::time_point started{};
+  std::vector<zmq::message_t> frames;        // the JOB's frames while it waits for its runner
+};
+
+enum class runner_phase {
+  down,      // no process; restart_at says when to start one
+  starting,  // spawned, its hello not yet received
+  ready,     // takes jobs
+  stopping,  // told to stop at shutdown
+};
+
+struct runner_slot {
+  std::size_t index = 0;
+  std::string backend;      // "cpu" or "cuda"
+  int device = -1;          // -1 or the GPU ordinal
+  std::string device_name;  // "cpu", "cuda:0"
+  std::string routing_id;
+  std::filesystem::path load_marker;  // names the plugin file the runner is loading
+  pid_t pid = -1;
+  runner_phase phase = runner_phase::down;
+  clock::time_point started_at{}, restart_at{};
+  ms restart_backoff{0};
+  bool kill_sent = false;
+  std::optional<job_record> running;  // sent to the runner
+  std::optional<job_record> queued;   // waits until the runner is up and idle
+  std::map<std::pair<std::string, std::string>, std::string> plugin_of_task;  // (task, backend)
+};
+
+enum class link_state {
+  waiting_for_runners,  // no runner hello yet: nothing to declare
+  connecting,           // HELLO sent (or being retried), no WELCOME yet
+  registered,
+  backing_off,          // lost the daemon or told to go away; HELLO again at reconnect_at_
+  closed,               // shut down
+};
+
+enum class delivery { may_drop, must_deliver };
+enum class socket_policy { keep, renew };
+
+std::string job_label(const job_record& j) { return "job " + std::to_string(j.id) + " " + j.task; }
+
+class supervisor {
+ public:
+  supervisor(const supervisor_config& config, std::shared_ptr<spdlog::logger> log)
+      : config_(config), log_(std::move(log)), runners_socket_(context_, zmq::socket_type::router),
+        rng_(std::random_device{}()) {}
+  // Only reached with runners alive when run() threw: no child and no folder outlives us.
+  ~supervisor();
+  supervisor(const supervisor&) = delete;
+  supervisor& operator=(const supervisor&) = delete;
+
+  int run();
+
+ private:
+  // Setup and teardown.
+  void make_runtime_dir();
+  void remove_runtime_dir();
+  void detect_devices();
+  void add_runner(const std::string& backend, int device);
+
+  // Runners.
+  void spawn(runner_slot& r, clock::time_point now);
+  void reap_runners(clock::time_point now);
+  void on_runner_exit(runner_slot& r, int wait_status, clock::time_point now);
+  void on_runner_message(std::vector<zmq::message_t>&& frames, clock::time_point now);
+  void on_runner_hello(runner_slot& r, const json::object& header, clock::time_point now);
+  void on_runner_reply(runner_slot& r, proto::message&& m, clock::time_point now);
+  void start_job(runner_slot& r, job_record&& job, clock::time_point now);
+  bool send_to_runner(runner_slot& r, std::vector<zmq::message_t>& frames);
+  void cancel_on_runner(runner_slot& r, clock::time_point now);
+  void kill_runner(runner_slot& r, const std::string& why);
+  std::string plugin_for(const runner_slot& r, const job_record& j) const;
+
+  // Daemon link.
+  void open_daemon_socket();
+  void close_daemon_socket(ms linger);
+  void send_hello(clock::time_point now);
+  bool send_to_daemon(std::vector<zmq::message_t> frames, delivery d, clock::time_point now);
+  void reply(std::int64_t job_id, command cmd, json::object header, clock::time_point now);
+  void on_daemon_message(std::vector<zmq::message_t>&& frames, clock::time_point now);
+  void on_welcome(const json::object& header, clock::time_point now);
+  void on_job(proto::message&& m, clock::time_point now);
+  void on_cancel(const json::object& header, clock::time_point now);
+  void lose_registration(const std::string& why, socket_policy policy, clock::time_point now);
+  void drop_daemon_jobs(const std::string& why, clock::time_point now);
+  ms jittered(ms base);
+
+  // Timers and shutdown.
+  void on_timers(clock::time_point now);
+  clock::time_point next_wakeup(clock::time_point now) const;
+  void begin_shutdown(clock::time_point now);
+  void advance_shutdown(clock::time_point now);
+  std::size_t daemon_jobs_running() const;
+
+  supervisor_config config_;
+  std::shared_ptr<spdlog::logger> log_;
+  zmq::context_t context_{1};
+  std::optional<zmq::socket_t> daemon_;
+  zmq::socket_t runners_socket_;
+  std::filesystem::path runtime_dir_;
+  std::string runners_endpoint_;
+  std::vector<std::unique_ptr<runner_slot>> runners_;
+  std::map<std::string, runner_slot*> runner_by_id_;
+
+  cpu_info cpu_;
+  gpu_detection gpus_;
+
+  // Plugin files that crashed a runner while loading: later runners leave them out.
+  std::vector<std::string> skipped_plugins_;
+  // From the first runner hello: what this worker declares.
+  bool have_plugins_ = false;
+  json::array plugins_, load_errors_;
+  std::set<std::pair<std::string, std::string>> declared_tasks_;
+
+  link_state state_ = link_state::waiting_for_runners;
+  std::string worker_id_;
+  ms heartbeat_interval_ = default_heartbeat_interval;
+  clock::time_point last_sent_{}, last_received_{}, hello_due_{}, reconnect_at_{};
+  clock::time_point connecting_since_{}, next_quiet_warning_{};
+  std::chrono::seconds quiet_warning_interval_ = hello_quiet_warning_first;
+  ms reconnect_backoff_ = reconnect_backoff_first;
+  std::uint64_t bad_messages_ = 0;
+
+  bool shutting_down_ = false, finishing_ = false, done_ = false;
+  clock::time_point grace_deadline_{}, stop_deadline_{};
+
+  std::minstd_rand rng_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Setup
+
+supervisor::~supervisor() {
+  for (auto& r : runners_) {
+    if (r->pid <= 0) continue;
+    ::kill(r->pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(r->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  remove_runtime_dir();
+}
+
+void supervisor::make_runtime_dir() {
+  runtime_dir_ = config_.runtime_parent_dir / ("potluck-worker-" + std::to_string(::getpid()));
+  std::error_code ec;
+  std::filesystem::remove_all(runtime_dir_, ec);  // a stale one from a process with our pid
+  std::filesystem::create_directories(runtime_dir_, ec);
+  if (ec) throw std::runtime_error("cannot create " + runtime_dir_.string() + ": " + ec.message());
+  std::filesystem::permissions(runtime_dir_, std::filesystem::perms::owner_all, ec);
+  const auto path = (runtime_dir_ / "runners").string();
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path))
+    throw std::runtime_error("the runner socket path " + path + " is too long for ipc; set TMPDIR to a shorter folder");
+  runners_endpoint_ = "ipc://" + path;
+}
+
+void supervisor::remove_runtime_dir() {
+  std::error_code ec;
+  if (!runtime_dir_.empty()) std::filesystem::remove_all(runtime_dir_, ec);
+}
+
+void supervisor::detect_devices() {
+  cpu_ = detect_cpu();
+  log_->info("cpu: {}, {} logical cores, {} MiB memory", cpu_.model, cpu_.cores, cpu_.memory_bytes >> 20);
+  if (config_.gpus == gpu_mode::none) {
+    log_->info("GPUs disabled by --gpus none");
+    return;
+  }
+  gpus_ = detect_gpus();
+  if (gpus_.gpus.empty()) {
+    log_->info("no NVIDIA GPU: {}", gpus_.note);
+    return;
+  }
+  for (const auto& g : gpus_.gpus)
+    log_->info("gpu {}: {}, {} MiB memory (found through {})", g.index, g.name, g.memory_bytes >> 20, gpus_.source);
+}
+
+void supervisor::add_runner(const std::string& backend, int device) {
+  auto r = std::make_unique<runner_slot>();
+  r->index = runners_.size();
+  r->backend = backend;
+  r->device = device;
+  r->device_name = device < 0 ? "cpu" : "cuda:" + std::to_string(device);
+  r->routing_id = runner_routing_id(r->index);
+  r->load_marker = runtime_dir_ / (r->routing_id + ".loading");
+  runner_by_id_[r->routing_id] = r.get();
+  runners_.push_back(std::move(r));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runners
+
+void supervisor::spawn(runner_slot& r, clock::time_point now) {
+  std::vector<std::string> args = {config_.runner_executable.string(),
+                                         "--runner",
+                                         "--slot", std::to_string(r.index),
+                                         "--backend", r.backend,
+                                         "--device", std::to_string(r.device),
+                                         "--endpoint", runners_endpoint_,
+                                         "--plugins", config_.plugin_dir.string(),
+                                         "--name", config_.name,
+                                         "--log-level", config_.log_level,
+                                         "--load-marker", r.load_marker.string()};
+  for (const auto& file : skipped_plugins_) {
+    args.push_back("--skip-plugin");
+    args.push_back(file);
+  }
+  std::error_code ec;
+  std::filesystem::remove(r.load_marker, ec);
+  // GPU ordinals as NVML counts them (PCI order), which is what the hello declares.
+  std::vector<std::string> env;
+  bool has_device_order = false;
+  for (char** e = environ; e && *e; ++e) {
+    env.emplace_back(*e);
+    if (env.back().rfind("CUDA_DEVICE_ORDER=", 0) == 0) has_device_order = true;
+  }
+  if (!has_device_order) env.emplace_back("CUDA_DEVICE_ORDER=PCI_BUS_ID");
+  std::vector<char*> argv, envp;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+
+  // Signals stay blocked across fork so that no handler of ours runs in the child (it would
+  // write into our signal pipe); the child resets them before exec.
+  sigset_t all, old;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    // Only async-signal-safe calls from here to exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the runner dies with the supervisor, even on kill -9
+    if (::getppid() != parent) ::_exit(127);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s : {SIGTERM, SIGINT, SIGCHLD}) ::sigaction(s, &dfl, nullptr);
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (::close_range(3, ~0U, 0) != 0)
+      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  const int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    r.restart_backoff = std::min<ms>(std::max(r.restart_backoff * 2, ms(runner_restart_backoff_first)),
+                                     runner_restart_backoff_max);
+    r.restart_at = now + r.restart_backoff;
+    log_->error("cannot start runner {}: fork failed: {}; retrying in {} ms", r.routing_id,
+                std::strerror(fork_errno), r.restart_backoff.count());
+    return;
+  }
+  r.pid = pid;
+  r.phase = runner_phase::starting;
+  r.started_at = now;
+  r.kill_sent = false;
+  log_->debug("runner {} ({} {}) started as pid {}", r.routing_id, r.backend, r.device_name, pid);
+}
+
+void supervisor::reap_runners(clock::time_point now) {
+  for (auto& r : runners_) {
+    if (r->pid <= 0) continue;
+    int status = 0;
+    const pid_t got = ::waitpid(r->pid, &status, WNOHANG);
+    if (got == r->pid) on_runner_exit(*r, status, now);
+  }
+}
+
+std::string supervisor::plugin_for(const runner_slot& r, const job_record& j) const {
+  if (auto it = r.plugin_of_task.find({j.task, j.backend}); it != r.plugin_of_task.end()) return it->second;
+  for (const auto& other : runners_)
+    if (auto it = other->plugin_of_task.find({j.task, j.backend}); it != other->plugin_of_task.end()) return it->second;
+  return "unknown";
+}
+
+void supervisor::on_runner_exit(runner_slot& r, int wait_status, clock::time_point now) {
+  const auto how = describe_wait_status(wait_status);
+  const bool was_ready = r.phase == runner_phase::ready;
+  const bool was_stopping = r.phase == runner_phase::stopping;
+  r.pid = -1;
+  r.phase = runner_phase::down;
+  if (was_stopping) {
+    log_->debug("runner {} stopped ({})", r.routing_id, how);
+    return;
+  }
+  if (r.running) {
+    auto job = std::move(*r.running);
+    r.running.reset();
+    if (job.owner == job_owner::daemon) {
+      if (job.cancel_requested) {
+        log_->info("{}: cancelled (runner {} {})", job_label(job), r.routing_id, how);
+        reply(job.id, command::cancelled, {}, now);
+      } else {
+        const auto message = "plugin '" + plugin_for(r, job) + "' crashed running task '" + job.task +
+                             "': runner " + how;
+        log_->error("{}: {}", job_label(job), message);
+        reply(job.id, command::failed, json::object{{"code", "plugin_crashed"}, {"message", message}}, now);
+      }
+    } else {
+      log_->info("{}: runner {} {} while the job was being dropped", job_label(job), r.routing_id, how);
+    }
+  }
+  if (shutting_down_) {
+    r.restart_at = clock::time_point::max();
+    if (r.queued && r.queued->owner == job_owner::daemon)
+      reply(r.queued->id, command::returned, json::object{{"reason", "worker is shutting down"}}, now);
+    r.queued.reset();
+    log_->warn("runner {} {} during shutdown", r.routing_id, how);
+    return;
+  }
+  if (was_ready) {
+    r.restart_backoff = ms(0);
+    r.restart_at = now;
+    log_->warn("runner {} {}; restarting it", r.routing_id, how);
+    return;
+  }
+  // Died before its hello. When the load marker names a plugin file, that plugin killed it:
+  // leave it out from now on (its neighbours still load) and restart at once.
+  std::string culprit;
+  {
+    std::ifstream marker(r.load_marker);
+    if (marker) std::getline(marker, culprit);
+    std::error_code ec;
+    std::filesystem::remove(r.load_marker, ec);
+  }
+  if (!culprit.empty() && std::find(skipped_plugins_.begin(), skipped_plugins_.end(), culprit) == skipped_plugins_.end()) {
+    skipped_plugins_.push_back(culprit);
+    r.restart_at = now;
+    log_->error("plugin {} broke runner {} while loading (the runner {}); it is skipped from now on", culprit,
+                r.routing_id, how);
+    return;  // a queued job waits for the next runner
+  }
+  // Otherwise (a bad plugin folder, exec failing) back off.
+  r.restart_backoff = std::min<ms>(std::max(r.restart_backoff * 2, ms(runner_restart_backoff_first)),
+                                   runner_restart_backoff_max);
+  r.restart_at = now + r.restart_backoff;
+  log_->error("runner {} {} while starting (loading the plugins in {}); restarting in {} ms", r.routing_id, how,
+              config_.plugin_dir.string(), r.restart_backoff.count());
+  if (r.queued && r.queued->owner == job_owner::daemon) {
+    log_->warn("{}: returned to the daemon: runner {} cannot start", job_label(*r.queued), r.routing_id);
+    reply(r.queued->id, command::returned,
+          json::object{{"reason", "runner " + r.routing_id + " cannot start: " + how}}, now);
+  }
+  r.queued.reset();
+}
+
+void supervisor::kill_runner(runner_slot& r, const std::string& why) {
+  if (r.pid <= 0 || r.kill_sent) return;
+  log_->warn("killing runner {} (pid {}): {}", r.routing_id, r.pid, why);
+  ::kill(r.pid, SIGKILL);
+  r.kill_sent = true;
+}
+
+bool supervisor::send_to_runner(runner_slot& r, std::vector<zmq::message_t>& frames) {
+  std::vector<zmq::message_t> out;
+  out.reserve(frames.size() + 1);
+  out.emplace_back(r.routing_id.data(), r.routing_id.size());
+  for (auto& f : frames) out.push_back(std::move(f));
+  bool sent = false;
+  try {
+    sent = proto::send_all(runners_socket_, out, true);
+  } catch (const zmq::error_t& e) {
+    log_->warn("cannot send to runner {}: {}", r.routing_id, e.what());
+  }
+  if (!sent) {  // nothing went out: give the frames back
+    frames.clear();
+    for (std::size_t i = 1; i < out.size(); ++i) frames.push_back(std::move(out[i]));
+  }
+  return sent;
+}
+
+void supervisor::start_job(runner_slot& r, job_record&& job, clock::time_point now) {
+  auto frames = std::move(job.frames);
+  job.frames.clear();
+  if (!send_to_runner(r, frames)) {
+    // The runner is unreachable (it is probably dying): keep the job for its successor.
+    job.frames = std::move(frames);
+    r.queued = std::move(job);
+    kill_runner(r, "it does not take messages");
+    return;
+  }
+  job.started = now;
+  log_->info("{}: running on {} ({})", job_label(job), r.routing_id, r.device_name);
+  r.running = std::move(job);
+}
+
+void supervisor::cancel_on_runner(runner_slot& r, clock::time_point now) {
+  auto& job = *r.running;
+  if (!job.kill_at) job.kill_at = now + config_.grace;
+  job.cancel_requested = true;
+  auto frames = proto::encode(command::cancel, json::object{{"job_id", job.id}});
+  (void)send_to_runner(r, frames);  // if it is unreachable, kill_at still ends the job
+}
+
+void supervisor::on_runner_message(std::vector<zmq::message_t>&& frames, clock::time_point now) {
+  if (frames.empty()) return;
+  const auto id = frames.front().to_string();
+  auto it = runner_by_id_.find(id);
+  if (it == runner_by_id_.end()) {
+    log_->warn("dropped a message from unknown runner '{}'", id);
+    return;
+  }
+  auto& r = *it->second;
+  frames.erase(frames.begin());
+  proto::message m;
+  try {
+    m = proto::decode(std::move(frames));
+  } catch (const proto::protocol_error& e) {
+    log_->warn("dropped a bad message from runner {}: {}", r.routing_id, e.what());
+    return;
+  }
+  switch (m.cmd) {
+    case command::hello:
+      return on_runner_hello(r, m.header, now);
+    case command::progress: {
+      const auto job_id = header_int(m.header, "job_id");
+      if (!r.running || !job_id || *job_id != r.running->id) return;
+      if (r.running->owner != job_owner::daemon || state_ != link_state::registered) return;
+      (void)send_to_daemon(proto::encode(command::progress, m.header, std::move(m.payload)), delivery::may_drop, now);
+      return;
+    }
+    case command::result:
+    case command::failed:
+    case command::cancelled:
+    case command::returned:
+      return on_runner_reply(r, std::move(m), now);
+    default:
+      log_->warn("dropped an unexpected {} message from runner {}", proto::command_name(m.cmd), r.routing_id);
+  }
+}
+
+void supervisor::on_runner_hello(runner_slot& r, const json::object& header, clock::time_point now) {
+  if (r.phase == runner_phase::stopping) return;
+  r.phase = runner_phase::ready;
+  r.restart_backoff = ms(0);
+  r.plugin_of_task.clear();
+  const auto* plugins = header.if_contains("plugins");
+  if (plugins && plugins->is_array()) {
+    for (const auto& p : plugins->as_array()) {
+      if (!p.is_object()) continue;
+      const auto plugin_name = header_string(p.as_object(), "name");
+      const auto* tasks = p.as_object().if_contains("tasks");
+      if (!tasks || !tasks->is_array()) continue;
+      for (const auto& t : tasks->as_array())
+        if (t.is_object())
+          r.plugin_of_task[{header_string(t.as_object(), "name"), header_string(t.as_object(), "backend")}] = plugin_name;
+    }
+  }
+  log_->debug("runner {} ready (pid {})", r.routing_id, r.pid);
+
+  if (!have_plugins_) {
+    have_plugins_ = true;
+    if (plugins && plugins->is_array()) plugins_ = plugins->as_array();
+    if (const auto* errors = header.if_contains("load_errors"); errors && errors->is_array()) load_errors_ = errors->as_array();
+    for (const auto& e : load_errors_)
+      if (e.is_string()) log_->warn("plugin not loaded: {}", std::string_view(e.as_string()));
+    bool offers_cuda = false;
+    for (const auto& [key, plugin] : r.plugin_of_task) {
+      declared_tasks_.insert(key);
+      if (key.second == "cuda") offers_cuda = true;
+    }
+    for (const auto& p : plugins_) {
+      if (!p.is_object()) continue;
+      const auto& o = p.as_object();
+      const auto* tasks = o.if_contains("tasks");
+      log_->info("plugin {} {} from {}: {} task(s)", header_string(o, "name"), header_string(o, "version"),
+                 header_string(o, "file"), tasks && tasks->is_array() ? tasks->as_array().size() : 0);
+    }
+    if (plugins_.empty()) log_->warn("no plugin loaded from {}: this worker offers no task", config_.plugin_dir.string());
+    if (!gpus_.gpus.empty()) {
+      if (!offers_cuda) {
+        log_->info("{} GPU(s) found but no loaded plugin offers a cuda task: no GPU slot", gpus_.gpus.size());
+      } else {
+        for (const auto& g : gpus_.gpus) {
+          if (runners_.size() >= max_total_slots) {
+            log_->warn("gpu {} left out: at most {} slots", g.index, max_total_slots);
+            continue;
+          }
+          add_runner("cuda", g.index);
+          spawn(*runners_.back(), now);
+        }
+      }
+    }
+    log_->info("connecting to the daemon at {}", config_.daemon_endpoint);
+    send_hello(now);
+  }
+  if (r.queued && !r.running) {
+    auto job = std::move(*r.queued);
+    r.queued.reset();
+    start_job(r, std::move(job), now);
+  }
+}
+
+void supervisor::on_runner_reply(runner_slot& r, proto::message&& m, clock::time_point now) {
+  const auto job_id = header_int(m.header, "job_id");
+  if (!r.running || !job_id || *job_id != r.running->id) {
+    log_->debug("dropped a stale {} from runner {}", proto::command_name(m.cmd), r.routing_id);
+    return;
+  }
+  auto job = std::move(*r.running);
+  r.running.reset();
+  const auto elapsed_ms = std::chrono::duration_cast<ms>(now - job.started).count();
+  switch (m.cmd) {
+    case command::result:
+      log_->info("{}: succeeded in {} ms on {}", job_label(job), elapsed_ms, r.routing_id);
+      break;
+    case command::failed:
+      log_->info("{}: failed ({}): {}", job_label(job), header_string(m.header, "code"), header_string(m.header, "message"));
+      break;
+    case command::cancelled:
+      log_->info("{}: cancelled after {} ms", job_label(job), elapsed_ms);
+      break;
+    default:
+      log_->info("{}: handed back by {}: {}", job_label(job), r.routing_id, header_string(m.header, "reason"));
+  }
+  if (job.owner == job_owner::daemon) {
+    (void)send_to_daemon(proto::encode(m.cmd, m.header, std::move(m.payload)), delivery::must_deliver, now);
+  } else {
+    log_->debug("{}: reply dropped (its registration is gone or it was returned)", job_label(job));
+  }
+  if (r.queued && r.phase == runner_phase::ready) {
+    auto next = std::move(*r.queued);
+    r.queued.reset();
+    start_job(r, std::move(next), now);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Daemon link
+
+void supervisor::open_daemon_socket() {
+  daemon_.emplace(context_, zmq::socket_type::dealer);
+  daemon_->set(zmq::sockopt::linger, 0);
+  // Queue only on a live connection: a HELLO sent while the daemon is down fails and is
+  // retried, instead of piling up and reaching the daemon all at once later.
+  daemon_->set(zmq::sockopt::immediate, 1);
+  daemon_->set(zmq::sockopt::reconnect_ivl, 100);
+  daemon_->set(zmq::sockopt::reconnect_ivl_max, 5000);
+  daemon_->connect(config_.daemon_endpoint);
+}
+
+void supervisor::close_daemon_socket(ms linger) {
+  if (!daemon_) return;
+  daemon_->set(zmq::sockopt::linger, static_cast<int>(linger.count()));
+  daemon_->close();
+  daemon_.reset();
+}
+
+ms supervisor::jittered(ms base) {
+  std::uniform_int_distribution<std::int64_t> dist(base.count() / 2, base.count());
+  return ms(dist(rng_));
+}
+
+void supervisor::send_hello(clock::time_point now) {
+  if (!daemon_) open_daemon_socket();
+  json::array gpus;
+  for (const auto& g : gpus_.gpus)
+    gpus.push_back(json::object{{"index", g.index}, {"name", g.name}, {"memory_bytes", g.memory_bytes}});
+  json::array slots;
+  for (const auto& r : runners_) slots.push_back(json::object{{"backend", r->backend}, {"device", r->device_name}});
+  json::object hello{
+      {"name", config_.name},
+      {"software", worker_software()},
+      {"hostname", config_.hostname},
+      {"devices", json::object{{"cpu", json::object{{"model", cpu_.model},
+                                                   {"cores", cpu_.cores},
+                                                   {"memory_bytes", cpu_.memory_bytes}}},
+                               {"gpus", std::move(gpus)}}},
+      {"slots", std::move(slots)},
+      {"plugins", plugins_},
+      {"load_errors", load_errors_},
+  };
+  if (state_ != link_state::connecting) {
+    connecting_since_ = now;
+    quiet_warning_interval_ = hello_quiet_warning_first;
+    next_quiet_warning_ = now + quiet_warning_interval_;
+  }
+  state_ = link_state::connecting;
+  const bool sent = send_to_daemon(proto::encode(command::hello, hello), delivery::may_drop, now);
+  hello_due_ = now + (sent ? ms(hello_resend_interval) : ms(hello_unsent_retry));
+  if (sent) log_->debug("hello sent to {}", config_.daemon_endpoint);
+}
+
+bool supervisor::send_to_daemon(std::vector<zmq::message_t> frames, delivery d, clock::time_point now) {
+  bool sent = false;
+  if (daemon_) {
+    try {
+      sent = proto::send_all(*daemon_, frames, true);
+    } catch (const zmq::error_t& e) {
+      log_->warn("cannot send to the daemon: {}", e.what());
+    }
+  }
+  if (sent) {
+    last_sent_ = now;
+  } else if (d == delivery::must_deliver && state_ == link_state::registered) {
+    // A reply the daemon waits for could not go out: the daemon's view of our jobs is now
+    // wrong, so start a fresh registration (the daemon requeues what it thought we ran).
+    lose_registration("a reply to the daemon could not be sent", socket_policy::renew, now);
+  }
+  return sent;
+}
+
+void supervisor::reply(std::int64_t job_id, command cmd, json::object header, clock::time_point now) {
+  if (state_ != link_state::registered) return;
+  header["job_id"] = job_id;
+  (void)send_to_daemon(proto::encode(cmd, header), delivery::must_deliver, now);
+}
+
+void supervisor::on_daemon_message(std::vector<zmq::message_t>&& frames, clock::time_point now) {
+  proto::message m;
+  try {
+    m = proto::decode(std::move(frames));
+  } catch (const proto::protocol_error& e) {
+    ++bad_messages_;
+    log_->warn("dropped a bad message from the daemon ({} so far): {}", bad_messages_, e.what());
+    return;
+  }
+  last_received_ = now;
+  switch (m.cmd) {
+    case command::welcome:
+      return on_welcome(m.header, now);
+    case command::heartbeat:
+      return;
+    case command::job:
+      return on_job(std::move(m), now);
+    case command::cancel:
+      return on_cancel(m.header, now);
+    case command::disconnect: {
+      if (state_ == link_state::closed) return;
+      const auto reason = header_string(m.header, "reason");
+      log_->warn("the daemon disconnected this worker: {}", reason.empty() ? "no reason given" : reason);
+      return lose_registration("the daemon disconnected this worker", socket_policy::keep, now);
+    }
+    default:
+      ++bad_messages_;
+      log_->warn("dropped an unexpected {} message from the daemon ({} so far)", proto::command_name(m.cmd),
+                 bad_messages_);
+  }
+}
+
+void supervisor::on_welcome(const json::object& header, clock::time_point now) {
+  if (state_ == link_state::closed || state_ == link_state::waiting_for_runners) return;
+  // Every WELCOME answers a HELLO, and the daemon forgets the jobs of the registration before it.
+  if (state_ == link_state::registered) drop_daemon_jobs("the daemon registered this worker afresh", now);
+  worker_id_ = header_string(header, "worker_id");
+  heartbeat_interval_ = default_heartbeat_interval;
+  if (const auto v = header_int(header, "heartbeat_interval_ms")) {
+    if (ms(*v) >= min_heartbeat_interval && ms(*v) <= max_heartbeat_interval) {
+      heartbeat_interval_ = ms(*v);
+    } else {
+      log_->warn("the daemon's heartbeat interval {} ms is out of range; using {} ms", *v,
+                 default_heartbeat_interval.count());
+    }
+  }
+  state_ = link_state::registered;
+  reconnect_backoff_ = reconnect_backoff_first;
+  last_received_ = now;
+  log_->info("registered with {} at {} as {} (heartbeat {} ms, {} slot(s))", header_string(header, "daemon"),
+             config_.daemon_endpoint, worker_id_, heartbeat_interval_.count(), runners_.size());
+}
+
+void supervisor::on_job(proto::message&& m, clock::time_point now) {
+  const auto job_id = header_int(m.header, "job_id");
+  if (!job_id) {
+    ++bad_messages_;
+    log_->warn("dropped a job without an integer job_id ({} bad messages so far)", bad_messages_);
+    return;
+  }
+  if (state_ != link_state::registered) {
+    log_->warn("job {}: dropped: it came while this worker is not registered", *job_id);
+    return;
+  }
+  job_record job;
+  job.id = *job_id;
+  job.task = header_string(m.header, "task");
+  job.backend = header_string(m.header, "backend");
+  for (const auto& r : runners_)
+    for (const auto* j : {&r->running, &r->queued})
+      if (*j && (*j)->id == job.id && (*j)->owner == job_owner::daemon) {
+        ++bad_messages_;
+        log_->warn("{}: dropped a second JOB with the id of a job already here", job_label(job));
+        return;
+      }
+  if (shutting_down_) {
+    log_->info("{}: returned: the worker is shutting down", job_label(job));
+    return reply(job.id, command::returned, json::object{{"reason", "worker is shutting down"}}, now);
+  }
+  if (job.task.empty() || job.backend.empty()) {
+    log_->warn("job {}: failed: the job header lacks \"task\" or \"backend\"", job.id);
+    return reply(job.id, command::failed,
+                 json::object{{"code", "bad_request"}, {"message", "the job header lacks \"task\" or \"backend\""}}, now);
+  }
+  if (!declared_tasks_.contains({job.task, job.backend})) {
+    const auto message = "this worker offers no task '" + job.task + "' on backend '" + job.backend + "'";
+    log_->warn("{}: failed: {}", job_label(job), message);
+    return reply(job.id, command::failed, json::object{{"code", "no_plugin"}, {"message", message}}, now);
+  }
+  runner_slot* free = nullptr;
+  runner_slot* later = nullptr;  // coming up, or finishing a job the daemon no longer counts
+  for (auto& r : runners_) {
+    if (r->backend != job.backend || r->queued) continue;
+    if (r->phase == runner_phase::ready && !r->running) {
+      free = r.get();
+      break;
+    }
+    if (!later && (!r->running || r->running->owner != job_owner::daemon)) later = r.get();
+  }
+  if (!free && !later) {
+    log_->warn("{}: returned: no free {} slot", job_label(job), job.backend);
+    return reply(job.id, command::returned, json::object{{"reason", "no free slot"}}, now);
+  }
+  job.frames = proto::encode(command::job, m.header, std::move(m.payload));
+  if (free) return start_job(*free, std::move(job), now);
+  log_->info("{}: waiting for runner {} to be free", job_label(job), later->routing_id);
+  later->queued = std::move(job);
+}
+
+void supervisor::on_cancel(const json::object& header, clock::time_point now) {
+  const auto job_id = header_int(header, "job_id");
+  if (!job_id) {
+    ++bad_messages_;
+    log_->warn("dropped a cancel without an integer job_id ({} bad messages so far)", bad_messages_);
+    return;
+  }
+  for (auto& r : runners_) {
+    if (r->running && r->running->id == *job_id && r->running->owner == job_owner::daemon) {
+      if (r->running->cancel_requested) return;
+      log_->info("{}: cancel requested; telling runner {}", job_label(*r->running), r->routing_id);
+      return cancel_on_runner(*r, now);
+    }
+    if (r->queued && r->queued->id == *job_id && r->queued->owner == job_owner::daemon) {
+      log_->info("{}: cancelled before it started", job_label(*r->queued));
+      r->queued.reset();
+      return reply(*job_id, command::cancelled, {}, now);
+    }
+  }
+  log_->debug("job {}: cancel ignored: the job is not running here", *job_id);
+}
+
+void supervisor::drop_daemon_jobs(const std::string& why, clock::time_point now) {
+  for (auto& r : runners_) {
+    if (r->queued && r->queued->owner == job_owner::daemon) {
+      log_->warn("{}: dropped before it started: {}", job_label(*r->queued), why);
+      r->queued.reset();
+    }
+    if (r->running && r->running->owner == job_owner::daemon) {
+      log_->warn("{}: cancelled locally, its result will be dropped: {}", job_label(*r->running), why);
+      r->running->owner = job_owner::lost;
+      if (!r->running->cancel_requested) cancel_on_runner(*r, now);
+    }
+  }
+}
+
+void supervisor::lose_registration(const std::string& why, socket_policy policy, clock::time_point now) {
+  drop_daemon_jobs(why, now);
+  if (policy == socket_policy::renew) close_daemon_socket(ms(0));
+  state_ = link_state::backing_off;
+  const auto wait = jittered(reconnect_backoff_);
+  reconnect_at_ = now + wait;
+  reconnect_backoff_ = std::min<ms>(reconnect_backoff_ * 2, reconnect_backoff_max);
+  if (!shutting_down_) log_->info("{}; saying hello again in {} ms", why, wait.count());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers and shutdown
+
+void supervisor::on_timers(clock::time_point now) {
+  switch (state_) {
+    case link_state::connecting:
+      if (now >= hello_due_) {
+        if (now >= next_quiet_warning_) {
+          quiet_warning_interval_ = std::min(quiet_warning_interval_ * 2, std::chrono::seconds(hello_quiet_warning_max));
+          next_quiet_warning_ = now + quiet_warning_interval_;
+          log_->warn("still no answer from the daemon at {} after {} s", config_.daemon_endpoint,
+                     std::chrono::duration_cast<std::chrono::seconds>(now - connecting_since_).count());
+        }
+        send_hello(now);
+      }
+      break;
+    case link_state::registered:
+      if (now - last_received_ >= heartbeat_liveness * heartbeat_interval_) {
+        lose_registration("the daemon has been silent for " +
+                              std::to_string(std::chrono::duration_cast<ms>(now - last_received_).count()) + " ms",
+                          socket_policy::renew, now);
+      } else if (now - last_sent_ >= heartbeat_interval_) {
+        (void)send_to_daemon(proto::encode_heartbeat(), delivery::may_drop, now);
+      }
+      break;
+    case link_state::backing_off:
+      if (!shutting_down_ && now >= reconnect_at_) send_hello(now);
+      break;
+    case link_state::waiting_for_runners:
+    case link_state::closed:
+      break;
+  }
+  for (auto& r : runners_) {
+    if (r->phase == runner_phase::down && !shutting_down_ && now >= r->restart_at) spawn(*r, now);
+    if (r->phase == runner_phase::starting && now - r->started_at >= runner_start_timeout)
+      kill_runner(*r, "its plugins did not load within " +
+                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(runner_start_timeout).count()) + " s");
+    if (r->running && r->running->kill_at && now >= *r->running->kill_at)
+      kill_runner(*r, job_label(*r->running) + " did not stop within " + std::to_string(config_.grace.count()) +
+                          " ms of being cancelled");
+  }
+  if (shutting_down_) advance_shutdown(now);
+}
+
+clock::time_point supervisor::next_wakeup(clock::time_point now) const {
+  auto next = now + max_poll_wait;
+  auto consider = [&](clock::time_point t) { next = std::min(next, t); };
+  switch (state_) {
+    case link_state::connecting:
+      consider(hello_due_);
+      break;
+    case link_state::registered:
+      consider(last_received_ + heartbeat_liveness * heartbeat_interval_);
+      consider(last_sent_ + heartbeat_interval_);
+      break;
+    case link_state::backing_off:
+      consider(reconnect_at_);
+      break;
+    default:
+      break;
+  }
+  for (const auto& r : runners_) {
+    if (r->phase == runner_phase::down && !shutting_down_) consider(r->restart_at);
+    if (r->phase == runner_phase::starting) consider(r->started_at + runner_start_timeout);
+    if (r->running && r->running->kill_at) consider(*r->running->kill_at);
+  }
+  if (shutting_down_) consider(finishing_ ? stop_deadline_ : grace_deadline_);
+  return next;
+}
+
+std::size_t supervisor::daemon_jobs_running() const {
+  return static_cast<std::size_t>(std::count_if(runners_.begin(), runners_.end(), [](const auto& r) {
+    return r->running && r->running->owner == job_owner::daemon;
+  }));
+}
+
+void supervisor::begin_shutdown(clock::time_point now) {
+  if (shutting_down_) {
+    log_->info("second stop signal: not waiting for running jobs");
+    grace_deadline_ = now;
+    return;
+  }
+  shutting_down_ = true;
+  grace_deadline_ = now + config_.grace;
+  log_->info("shutting down: taking no new jobs, waiting up to {} ms for {} running job(s)", config_.grace.count(),
+             daemon_jobs_running());
+  for (auto& r : runners_) {
+    if (r->queued && r->queued->owner == job_owner::daemon) {
+      log_->info("{}: returned to the daemon before it started", job_label(*r->queued));
+      reply(r->queued->id, command::returned, json::object{{"reason", "worker is shutting down"}}, now);
+    }
+    r->queued.reset();
+  }
+}
+
+void supervisor::advance_shutdown(clock::time_point now) {
+  if (!finishing_) {
+    if (daemon_jobs_running() > 0 && now < grace_deadline_) return;
+    for (auto& r : runners_) {
+      if (!r->running || r->running->owner != job_owner::daemon) continue;
+      log_->info("{}: returned to the daemon: still running at the end of the grace period", job_label(*r->running));
+      reply(r->running->id, command::returned, json::object{{"reason", "worker is shutting down"}}, now);
+      r->running->owner = job_owner::lost;
+      if (!r->running->cancel_requested) cancel_on_runner(*r, now);
+    }
+    if (state_ == link_state::registered) {
+      (void)send_to_daemon(proto::encode(command::disconnect, json::object{{"reason", "worker is shutting down"}}),
+                           delivery::may_drop, now);
+      log_->info("told the daemon this worker is leaving");
+    }
+    state_ = link_state::closed;
+    for (auto& r : runners_) {
+      if (r->pid > 0) {
+        ::kill(r->pid, SIGTERM);
+        r->phase = runner_phase::stopping;
+      }
+    }
+    stop_deadline_ = now + runner_stop_timeout;
+    finishing_ = true;
+  }
+  const bool all_stopped = std::none_of(runners_.begin(), runners_.end(), [](const auto& r) { return r->pid > 0; });
+  if (all_stopped) {
+    done_ = true;
+    return;
+  }
+  if (now < stop_deadline_) return;
+  for (auto& r : runners_) {
+    if (r->pid <= 0) continue;
+    log_->warn("runner {} did not stop within {} ms; killing it", r->routing_id, runner_stop_timeout.count());
+    ::kill(r->pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(r->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    r->pid = -1;
+    r->phase = runner_phase::down;
+  }
+  done_ = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The loop
+
+int supervisor::run() {
+  if (::access(config_.runner_executable.c_str(), X_OK) != 0)
+    throw std::runtime_error("cannot run " + config_.runner_executable.string() + " as a runner: " + std::strerror(errno));
+  log_->info("potluck-worker {} '{}' starting: daemon {}, plugins {}", worker_version, config_.name,
+             config_.daemon_endpoint, config_.plugin_dir.string());
+  signal_pipe signals{SIGTERM, SIGINT, SIGCHLD};
+  std::signal(SIGPIPE, SIG_IGN);
+  make_runtime_dir();
+  runners_socket_.set(zmq::sockopt::linger, 0);
+  runners_socket_.set(zmq::sockopt::router_mandatory, 1);
+  runners_socket_.set(zmq::sockopt::router_handover, 1);  // a restarted runner reuses its id
+  runners_socket_.bind(runners_endpoint_);
+  detect_devices();
+
+  const auto start = clock::now();
+  for (std::size_t i = 0; i < config_.cpu_slots; ++i) add_runner("cpu", -1);
+  for (auto& r : runners_) spawn(*r, start);
+
+  std::vector<zmq::message_t> frames;
+  while (!done_) {
+    const auto wait = std::chrono::ceil<ms>(next_wakeup(clock::now()) - clock::now());
+    std::vector<zmq::pollitem_t> items = {{runners_socket_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {nullptr, signals.fd(), ZMQ_POLLIN, 0}};
+    if (daemon_) items.push_back({daemon_->handle(), 0, ZMQ_POLLIN, 0});
+    try {
+      zmq::poll(items.data(), items.size(), std::max(ms(0), wait));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+    auto now = clock::now();
+    for (int s : signals.drain()) {
+      if (s == SIGTERM || s == SIGINT) {
+        log_->info("{} received", s == SIGTERM ? "SIGTERM" : "SIGINT");
+        begin_shutdown(now);
+      }
+    }
+    // Runner messages before reaping: a runner's last reply is handled before its exit.
+    for (std::size_t n = 0; n < max_messages_per_round && proto::recv_all(runners_socket_, frames); ++n)
+      on_runner_message(std::move(frames), now);
+    for (std::size_t n = 0; n < max_messages_per_round && daemon_ && proto::recv_all(*daemon_, frames); ++n)
+      on_daemon_message(std::move(frames), now);
+    reap_runners(now);
+    on_timers(now);
+  }
+  close_daemon_socket(daemon_linger_at_exit);  // lets RETURNED and DISCONNECT reach the daemon
+  runners_socket_.close();
+  context_.close();
+  remove_runtime_dir();
+  log_->info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int run_supervisor(const supervisor_config& config, std::shared_ptr<spdlog::logger> log) {
+  std::unique_ptr<supervisor> s;
+  try {
+    s = std::make_unique<supervisor>(config, log);
+    return s->run();
+  } catch (const std::exception& e) {
+    log->error("worker stopped: {}", e.what());
+    return 1;
+  }
+}
+
+}  // namespace potluck::worker

@@ -1,0 +1,40 @@
+// The supervisor: the worker process the donor starts. It talks to the daemon and owns no
+// plugin code: every job runs in a runner child process (one per slot), so a plugin crash
+// kills only that runner, which the supervisor reports as a failed job and restarts.
+//
+// Threads: one. A single poll loop serves the daemon DEALER, the runners' ROUTER and a signal
+// self-pipe (SIGTERM, SIGINT, SIGCHLD), with timers computed from deadlines each round.
+// Invariants: at most one daemon job per runner (running or waiting for that runner to come
+// up), so daemon jobs of a backend never exceed its runners; every JOB gets exactly one of
+// RESULT, FAILED, CANCELLED, RETURNED while the registration it came with lasts; replies for
+// jobs of a lost registration are dropped.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace potluck::worker {
+
+enum class gpu_mode { none, all };
+
+struct supervisor_config {
+  std::string daemon_endpoint = "tcp://127.0.0.1:5555";
+  std::filesystem::path plugin_dir;
+  std::filesystem::path runner_executable;  // this program, started with --runner
+  std::filesystem::path runtime_parent_dir; // where potluck-worker-<pid>/ is made (TMPDIR)
+  std::size_t cpu_slots = 1;
+  std::string name;
+  std::string hostname;
+  gpu_mode gpus = gpu_mode::all;
+  std::string log_level = "info";  // passed to runners
+  std::chrono::milliseconds grace{10000};
+};
+
+// Runs until SIGTERM/SIGINT; returns the process exit code (0 after a clean shutdown).
+int run_supervisor(const supervisor_config& config, std::shared_ptr<spdlog::logger> log);
+
+}  // namespace potluck::worker
