@@ -161,6 +161,7 @@ class runner {
   int run();
 
  private:
+  void main_loop(signal_pipe& signals);
   void job_thread_main();
   void on_message(std::vector<zmq::message_t>&& frames);
   void on_job(proto::message&& m);
@@ -212,7 +213,25 @@ int runner::run() {
 
   signal_pipe signals{SIGTERM};
   std::thread job_thread([this] { job_thread_main(); });
+  int exit_code = 0;
+  try {
+    main_loop(signals);
+  } catch (const std::exception& e) {
+    log_->error("runner stopped: {}", e.what());
+    mailbox_.cancel = true;
+    exit_code = 1;
+  }
+  {
+    std::lock_guard lock(mailbox_.mutex);
+    mailbox_.stop = true;
+  }
+  mailbox_.wake_job_thread.notify_one();
+  job_thread.join();
+  ::close(mailbox_.event_fd);
+  return exit_code;
+}
 
+void runner::main_loop(signal_pipe& signals) {
   while (!(stopping_ && !current_job_)) {
     zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, mailbox_.event_fd, ZMQ_POLLIN, 0},
@@ -229,10 +248,11 @@ int runner::run() {
       throw;
     }
     if (items[2].revents & ZMQ_POLLIN) {
+      // Not a cancel: the supervisor decides the fate of the job (it may let it finish within
+      // its grace period when the whole process group got the signal, as under systemd).
       if (!signals.drain().empty() && !stopping_) {
         log_->debug("SIGTERM: stopping after the current job");
         stopping_ = true;
-        mailbox_.cancel = true;
       }
     }
     std::vector<zmq::message_t> frames;
@@ -245,15 +265,6 @@ int runner::run() {
     }
     flush_progress(now);
   }
-
-  {
-    std::lock_guard lock(mailbox_.mutex);
-    mailbox_.stop = true;
-  }
-  mailbox_.wake_job_thread.notify_one();
-  job_thread.join();
-  ::close(mailbox_.event_fd);
-  return 0;
 }
 
 void runner::job_thread_main() {
@@ -319,7 +330,6 @@ void runner::on_message(std::vector<zmq::message_t>&& frames) {
     }
     case command::disconnect:
       stopping_ = true;
-      mailbox_.cancel = true;
       return;
     default:
       log_->warn("dropped an unexpected {} message from the supervisor", proto::command_name(m.cmd));
@@ -334,7 +344,8 @@ void runner::on_job(proto::message&& m) {
     return;
   }
   if (current_job_ || stopping_) {
-    send_reply(command::returned, json::object{{"job_id", *job_id}, {"reason", "runner busy"}});
+    send_reply(command::returned,
+               json::object{{"job_id", *job_id}, {"reason", stopping_ ? "runner stopping" : "runner busy"}});
     return;
   }
   const auto task = header_string(m.header, "task");

@@ -34,7 +34,8 @@ struct runner_config {
   std::filesystem::path load_marker;
 };
 
-// Runs until SIGTERM or DISCONNECT from the supervisor; returns the exit code.
+// Runs until SIGTERM or DISCONNECT from the supervisor, then exits once the job at hand is
+// done (the supervisor sends CANCEL first when it wants it stopped); returns the exit code.
 int run_runner(const runner_config& config, std::shared_ptr<spdlog::logger> log);
 
 }  // namespace potluck::worker

@@ -4,6 +4,18 @@
 // Ownership: the supervisor owns both sockets, every runner child (it alone spawns, signals and
 // reaps them) and the runtime folder holding the runners' ipc endpoint. JOB tensor frames are
 // moved from the daemon socket to a runner's, and replies back, never copied.
+//
+// The daemon link (state x event -> action -> next state):
+//   waiting_for_runners x first runner hello      -> send HELLO                    -> connecting
+//   connecting          x HELLO not sent / 1 s    -> send HELLO again              -> connecting
+//   connecting          x WELCOME                 -> take the heartbeat interval   -> registered
+//   any but closed      x DISCONNECT              -> drop jobs, back off           -> backing_off
+//   registered          x 3 silent intervals      -> drop jobs, close the socket   -> backing_off
+//   registered          x a reply cannot be sent  -> drop jobs, close the socket   -> backing_off
+//   registered          x WELCOME                 -> drop jobs (fresh registration) -> registered
+//   backing_off         x back-off elapsed        -> (new socket) send HELLO       -> connecting
+//   any                 x end of the grace period -> RETURNED, DISCONNECT          -> closed
+// "Drop jobs": the daemon no longer counts them; they are cancelled here, replies discarded.
 #include "workers/supervisor.hpp"
 
 #include "potluck/protocol/wire.hpp"
@@ -14,6 +26,7 @@
 
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,7 +55,8 @@ using ms = std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
 constexpr auto hello_resend_interval = 1000ms;  // no WELCOME yet: the daemon may not be up
-constexpr auto hello_unsent_retry = 50ms;       // HELLO not sent: no connection yet
+constexpr auto hello_unsent_retry_first = 50ms;  // HELLO not sent (no connection yet): retry
+                                                 // soon, then less often up to the resend interval
 constexpr auto hello_quiet_warning_first = 10s;  // "still no answer" is logged after this,
 constexpr auto hello_quiet_warning_max = 300s;   // then at doubling intervals up to this
 constexpr auto reconnect_backoff_first = 100ms;
@@ -51,6 +65,7 @@ constexpr auto runner_restart_backoff_first = 100ms;
 constexpr auto runner_restart_backoff_max = 10000ms;
 constexpr auto runner_start_timeout = 60s;
 constexpr auto runner_stop_timeout = 3000ms;
+constexpr auto clean_exit_reply_wait = 250ms;
 constexpr auto default_heartbeat_interval = 1000ms;
 constexpr auto min_heartbeat_interval = 10ms;
 constexpr auto max_heartbeat_interval = 600000ms;
@@ -71,6 +86,8 @@ struct job_record {
   job_owner owner = job_owner::daemon;
   bool cancel_requested = false;
   std::optional<clock::time_point> kill_at;  // the runner is killed if the job still runs then
+  std::optional<clock::time_point> verdict_at;  // its runner exited cleanly: the reply has until then
+  std::string runner_exit;                   // how its runner ended, once it did
   clock::time_point started{};
   std::vector<zmq::message_t> frames;        // the JOB's frames while it waits for its runner
 };
@@ -142,6 +159,8 @@ class supervisor {
   bool send_to_runner(runner_slot& r, std::vector<zmq::message_t>& frames);
   void cancel_on_runner(runner_slot& r, clock::time_point now);
   void kill_runner(runner_slot& r, const std::string& why);
+  // The runner running r.running is gone without a reply: the job failed (or was cancelled).
+  void settle_job_of_dead_runner(runner_slot& r, clock::time_point now);
   std::string plugin_for(const runner_slot& r, const job_record& j) const;
 
   // Daemon link.
@@ -192,6 +211,7 @@ class supervisor {
   clock::time_point connecting_since_{}, next_quiet_warning_{};
   std::chrono::seconds quiet_warning_interval_ = hello_quiet_warning_first;
   ms reconnect_backoff_ = reconnect_backoff_first;
+  ms hello_unsent_retry_ = hello_unsent_retry_first;
   std::uint64_t bad_messages_ = 0;
 
   bool shutting_down_ = false, finishing_ = false, done_ = false;
@@ -214,7 +234,28 @@ supervisor::~supervisor() {
   remove_runtime_dir();
 }
 
+// Folders left by workers that were killed with SIGKILL: potluck-worker-<pid> of ours whose
+// process is gone.
+void remove_stale_runtime_dirs(const std::filesystem::path& parent) {
+  constexpr std::string_view prefix = "potluck-worker-";
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    if (!name.starts_with(prefix) || name.size() == prefix.size()) continue;
+    const auto digits = std::string_view(name).substr(prefix.size());
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }) || digits.size() > 9)
+      continue;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid()) continue;
+    const auto pid = static_cast<pid_t>(std::stol(std::string(digits)));
+    if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    std::error_code remove_ec;
+    std::filesystem::remove_all(it->path(), remove_ec);
+  }
+}
+
 void supervisor::make_runtime_dir() {
+  remove_stale_runtime_dirs(config_.runtime_parent_dir);
   runtime_dir_ = config_.runtime_parent_dir / ("potluck-worker-" + std::to_string(::getpid()));
   std::error_code ec;
   std::filesystem::remove_all(runtime_dir_, ec);  // a stale one from a process with our pid
@@ -360,20 +401,14 @@ void supervisor::on_runner_exit(runner_slot& r, int wait_status, clock::time_poi
     return;
   }
   if (r.running) {
-    auto job = std::move(*r.running);
-    r.running.reset();
-    if (job.owner == job_owner::daemon) {
-      if (job.cancel_requested) {
-        log_->info("{}: cancelled (runner {} {})", job_label(job), r.routing_id, how);
-        reply(job.id, command::cancelled, {}, now);
-      } else {
-        const auto message = "plugin '" + plugin_for(r, job) + "' crashed running task '" + job.task +
-                             "': runner " + how;
-        log_->error("{}: {}", job_label(job), message);
-        reply(job.id, command::failed, json::object{{"code", "plugin_crashed"}, {"message", message}}, now);
-      }
+    r.running->kill_at.reset();  // for the dead runner only, never its successor
+    r.running->runner_exit = how;
+    if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) {
+      // A runner exits cleanly only after its last reply, which may still be on its way
+      // through the ipc socket: wait a moment for it before judging the job.
+      r.running->verdict_at = now + clean_exit_reply_wait;
     } else {
-      log_->info("{}: runner {} {} while the job was being dropped", job_label(job), r.routing_id, how);
+      settle_job_of_dead_runner(r, now);
     }
   }
   if (shutting_down_) {
@@ -402,7 +437,7 @@ void supervisor::on_runner_exit(runner_slot& r, int wait_status, clock::time_poi
   if (!culprit.empty() && std::find(skipped_plugins_.begin(), skipped_plugins_.end(), culprit) == skipped_plugins_.end()) {
     skipped_plugins_.push_back(culprit);
     r.restart_at = now;
-    log_->error("plugin {} broke runner {} while loading (the runner {}); it is skipped from now on", culprit,
+    log_->error("plugin {} made runner {} die while loading it ({}); it is skipped from now on", culprit,
                 r.routing_id, how);
     return;  // a queued job waits for the next runner
   }
@@ -418,6 +453,29 @@ void supervisor::on_runner_exit(runner_slot& r, int wait_status, clock::time_poi
           json::object{{"reason", "runner " + r.routing_id + " cannot start: " + how}}, now);
   }
   r.queued.reset();
+}
+
+void supervisor::settle_job_of_dead_runner(runner_slot& r, clock::time_point now) {
+  auto job = std::move(*r.running);
+  r.running.reset();
+  if (job.owner == job_owner::daemon) {
+    if (job.cancel_requested) {
+      log_->info("{}: cancelled (runner {} {})", job_label(job), r.routing_id, job.runner_exit);
+      reply(job.id, command::cancelled, {}, now);
+    } else {
+      const auto message = "plugin '" + plugin_for(r, job) + "' crashed running task '" + job.task + "': runner " +
+                           job.runner_exit;
+      log_->error("{}: {}", job_label(job), message);
+      reply(job.id, command::failed, json::object{{"code", "plugin_crashed"}, {"message", message}}, now);
+    }
+  } else {
+    log_->info("{}: runner {} {} while the job was being dropped", job_label(job), r.routing_id, job.runner_exit);
+  }
+  if (r.queued && r.phase == runner_phase::ready) {
+    auto next = std::move(*r.queued);
+    r.queued.reset();
+    start_job(r, std::move(next), now);
+  }
 }
 
 void supervisor::kill_runner(runner_slot& r, const std::string& why) {
@@ -462,8 +520,9 @@ void supervisor::start_job(runner_slot& r, job_record&& job, clock::time_point n
 
 void supervisor::cancel_on_runner(runner_slot& r, clock::time_point now) {
   auto& job = *r.running;
-  if (!job.kill_at) job.kill_at = now + config_.grace;
   job.cancel_requested = true;
+  if (!job.runner_exit.empty()) return;  // its runner is gone already: nothing to stop
+  if (!job.kill_at) job.kill_at = now + config_.grace;
   auto frames = proto::encode(command::cancel, json::object{{"job_id", job.id}});
   (void)send_to_runner(r, frames);  // if it is unreachable, kill_at still ends the job
 }
@@ -653,7 +712,13 @@ void supervisor::send_hello(clock::time_point now) {
   }
   state_ = link_state::connecting;
   const bool sent = send_to_daemon(proto::encode(command::hello, hello), delivery::may_drop, now);
-  hello_due_ = now + (sent ? ms(hello_resend_interval) : ms(hello_unsent_retry));
+  if (sent) {
+    hello_due_ = now + hello_resend_interval;
+    hello_unsent_retry_ = hello_unsent_retry_first;
+  } else {
+    hello_due_ = now + hello_unsent_retry_;
+    hello_unsent_retry_ = std::min<ms>(hello_unsent_retry_ * 2, hello_resend_interval);
+  }
   if (sent) log_->debug("hello sent to {}", config_.daemon_endpoint);
 }
 
@@ -787,7 +852,8 @@ void supervisor::on_job(proto::message&& m, clock::time_point now) {
   }
   job.frames = proto::encode(command::job, m.header, std::move(m.payload));
   if (free) return start_job(*free, std::move(job), now);
-  log_->info("{}: waiting for runner {} to be free", job_label(job), later->routing_id);
+  log_->info("{}: waiting for runner {} to {}", job_label(job), later->routing_id,
+             later->phase == runner_phase::ready ? "stop a dropped job" : "start");
   later->queued = std::move(job);
 }
 
@@ -874,6 +940,7 @@ void supervisor::on_timers(clock::time_point now) {
     if (r->phase == runner_phase::starting && now - r->started_at >= runner_start_timeout)
       kill_runner(*r, "its plugins did not load within " +
                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(runner_start_timeout).count()) + " s");
+    if (r->running && r->running->verdict_at && now >= *r->running->verdict_at) settle_job_of_dead_runner(*r, now);
     if (r->running && r->running->kill_at && now >= *r->running->kill_at)
       kill_runner(*r, job_label(*r->running) + " did not stop within " + std::to_string(config_.grace.count()) +
                           " ms of being cancelled");
@@ -901,7 +968,8 @@ clock::time_point supervisor::next_wakeup(clock::time_point now) const {
   for (const auto& r : runners_) {
     if (r->phase == runner_phase::down && !shutting_down_) consider(r->restart_at);
     if (r->phase == runner_phase::starting) consider(r->started_at + runner_start_timeout);
-    if (r->running && r->running->kill_at) consider(*r->running->kill_at);
+    if (r->running && r->running->kill_at && r->pid > 0 && !r->kill_sent) consider(*r->running->kill_at);
+    if (r->running && r->running->verdict_at) consider(*r->running->verdict_at);
   }
   if (shutting_down_) consider(finishing_ ? stop_deadline_ : grace_deadline_);
   return next;

@@ -7,7 +7,7 @@
 //   runner -> supervisor  HELLO {"slot","pid","backend","device","plugins":[...],"load_errors":[...]}
 //                         PROGRESS / RESULT / FAILED / CANCELLED / RETURNED exactly as for the daemon
 //   supervisor -> runner  JOB (the daemon's, tensor frames moved, not copied), CANCEL {"job_id"},
-//                         DISCONNECT {} (stop after the current job; SIGTERM does the same)
+//                         DISCONNECT {} (exit after the current job; SIGTERM does the same)
 #pragma once
 
 #include <spdlog/spdlog.h>

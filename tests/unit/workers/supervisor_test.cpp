@@ -117,6 +117,36 @@ BOOST_AUTO_TEST_CASE(a_missing_plugin_folder_is_a_load_error_not_a_crash) {
   BOOST_TEST(std::string(errors[0].as_string()).find("/nonexistent/potluck-plugins") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_plugin_folder_may_come_from_the_environment) {
+  test_daemon daemon;
+  temp_dir tmp;
+  worker_process worker({"--daemon", daemon.endpoint(), "--gpus", "none"}, tmp.path(),
+                        {"POTLUCK_WORKER_PLUGINS=" + stubborn_plugins});
+  auto hello = daemon.expect(command::hello, start_deadline, {});
+  const auto& plugins = hello.header.at("plugins").as_array();
+  BOOST_TEST_REQUIRE(plugins.size() == 1u);
+  BOOST_TEST(str(plugins[0].as_object(), "name") == "stubborn");
+}
+
+BOOST_AUTO_TEST_CASE(runtime_folders_of_killed_workers_are_cleaned_up_and_live_ones_kept) {
+  temp_dir tmp;
+  const pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  ::waitpid(dead, nullptr, 0);
+  const auto stale = tmp.path() / ("potluck-worker-" + std::to_string(dead));
+  const auto live = tmp.path() / ("potluck-worker-" + std::to_string(::getpid()));
+  fs::create_directories(stale);
+  std::ofstream(stale / "runners").put('x');
+  fs::create_directories(live);
+  test_daemon daemon;
+  worker_process worker({"--daemon", daemon.endpoint(), "--gpus", "none", "--plugins", plugin_dir().string()},
+                        tmp.path());
+  daemon.expect(command::hello, start_deadline, {});
+  BOOST_TEST(!fs::exists(stale));
+  BOOST_TEST(fs::exists(live));
+  BOOST_TEST(fs::exists(tmp.path() / ("potluck-worker-" + std::to_string(worker.pid()))));
+}
+
 BOOST_AUTO_TEST_CASE(echo_returns_the_exact_bytes) {
   setup s;
   s.daemon.register_worker();
@@ -225,6 +255,23 @@ BOOST_AUTO_TEST_CASE(sigterm_lets_a_short_job_finish_within_the_grace_period) {
   s.worker->signal(SIGTERM);
   auto r = s.daemon.expect(command::result);
   BOOST_TEST(job_id_of(r) == 45);
+  s.daemon.expect(command::disconnect);
+  const auto status = s.worker->wait_exit(event_deadline);
+  BOOST_TEST_REQUIRE(status.has_value());
+  BOOST_TEST(WIFEXITED(*status));
+  BOOST_TEST(WEXITSTATUS(*status) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_to_the_whole_process_group_still_lets_the_job_finish) {
+  // systemd and friends signal every process of the service: the runner must not give up its
+  // job on its own, the supervisor decides.
+  setup s({"--grace-ms", "10000"});
+  s.daemon.register_worker();
+  send_job(s.daemon, make_job(47, "test.sleep", {{"ms", 400}}));
+  s.daemon.expect(command::progress, event_deadline, {command::heartbeat});
+  s.worker->signal_group(SIGTERM);
+  auto r = s.daemon.expect(command::result);
+  BOOST_TEST(job_id_of(r) == 47);
   s.daemon.expect(command::disconnect);
   const auto status = s.worker->wait_exit(event_deadline);
   BOOST_TEST_REQUIRE(status.has_value());
@@ -368,4 +415,28 @@ BOOST_AUTO_TEST_CASE(a_plugin_that_crashes_while_loading_is_skipped_and_the_othe
   BOOST_TEST(named, json::serialize(hello.header.at("load_errors")));
   send_job(s.daemon, make_job(95, "stubborn.quick"));
   BOOST_TEST(job_id_of(s.daemon.expect(command::result)) == 95);
+}
+
+BOOST_AUTO_TEST_CASE(progress_is_coalesced_to_about_twenty_messages_a_second) {
+  setup s({}, stubborn_plugins);
+  s.daemon.register_worker();
+  const auto sent = clock::now();
+  send_job(s.daemon, make_job(97, "stubborn.chatty"));
+  int progress = 0;
+  for (;;) {
+    auto r = s.daemon.recv(event_deadline);
+    BOOST_TEST_REQUIRE(r.has_value());
+    if (r->cmd == command::heartbeat) continue;
+    BOOST_TEST_REQUIRE(job_id_of(*r) == 97, describe(*r));
+    if (r->cmd == command::progress) {
+      ++progress;
+      continue;
+    }
+    BOOST_TEST_REQUIRE((r->cmd == command::result), describe(*r));
+    break;
+  }
+  // The plugin reported 5000 times in about 0.5 s; at most one message per 50 ms gets through.
+  const auto elapsed_ms = std::chrono::duration_cast<ms>(clock::now() - sent).count();
+  BOOST_TEST(progress >= 1);
+  BOOST_TEST(progress <= elapsed_ms / 50 + 2, progress << " progress messages in " << elapsed_ms << " ms");
 }

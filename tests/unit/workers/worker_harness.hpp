@@ -103,17 +103,28 @@ inline int reap_strays(std::chrono::milliseconds patience) {
 // The real potluck-worker as a child process; stdout and stderr go to a log file.
 class worker_process {
  public:
-  explicit worker_process(const std::vector<std::string>& args, const fs::path& tmp)
+  // `extra_env`: "NAME=value" entries added to this process's environment.
+  worker_process(const std::vector<std::string>& args, const fs::path& tmp,
+                 const std::vector<std::string>& extra_env = {})
       : log_path_(tmp / "worker.log"), tmp_(tmp) {
     std::vector<std::string> argv_s = {worker_binary().string()};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<std::string> env_s;
+    std::string asan_options = "ASAN_OPTIONS=";
     for (char** e = environ; e && *e; ++e) {
       std::string_view kv(*e);
       if (kv.starts_with("POTLUCK_WORKER_PLUGINS=") || kv.starts_with("TMPDIR=")) continue;
+      if (kv.starts_with("ASAN_OPTIONS=")) {
+        asan_options = std::string(kv) + ":";
+        continue;
+      }
       env_s.emplace_back(kv);
     }
     env_s.push_back("TMPDIR=" + tmp.string());
+    // In sanitizer builds, a plugin's SIGSEGV must still kill its runner as it does in a
+    // release build (ASan would catch it and exit with status 1).
+    env_s.push_back(asan_options + "handle_segv=0");
+    env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
     std::vector<char*> argv, envp;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -122,6 +133,7 @@ class worker_process {
     const std::string log = log_path_.string();
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::setpgid(0, 0);  // its own process group, which its runners join: see signal_group()
       const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       if (fd >= 0) {
         ::dup2(fd, 1);
@@ -140,13 +152,15 @@ class worker_process {
       ::waitpid(pid_, &status, 0);
     }
     reap_strays(3s);  // its runners die with it (PR_SET_PDEATHSIG) and come to us
-    if (true) BOOST_TEST_MESSAGE("worker log:\n" << log_text());
+    if (std::uncaught_exceptions() > 0 || !current_test_passed()) BOOST_TEST_MESSAGE("worker log:\n" << log_text());
   }
   worker_process(const worker_process&) = delete;
   worker_process& operator=(const worker_process&) = delete;
 
   pid_t pid() const { return pid_; }
   void signal(int s) const { ::kill(pid_, s); }
+  // Signals the worker and its runners at once, as a service manager stopping it does.
+  void signal_group(int s) const { ::kill(-pid_, s); }
 
   // The wait status once the worker exited, or nullopt at the deadline.
   std::optional<int> wait_exit(ms timeout) {
