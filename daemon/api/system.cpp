@@ -54,6 +54,26 @@ void add_system_routes(http::router& router, daemon_app& app) {
     res.send(std::move(r));
   });
 
+  // Counters for the dashboard's charts: totals since start and the current gauges; clients
+  // derive rates from two readings.
+  router.add("GET", "/api/v1/stats", [&app](http::request&, http::responder res) {
+    const auto& m = app.counters();
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+    json::object o{{"time_ms", now},
+                   {"uptime_s", (now - app.started_ms()) / 1000},
+                   {"jobs_submitted", m.jobs_submitted.load()},
+                   {"jobs_succeeded", m.jobs_succeeded.load()},
+                   {"jobs_failed", m.jobs_failed.load()},
+                   {"jobs_cancelled", m.jobs_cancelled.load()},
+                   {"queue_depth", m.queue_depth.load()},
+                   {"jobs_running", m.jobs_running.load()},
+                   {"workers", m.workers_connected.load()},
+                   {"slots_total", m.slots_total.load()},
+                   {"slots_busy", m.slots_busy.load()}};
+    res.send(http::json(200, json::serialize(o)));
+  });
+
   router.add("GET", "/api/v1/events", [&app](http::request&, http::responder res) {
     auto stream = res.start_events();
     auto token = app.events().subscribe(0, [stream](const event& e) { return stream->send(e.kind, e.json); });
@@ -63,7 +83,7 @@ void add_system_routes(http::router& router, daemon_app& app) {
 
   router.add("GET", "/api/v1", [](http::request&, http::responder res) {
     json::array routes = {
-        "GET /healthz", "GET /metrics", "GET /api/v1/tasks", "GET /api/v1/workers", "POST /api/v1/jobs",
+        "GET /healthz", "GET /metrics", "GET /api/v1/stats", "GET /api/v1/tasks", "GET /api/v1/workers", "POST /api/v1/jobs",
         "POST /api/v1/jobs/batch", "GET /api/v1/jobs", "GET /api/v1/jobs/{id}", "POST /api/v1/jobs/{id}/cancel",
         "GET /api/v1/jobs/{id}/events", "GET /api/v1/events"};
     res.send(http::json(200, json::serialize(json::object{{"routes", std::move(routes)}})));

@@ -103,6 +103,10 @@ BOOST_AUTO_TEST_CASE(matmul_end_to_end_through_http_zeromq_and_a_plugin) {
   const std::vector<double> expected = {58, 64, 139, 154};
   BOOST_TEST(numbers(c) == expected, boost::test_tools::per_element());
 
+  auto stats = http(d.http_port(), "GET", "/api/v1/stats").json();
+  BOOST_TEST(stats.at("jobs_succeeded").to_number<int>() == 1);
+  BOOST_TEST(stats.at("workers").to_number<int>() == 1);
+  BOOST_TEST(stats.at("slots_total").to_number<int>() == 1);
   auto metrics = http(d.http_port(), "GET", "/metrics").body;
   BOOST_TEST(metrics.find("potluck_jobs_total{state=\"succeeded\"} 1") != std::string::npos);
   BOOST_TEST(metrics.find("potluck_dispatch_latency_seconds_bucket") != std::string::npos);
