@@ -1,0 +1,1161 @@
+// The commands of the potluck CLI (see app.hpp): a flat table of command specs (flags, help,
+// examples, handler), a parser that accepts global flags before or after the command, and the
+// handlers, which talk to the daemon through http_client and print through format.hpp and
+// tensor_print.hpp. Errors become exit statuses in one place, at the end of run().
+#include "cli/app.hpp"
+
+#include "cli/errors.hpp"
+#include "cli/format.hpp"
+#include "cli/http_client.hpp"
+#include "cli/inputs.hpp"
+#include "cli/tensor_print.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <charconv>
+#include <map>
+#include <ostream>
+#include <set>
+#include <thread>
+
+namespace json = boost::json;
+
+namespace potluck::cli {
+namespace {
+
+constexpr std::chrono::milliseconds request_timeout{30'000};
+constexpr std::chrono::milliseconds event_idle_timeout{60'000};  // the daemon sends a keepalive every 15 s
+constexpr std::chrono::milliseconds redraw_interval{100};
+constexpr int default_jobs_limit = 20;
+constexpr int max_jobs_limit = 1000;
+constexpr int max_stream_reconnects = 20;  // stream closes in a row without an event
+constexpr std::chrono::milliseconds reconnect_window{30'000};
+constexpr std::chrono::milliseconds reconnect_backoff_first{100};
+constexpr std::chrono::milliseconds reconnect_backoff_last{2'000};
+constexpr const char* default_workers_endpoint = "tcp://127.0.0.1:5555";
+
+// ---------------------------------------------------------------------------------------------
+// Commands and flags
+
+struct context;
+struct parsed_command;
+
+struct option_spec {
+  std::string name;        // long name without "--"
+  char short_name = 0;     // 'q' for -q; 0 for none
+  std::string value_name;  // "NAME=VALUE"; empty for a flag without value
+  std::string help;
+  bool repeated = false;
+};
+
+struct command_spec {
+  std::string name;
+  std::string summary;      // one line, for `potluck help`
+  std::string usage;        // "potluck job ID [flags]"
+  std::string description;  // a few lines for `potluck COMMAND --help`
+  std::vector<option_spec> options;
+  std::size_t min_args = 0, max_args = 0;
+  std::string args_hint;    // said when the arguments are wrong: "takes a job ID, like: potluck job 12"
+  std::vector<std::string> examples;
+  int (*handler)(context&, const parsed_command&) = nullptr;
+};
+
+struct parsed_command {
+  const command_spec* command = nullptr;
+  std::map<std::string, std::vector<std::string>, std::less<>> values;  // flags hold one ""
+  std::vector<std::string> args;
+
+  bool has(std::string_view name) const { return values.find(name) != values.end(); }
+  std::string value(std::string_view name, std::string fallback = {}) const {
+    auto it = values.find(name);
+    return it == values.end() || it->second.empty() ? fallback : it->second.back();
+  }
+  std::vector<std::string> all(std::string_view name) const {
+    auto it = values.find(name);
+    return it == values.end() ? std::vector<std::string>{} : it->second;
+  }
+};
+
+const std::vector<option_spec>& global_options() {
+  static const std::vector<option_spec> options = {
+      {"url", 0, "URL", "the daemon's URL (default $POTLUCK_URL, else http://127.0.0.1:8080)"},
+      {"json", 0, "", "print the daemon's JSON instead of text, for scripts"},
+      {"quiet", 'q', "", "print only what a script needs: IDs, names, results; no progress"},
+      {"no-color", 0, "", "no colours (also when NO_COLOR is set or the output is not a terminal)"},
+      {"help", 'h', "", "show help for the command"},
+  };
+  return options;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running a command
+
+class api_error : public std::runtime_error {
+ public:
+  api_error(unsigned status, std::string code, std::string message)
+      : std::runtime_error(message), status(status), code(std::move(code)) {}
+  unsigned status;
+  std::string code;
+};
+
+struct context {
+  context(const terminal& t, std::ostream& o, std::ostream& e, http_client c)
+      : term(t), out(o), err(e), client(std::move(c)) {}
+  const terminal& term;
+  std::ostream& out;
+  std::ostream& err;
+  http_client client;
+  bool json = false;
+  bool quiet = false;
+  bool color_out = false;
+  bool color_err = false;
+  std::string task;  // the task a command is about, for hints
+};
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string string_field(const json::object& o, std::string_view key, std::string fallback = {}) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : fallback;
+}
+
+std::int64_t int_field(const json::object& o, std::string_view key, std::int64_t fallback = 0) {
+  auto* v = o.if_contains(key);
+  if (!v) return fallback;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+  if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
+  return fallback;
+}
+
+double number_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_number() ? v->to_number<double>() : 0.0;
+}
+
+std::optional<std::int64_t> time_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) return std::nullopt;
+  return parse_iso8601_ms(v->as_string());
+}
+
+bool is_terminal_state(std::string_view state) {
+  return state == "succeeded" || state == "failed" || state == "cancelled";
+}
+
+std::string error_text(const json::value& body) {
+  if (!body.is_object()) return {};
+  auto* e = body.as_object().if_contains("error");
+  if (!e || !e->is_object()) return {};
+  return string_field(e->as_object(), "message");
+}
+
+// Sends a request; a status other than `ok_statuses` becomes an api_error with the daemon's message.
+json::value call(context& ctx, std::string_view method, const std::string& target, std::string_view body,
+                 std::initializer_list<unsigned> ok_statuses) {
+  const auto res = ctx.client.request(method, target, body);
+  boost::system::error_code ec;
+  auto parsed = json::parse(res.body, ec);
+  if (std::find(ok_statuses.begin(), ok_statuses.end(), res.status) == ok_statuses.end()) {
+    if (!ec && parsed.is_object()) {
+      if (auto* e = parsed.as_object().if_contains("error"); e && e->is_object())
+        throw api_error(res.status, string_field(e->as_object(), "code"), string_field(e->as_object(), "message"));
+    }
+    std::string excerpt = res.body.substr(0, 200);
+    while (!excerpt.empty() && (excerpt.back() == '\n' || excerpt.back() == '\r')) excerpt.pop_back();
+    throw api_error(res.status, "http_" + std::to_string(res.status),
+                    "the daemon answered " + std::string(method) + " " + target + " with HTTP " + std::to_string(res.status) +
+                        (excerpt.empty() ? "" : ": " + excerpt));
+  }
+  if (ec) throw api_error(res.status, "bad_reply", "the daemon's answer to " + std::string(target) + " is not JSON");
+  return parsed;
+}
+
+void print_json(context& ctx, const json::value& v) {
+  ctx.out << (ctx.term.stdout_tty ? pretty_json(v) : compact_json(v)) << '\n';
+}
+
+std::string workers_endpoint(context& ctx) {
+  try {
+    auto health = call(ctx, "GET", "/healthz", {}, {200});
+    if (health.is_object()) {
+      auto endpoint = string_field(health.as_object(), "workers_endpoint");
+      if (!endpoint.empty()) return endpoint;
+    }
+  } catch (const std::exception&) {
+  }
+  return default_workers_endpoint;
+}
+
+std::int64_t parse_job_id(const std::string& text) {
+  std::int64_t id = 0;
+  std::string_view t = text;
+  if (!t.empty() && t.front() == '#') t.remove_prefix(1);
+  auto r = std::from_chars(t.data(), t.data() + t.size(), id);
+  if (r.ec != std::errc() || r.ptr != t.data() + t.size() || id <= 0)
+    throw usage_error("'" + text + "' is not a job ID; job IDs are positive integers, like 12 (list them: potluck jobs)");
+  return id;
+}
+
+int parse_positive(const std::string& flag, const std::string& text, int max) {
+  int n = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || n < 1 || n > max)
+    throw usage_error("--" + flag + " takes a number from 1 to " + std::to_string(max) + " (got '" + text + "')");
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Showing jobs
+
+std::string job_duration(const json::object& job, std::int64_t now) {
+  const auto started = time_field(job, "started_at");
+  if (!started) return "-";
+  const auto finished = time_field(job, "finished_at");
+  if (finished) return format_duration(*finished - *started);
+  return is_terminal_state(string_field(job, "state")) ? "-" : format_duration(now - *started);
+}
+
+std::string failure_line(const json::object& job) {
+  const auto id = std::to_string(int_field(job, "id"));
+  const auto state = string_field(job, "state");
+  std::string line = state == "cancelled" ? "job " + id + " was cancelled" : "job " + id + " " + state;
+  if (auto* e = job.if_contains("error"); e && e->is_object()) {
+    const auto code = string_field(e->as_object(), "code");
+    const auto message = string_field(e->as_object(), "message");
+    if (!code.empty() && code != "cancelled") line += ": " + code;
+    if (!message.empty()) line += ": " + message;
+  }
+  return line;
+}
+
+void print_outputs(context& ctx, const json::object& job, const std::string& indent) {
+  auto* result = job.if_contains("result");
+  if (!result || !result->is_object()) return;
+  auto* outputs = result->as_object().if_contains("outputs");
+  if (!outputs || !outputs->is_object()) return;
+  if (outputs->as_object().empty()) {
+    ctx.out << indent << "(no outputs)\n";
+    return;
+  }
+  print_limits limits;
+  limits.width = std::max<std::size_t>(40, ctx.term.stdout_tty ? ctx.term.columns : 100);
+  for (const auto& [name, value] : outputs->as_object()) {
+    decoded_tensor t;
+    std::string error;
+    if (!decode_tensor(value, t, error)) {
+      ctx.out << indent << paint(name, tone::bold, ctx.color_out) << "  (" << error << ")\n";
+      continue;
+    }
+    ctx.out << indent << paint(name, tone::bold, ctx.color_out) << "  "
+            << paint(tensor_signature(t.dtype, t.shape), tone::dim, ctx.color_out) << '\n';
+    ctx.out << render_tensor(t, limits, indent + "  ");
+  }
+}
+
+void print_job_detail(context& ctx, const json::object& job) {
+  const auto now = now_ms();
+  const auto state = string_field(job, "state");
+  ctx.out << paint("Job " + std::to_string(int_field(job, "id")), tone::bold, ctx.color_out) << "  "
+          << string_field(job, "task") << "  " << paint(state, state_tone(state), ctx.color_out) << '\n';
+  std::vector<std::pair<std::string, std::string>> rows;
+  const auto backend = string_field(job, "backend");
+  rows.emplace_back("Backend", backend.empty() ? "any" : backend);
+  if (auto model = string_field(job, "model"); !model.empty()) rows.emplace_back("Model", model);
+  const auto worker = string_field(job, "worker");
+  std::string attempt = "attempt " + std::to_string(int_field(job, "attempt")) + " of " +
+                        std::to_string(int_field(job, "max_attempts"));
+  rows.emplace_back("Worker", worker.empty() ? "- (" + attempt + ")" : worker + " (" + attempt + ")");
+  if (auto created = time_field(job, "created_at"))
+    rows.emplace_back("Created", format_utc(*created) + " (" + format_age(now - *created) + ")");
+  if (auto* t = job.if_contains("timings_ms"); t && t->is_object()) {
+    const auto& timings = t->as_object();
+    if (auto* q = timings.if_contains("queued"); q && q->is_number())
+      rows.emplace_back("Queued", format_duration(int_field(timings, "queued")));
+    if (auto* r = timings.if_contains("run"); r && r->is_number())
+      rows.emplace_back("Ran", format_duration(int_field(timings, "run")));
+    else if (state == "running")
+      rows.emplace_back("Running", job_duration(job, now));
+  }
+  if (state == "running" || state == "queued") {
+    const auto progress = number_field(job, "progress");
+    std::string p = std::to_string(static_cast<int>(progress * 100)) + "%";
+    if (auto message = string_field(job, "message"); !message.empty()) p += "  " + message;
+    rows.emplace_back("Progress", p);
+  }
+  if (auto* p = job.if_contains("params"); p && p->is_object() && !p->as_object().empty())
+    rows.emplace_back("Params", json::serialize(*p));
+  if (auto* in = job.if_contains("inputs"); in && in->is_array()) {
+    std::string text;
+    for (const auto& i : in->as_array()) {
+      if (!i.is_object()) continue;
+      std::vector<std::int64_t> shape;
+      if (auto* s = i.as_object().if_contains("shape"); s && s->is_array())
+        for (const auto& d : s->as_array())
+          if (d.is_int64()) shape.push_back(d.as_int64());
+      text += (text.empty() ? "" : ", ") + string_field(i.as_object(), "name") + " " +
+              tensor_signature(string_field(i.as_object(), "dtype"), shape);
+    }
+    if (!text.empty()) rows.emplace_back("Inputs", text);
+  }
+  if (auto* e = job.if_contains("error"); e && e->is_object()) {
+    const auto code = string_field(e->as_object(), "code");
+    rows.emplace_back("Error", (code.empty() ? "" : code + ": ") + string_field(e->as_object(), "message"));
+  }
+  std::size_t key_width = 0;
+  for (const auto& [k, _] : rows) key_width = std::max(key_width, k.size() + 1);
+  for (const auto& [k, v] : rows) {
+    std::string key = k + ":";
+    key.append(key_width - key.size(), ' ');
+    const bool is_error = k == "Error";
+    ctx.out << key << "  " << (is_error ? paint(v, tone::red, ctx.color_out) : v) << '\n';
+  }
+  if (state == "succeeded") {
+    ctx.out << "\n" << paint("Outputs:", tone::bold, ctx.color_out) << '\n';
+    print_outputs(ctx, job, "  ");
+  }
+}
+
+// Follows a job's event stream until it ends; draws the progress line on a terminal. Returns the
+// final job (with its result), or nullopt when the user pressed Ctrl-C.
+std::optional<json::object> follow_job(context& ctx, std::int64_t id, const std::string& task) {
+  const bool draw = ctx.term.stderr_tty && ctx.term.ansi && !ctx.quiet;
+  const bool lines = !draw && !ctx.quiet;
+  const auto started = std::chrono::steady_clock::now();
+  progress_view view;
+  view.job_id = id;
+  view.task = task;
+  view.state = "queued";
+  std::string printed_state;
+  bool drawn = false;
+  auto last_draw = started - std::chrono::seconds(1);
+  std::optional<json::object> final_job;
+  bool terminal_seen = false;
+
+  const std::size_t width = ctx.term.columns > 1 ? ctx.term.columns - 1 : 79;
+  auto redraw = [&] {
+    view.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
+    ctx.err << "\r\x1b[2K" << progress_line(view, width, ctx.term.unicode, ctx.color_err) << std::flush;
+    drawn = true;
+    last_draw = std::chrono::steady_clock::now();
+  };
+  auto clear = [&] {
+    if (drawn) ctx.err << "\r\x1b[2K" << std::flush;
+    drawn = false;
+  };
+  int events_seen = 0;
+  auto on_event = [&](const sse_parser::event& e) {
+    ++events_seen;
+    boost::system::error_code ec;
+    auto v = json::parse(e.data, ec);
+    if (ec || !v.is_object()) return true;
+    const auto& o = v.as_object();
+    const auto state = string_field(o, "state", view.state);
+    const bool state_changed = state != view.state;
+    if (state_changed) view.progress = 0;
+    view.state = state;
+    if (o.contains("progress")) view.progress = number_field(o, "progress");
+    if (auto* m = o.if_contains("message"); m && m->is_string()) view.message = std::string(m->as_string());
+    if (auto w = string_field(o, "worker"); !w.empty()) view.worker = w;
+    if (view.task.empty()) view.task = string_field(o, "task");
+    if (lines && state != printed_state && !is_terminal_state(state)) {
+      ctx.err << "job " << id << " " << state << (state == "running" && !view.worker.empty() ? " on " + view.worker : "")
+              << '\n' << std::flush;
+      printed_state = state;
+    }
+    if (is_terminal_state(state)) {
+      terminal_seen = true;
+      if (o.contains("result")) final_job = o;
+      return false;
+    }
+    // Plugins may report progress far more often than a terminal can show it.
+    if (draw && (state_changed || std::chrono::steady_clock::now() - last_draw >= redraw_interval / 2)) redraw();
+    return true;
+  };
+  std::function<void()> on_tick;
+  if (draw) on_tick = [&] {
+    ++view.frame;
+    redraw();
+  };
+  if (draw) redraw();
+
+  // When the stream breaks before the job ends (the daemon restarts, a proxy cuts it), ask for
+  // the job and follow again; a daemon that stays away longer than reconnect_window ends the wait.
+  const auto target = "/api/v1/jobs/" + std::to_string(id) + "/events";
+  bool losing = false;  // the daemon went away; since lost_since
+  std::chrono::steady_clock::time_point lost_since{};
+  auto backoff = reconnect_backoff_first;
+  int early_closes = 0;
+  while (!terminal_seen) {
+    http_response refused;
+    stream_end end = stream_end::server_closed;
+    bool lost = false;
+    const int events_before = events_seen;
+    try {
+      end = ctx.client.follow_events(target, on_event, on_tick, redraw_interval, event_idle_timeout, refused);
+    } catch (const unreachable_error&) {
+      if (!losing && events_seen == 0) {
+        clear();
+        throw;  // never reached: the usual message, not a reconnection
+      }
+      lost = true;
+    }
+    if (!lost) {
+      if (end == stream_end::interrupted) {
+        clear();
+        ctx.err << "Stopped waiting; job " << id << " goes on.\n"
+                << "Follow it: potluck job " << id << " --wait    Cancel it: potluck cancel " << id << '\n';
+        return std::nullopt;
+      }
+      if (refused.status) {
+        clear();
+        boost::system::error_code ec;
+        auto body = json::parse(refused.body, ec);
+        std::string code, message = ec ? refused.body : error_text(body);
+        if (!ec && body.is_object())
+          if (auto* e = body.as_object().if_contains("error"); e && e->is_object()) code = string_field(e->as_object(), "code");
+        throw api_error(refused.status, code, message.empty() ? "HTTP " + std::to_string(refused.status) : message);
+      }
+      if (terminal_seen) break;
+      early_closes = events_seen > events_before ? 0 : early_closes + 1;
+      if (early_closes > max_stream_reconnects) {
+        clear();
+        throw unreachable_error(ctx.client.url().text, "the event stream of job " + std::to_string(id) + " keeps closing");
+      }
+      try {
+        auto job = call(ctx, "GET", "/api/v1/jobs/" + std::to_string(id), {}, {200});
+        if (job.is_object() && is_terminal_state(string_field(job.as_object(), "state"))) {
+          final_job = job.as_object();
+          break;
+        }
+      } catch (const unreachable_error&) {
+        lost = true;
+      }
+    }
+    if (!lost) {
+      losing = false;
+      backoff = reconnect_backoff_first;
+      continue;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!losing) {
+      losing = true;
+      lost_since = now;
+      if (lines) ctx.err << "job " << id << ": lost the daemon, reconnecting\n" << std::flush;
+    }
+    if (now - lost_since > reconnect_window) {
+      clear();
+      throw unreachable_error(ctx.client.url().text, "it went away while job " + std::to_string(id) +
+                                                         " was followed and did not come back within " +
+                                                         format_duration(reconnect_window.count()));
+    }
+    view.state = "reconnecting";
+    if (draw) redraw();
+    // A pause between attempts, growing; Ctrl-C here ends the program as usual.
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, reconnect_backoff_last);
+  }
+  clear();
+  if (!final_job) {
+    auto job = call(ctx, "GET", "/api/v1/jobs/" + std::to_string(id), {}, {200});
+    if (!job.is_object()) throw api_error(200, "bad_reply", "the daemon's answer about job " + std::to_string(id) + " is not an object");
+    final_job = job.as_object();
+  }
+  return final_job;
+}
+
+// Shows a finished job the way `submit --wait` and `job --wait` do; returns the exit status.
+int report_finished(context& ctx, const json::object& job) {
+  const auto state = string_field(job, "state");
+  const auto id = int_field(job, "id");
+  if (ctx.json) print_json(ctx, job);
+  if (state == "succeeded") {
+    if (!ctx.json) {
+      if (!ctx.quiet) {
+        std::string line = (ctx.term.unicode ? "✓ " : "") + std::string("job ") + std::to_string(id) + " " +
+                           string_field(job, "task") + " succeeded";
+        if (auto* t = job.if_contains("timings_ms"); t && t->is_object())
+          if (auto* r = t->as_object().if_contains("run"); r && r->is_number())
+            line += " in " + format_duration(int_field(t->as_object(), "run"));
+        if (auto w = string_field(job, "worker"); !w.empty()) line += " on " + w;
+        ctx.err << paint(line, tone::green, ctx.color_err) << '\n';
+      }
+      print_outputs(ctx, job, "");
+    }
+    return exit_ok;
+  }
+  ctx.err << paint(ctx.term.unicode ? "✗ " : "", tone::red, ctx.color_err)
+          << paint(failure_line(job), tone::red, ctx.color_err) << '\n';
+  return exit_job_failed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The commands
+
+int cmd_submit(context& ctx, const parsed_command& p) {
+  submit_request request;
+  request.task = p.args.at(0);
+  ctx.task = request.task;
+  request.inputs = p.all("input");
+  request.params = p.all("param");
+  request.params_json = p.value("params");
+  request.backend = p.value("backend");
+  if (p.has("max-attempts")) request.max_attempts = parse_positive("max-attempts", p.value("max-attempts"), 10);
+  const auto body = json::serialize(build_job(request));
+  auto reply = call(ctx, "POST", "/api/v1/jobs", body, {200, 201, 202});
+  if (!reply.is_object() || !reply.as_object().contains("id"))
+    throw api_error(202, "bad_reply", "the daemon accepted the job but its answer holds no job id");
+  const auto id = int_field(reply.as_object(), "id");
+  if (!p.has("wait")) {
+    if (ctx.json) print_json(ctx, reply);
+    else if (ctx.quiet) ctx.out << id << '\n';
+    else {
+      ctx.out << "Submitted job " << id << " (" << request.task << ").\n";
+      ctx.err << paint("Follow it: potluck job " + std::to_string(id) + " --wait", tone::dim, ctx.color_err) << '\n';
+    }
+    return exit_ok;
+  }
+  auto job = follow_job(ctx, id, request.task);
+  if (!job) return exit_interrupted;
+  return report_finished(ctx, *job);
+}
+
+int cmd_job(context& ctx, const parsed_command& p) {
+  const auto id = parse_job_id(p.args.at(0));
+  auto v = call(ctx, "GET", "/api/v1/jobs/" + std::to_string(id), {}, {200});
+  if (!v.is_object()) throw api_error(200, "bad_reply", "the daemon's answer is not a job");
+  auto job = std::move(v.as_object());
+  if (p.has("wait")) {
+    if (!is_terminal_state(string_field(job, "state"))) {
+      auto done = follow_job(ctx, id, string_field(job, "task"));
+      if (!done) return exit_interrupted;
+      job = std::move(*done);
+    }
+    if (!ctx.json && !ctx.quiet) {
+      print_job_detail(ctx, job);
+      return is_terminal_state(string_field(job, "state")) && string_field(job, "state") != "succeeded"
+                 ? exit_job_failed
+                 : exit_ok;
+    }
+    return report_finished(ctx, job);
+  }
+  if (ctx.json) print_json(ctx, job);
+  else if (ctx.quiet) ctx.out << string_field(job, "state") << '\n';
+  else print_job_detail(ctx, job);
+  return exit_ok;
+}
+
+int cmd_jobs(context& ctx, const parsed_command& p) {
+  std::string target = "/api/v1/jobs?limit=";
+  const int limit = p.has("limit") ? parse_positive("limit", p.value("limit"), max_jobs_limit) : default_jobs_limit;
+  target += std::to_string(limit);
+  const auto state = p.value("state");
+  if (!state.empty()) {
+    static const std::set<std::string> states = {"queued", "running", "succeeded", "failed", "cancelled"};
+    if (!states.count(state))
+      throw usage_error("--state must be one of queued, running, succeeded, failed, cancelled (got '" + state + "')");
+    target += "&state=" + state;
+  }
+  auto v = call(ctx, "GET", target, {}, {200});
+  if (ctx.json) {
+    print_json(ctx, v);
+    return exit_ok;
+  }
+  const auto* jobs = v.is_object() ? v.as_object().if_contains("jobs") : nullptr;
+  if (!jobs || !jobs->is_array()) throw api_error(200, "bad_reply", "the daemon's job list holds no \"jobs\"");
+  if (ctx.quiet) {
+    for (const auto& j : jobs->as_array())
+      if (j.is_object()) ctx.out << int_field(j.as_object(), "id") << '\n';
+    return exit_ok;
+  }
+  if (jobs->as_array().empty()) {
+    if (state.empty()) {
+      ctx.out << "No jobs yet. Submit one:\n"
+              << "  potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]' --wait\n"
+              << "See which tasks the connected workers offer: potluck tasks\n";
+    } else {
+      ctx.out << "No " << state << " jobs. All jobs: potluck jobs\n";
+    }
+    return exit_ok;
+  }
+  const auto now = now_ms();
+  text_table table({"ID", "TASK", "STATE", "WORKER", "AGE", "DURATION"});
+  table.set_align(0, align::right);
+  table.set_align(5, align::right);
+  for (const auto& j : jobs->as_array()) {
+    if (!j.is_object()) continue;
+    const auto& job = j.as_object();
+    const auto job_state = string_field(job, "state");
+    const auto created = time_field(job, "created_at");
+    const auto worker = string_field(job, "worker");
+    table.add_row({{std::to_string(int_field(job, "id"))},
+                   {string_field(job, "task")},
+                   {job_state, state_tone(job_state)},
+                   {worker.empty() ? "-" : worker},
+                   {created ? format_age(now - *created) : "-"},
+                   {job_duration(job, now)}});
+  }
+  ctx.out << table.render(ctx.color_out);
+  if (auto* next = v.as_object().if_contains("next_cursor"); next && !next->is_null()) {
+    ctx.err << paint("Showing the " + std::to_string(limit) + " newest" + (state.empty() ? "" : " " + state) +
+                         " jobs. More: potluck jobs --limit " + std::to_string(std::min(limit * 5, max_jobs_limit)),
+                     tone::dim, ctx.color_err)
+            << '\n';
+  }
+  return exit_ok;
+}
+
+int cmd_cancel(context& ctx, const parsed_command& p) {
+  std::vector<std::int64_t> ids;
+  for (const auto& a : p.args) ids.push_back(parse_job_id(a));
+  int status = exit_ok;
+  for (auto id : ids) {
+    try {
+      auto v = call(ctx, "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel", "", {200, 202});
+      if (ctx.json) print_json(ctx, v);
+      else if (ctx.quiet) ctx.out << id << '\n';
+      else ctx.out << "Cancelled job " << id << ".\n";
+    } catch (const api_error& e) {
+      if (ids.size() == 1) throw;
+      ctx.err << paint("error:", tone::red, ctx.color_err) << " " << e.what() << '\n';
+      status = exit_api_error;
+    }
+  }
+  return status;
+}
+
+std::string describe_cpu(const json::object& devices) {
+  auto* cpu = devices.if_contains("cpu");
+  if (!cpu || !cpu->is_object()) return "-";
+  const auto cores = int_field(cpu->as_object(), "cores");
+  const auto memory = int_field(cpu->as_object(), "memory_bytes");
+  std::string out = std::to_string(cores) + (cores == 1 ? " core" : " cores");
+  if (memory > 0) out += ", " + format_bytes(static_cast<std::uint64_t>(memory));
+  return out;
+}
+
+std::string describe_gpus(const json::object& devices) {
+  auto* gpus = devices.if_contains("gpus");
+  if (!gpus || !gpus->is_array() || gpus->as_array().empty()) return "-";
+  std::map<std::string, int> by_name;
+  for (const auto& g : gpus->as_array())
+    if (g.is_object()) ++by_name[string_field(g.as_object(), "name", "GPU")];
+  std::string out;
+  for (const auto& [name, count] : by_name) out += (out.empty() ? "" : ", ") + (count > 1 ? std::to_string(count) + "× " : "") + name;
+  return out;
+}
+
+int cmd_workers(context& ctx, const parsed_command&) {
+  auto v = call(ctx, "GET", "/api/v1/workers", {}, {200});
+  if (ctx.json) {
+    print_json(ctx, v);
+    return exit_ok;
+  }
+  const auto* workers = v.is_object() ? v.as_object().if_contains("workers") : nullptr;
+  if (!workers || !workers->is_array()) throw api_error(200, "bad_reply", "the daemon's worker list holds no \"workers\"");
+  if (ctx.quiet) {
+    for (const auto& w : workers->as_array())
+      if (w.is_object()) ctx.out << string_field(w.as_object(), "name") << '\n';
+    return exit_ok;
+  }
+  if (workers->as_array().empty()) {
+    ctx.out << "No worker connected. Start one: potluck-worker --daemon " << workers_endpoint(ctx) << '\n';
+    return exit_ok;
+  }
+  const auto now = now_ms();
+  text_table table({"NAME", "CPU", "GPUs", "PLUGINS", "BUSY", "JOBS DONE", "LAST SEEN"});
+  table.set_align(4, align::right);
+  table.set_align(5, align::right);
+  std::vector<std::string> warnings;
+  for (const auto& w : workers->as_array()) {
+    if (!w.is_object()) continue;
+    const auto& worker = w.as_object();
+    json::object devices;
+    if (auto* d = worker.if_contains("devices"); d && d->is_object()) devices = d->as_object();
+    std::string plugins;
+    if (auto* ps = worker.if_contains("plugins"); ps && ps->is_array())
+      for (const auto& pl : ps->as_array())
+        if (pl.is_object()) plugins += (plugins.empty() ? "" : ", ") + string_field(pl.as_object(), "name");
+    const auto busy = int_field(worker, "slots_busy"), total = int_field(worker, "slots_total");
+    const auto seen = time_field(worker, "last_seen_at");
+    const auto name = string_field(worker, "name");
+    table.add_row({{name},
+                   {describe_cpu(devices)},
+                   {describe_gpus(devices)},
+                   {plugins.empty() ? "-" : plugins},
+                   {std::to_string(busy) + "/" + std::to_string(total), busy >= total && total > 0 ? tone::yellow : tone::none},
+                   {with_thousands(int_field(worker, "jobs_done"))},
+                   {seen ? format_age(now - *seen) : "-"}});
+    if (auto* errors = worker.if_contains("load_errors"); errors && errors->is_array())
+      for (const auto& e : errors->as_array())
+        if (e.is_string()) warnings.push_back(name + ": " + std::string(e.as_string()));
+  }
+  ctx.out << table.render(ctx.color_out);
+  for (const auto& w : warnings) ctx.err << paint("warning:", tone::yellow, ctx.color_err) << " " << w << '\n';
+  return exit_ok;
+}
+
+std::string describe_tensors(const json::value* list) {
+  std::string out;
+  if (!list || !list->is_array()) return "-";
+  for (const auto& t : list->as_array()) {
+    if (!t.is_object()) continue;
+    out += (out.empty() ? "" : ", ") + string_field(t.as_object(), "name") + ": " + string_field(t.as_object(), "spec");
+  }
+  return out.empty() ? "-" : out;
+}
+
+int show_task(context& ctx, const json::object& task) {
+  const auto name = string_field(task, "name");
+  ctx.out << paint(name, tone::bold, ctx.color_out);
+  if (auto d = string_field(task, "description"); !d.empty()) ctx.out << " - " << d;
+  ctx.out << '\n';
+  auto section = [&](const char* title, const json::value* list) {
+    ctx.out << '\n' << paint(title, tone::bold, ctx.color_out) << '\n';
+    if (!list || !list->is_array() || list->as_array().empty()) {
+      ctx.out << "  (none)\n";
+      return;
+    }
+    text_table t({"NAME", "TENSOR", "DESCRIPTION"});
+    for (const auto& item : list->as_array()) {
+      if (!item.is_object()) continue;
+      const auto& o = item.as_object();
+      t.add_row({{string_field(o, "name")}, {string_field(o, "spec")}, {string_field(o, "description")}});
+    }
+    std::string rendered = t.render(ctx.color_out);
+    // Indent the table under its title.
+    std::size_t pos = 0;
+    while (pos < rendered.size()) {
+      ctx.out << "  ";
+      auto nl = rendered.find('\n', pos);
+      ctx.out << rendered.substr(pos, nl - pos + 1);
+      pos = nl + 1;
+    }
+  };
+  section("Inputs:", task.if_contains("inputs"));
+  section("Outputs:", task.if_contains("outputs"));
+  ctx.out << '\n' << paint("Params:", tone::bold, ctx.color_out) << '\n';
+  if (auto* schema = task.if_contains("params_schema"); schema && schema->is_object()) {
+    if (auto* props = schema->as_object().if_contains("properties"); props && props->is_object() && !props->as_object().empty()) {
+      for (const auto& [key, spec] : props->as_object()) {
+        ctx.out << "  " << std::string(key);
+        if (spec.is_object()) {
+          if (auto type = string_field(spec.as_object(), "type"); !type.empty()) ctx.out << " (" << type << ")";
+          if (auto d = string_field(spec.as_object(), "description"); !d.empty()) ctx.out << "  " << d;
+        }
+        ctx.out << '\n';
+      }
+    } else {
+      ctx.out << "  " << json::serialize(*schema) << '\n';
+    }
+  } else {
+    ctx.out << "  (none)\n";
+  }
+  ctx.out << '\n' << paint("Backends:", tone::bold, ctx.color_out) << '\n';
+  if (auto* backends = task.if_contains("backends"); backends && backends->is_array()) {
+    for (const auto& b : backends->as_array()) {
+      if (!b.is_object()) continue;
+      const auto& o = b.as_object();
+      const auto workers = int_field(o, "workers");
+      ctx.out << "  " << string_field(o, "backend") << "  plugin " << string_field(o, "plugin") << " "
+              << string_field(o, "plugin_version") << ", " << workers << (workers == 1 ? " worker" : " workers") << ", "
+              << int_field(o, "slots") << " slots\n";
+    }
+  }
+  std::string example = "potluck submit " + name;
+  if (auto* inputs = task.if_contains("inputs"); inputs && inputs->is_array())
+    for (const auto& i : inputs->as_array())
+      if (i.is_object()) {
+        const auto n = string_field(i.as_object(), "name");
+        example += " --input " + n + "=@" + n + ".json";
+      }
+  ctx.out << '\n' << paint("Example:", tone::bold, ctx.color_out) << "\n  " << example << " --wait\n";
+  return exit_ok;
+}
+
+int cmd_tasks(context& ctx, const parsed_command& p) {
+  auto v = call(ctx, "GET", "/api/v1/tasks", {}, {200});
+  const auto* tasks = v.is_object() ? v.as_object().if_contains("tasks") : nullptr;
+  if (!tasks || !tasks->is_array()) throw api_error(200, "bad_reply", "the daemon's task list holds no \"tasks\"");
+  if (!p.args.empty()) {
+    const auto& wanted = p.args[0];
+    for (const auto& t : tasks->as_array()) {
+      if (!t.is_object() || string_field(t.as_object(), "name") != wanted) continue;
+      if (ctx.json) {
+        print_json(ctx, t);
+        return exit_ok;
+      }
+      return show_task(ctx, t.as_object());
+    }
+    std::string names;
+    for (const auto& t : tasks->as_array())
+      if (t.is_object()) names += (names.empty() ? "" : ", ") + string_field(t.as_object(), "name");
+    throw api_error(404, "unknown_task", "no connected worker offers task '" + wanted + "'" +
+                                             (names.empty() ? " (no worker is connected)" : " (offered: " + names + ")"));
+  }
+  if (ctx.json) {
+    print_json(ctx, v);
+    return exit_ok;
+  }
+  if (ctx.quiet) {
+    for (const auto& t : tasks->as_array())
+      if (t.is_object()) ctx.out << string_field(t.as_object(), "name") << '\n';
+    return exit_ok;
+  }
+  if (tasks->as_array().empty()) {
+    ctx.out << "No tasks on offer: no worker with plugins is connected.\n"
+            << "Start one: potluck-worker --daemon " << workers_endpoint(ctx) << " --plugins DIR\n";
+    return exit_ok;
+  }
+  text_table table({"TASK", "INPUTS", "OUTPUTS", "BACKENDS", "WORKERS"});
+  table.set_align(4, align::right);
+  for (const auto& t : tasks->as_array()) {
+    if (!t.is_object()) continue;
+    const auto& task = t.as_object();
+    std::string backends;
+    if (auto* bs = task.if_contains("backends"); bs && bs->is_array())
+      for (const auto& b : bs->as_array())
+        if (b.is_object()) backends += (backends.empty() ? "" : ", ") + string_field(b.as_object(), "backend");
+    table.add_row({{string_field(task, "name")},
+                   {describe_tensors(task.if_contains("inputs"))},
+                   {describe_tensors(task.if_contains("outputs"))},
+                   {backends.empty() ? "-" : backends},
+                   {std::to_string(int_field(task, "workers"))}});
+  }
+  ctx.out << table.render(ctx.color_out);
+  return exit_ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command table, parsing and help
+
+const std::vector<command_spec>& commands() {
+  static const std::vector<command_spec> list = {
+      {"submit", "Submit a job; with --wait, follow it and print its result",
+       "potluck submit TASK [--input NAME=VALUE]... [--param KEY=VALUE]... [flags]",
+       "Submits a job for TASK with named input tensors and parameters. Without --wait it prints the\n"
+       "job's ID and returns at once; with --wait it shows the job's progress and prints the output\n"
+       "tensors, and exits 1 with the plugin's message when the job fails.\n\n"
+       "An input VALUE is JSON: a (nested) array of numbers is an f32 tensor, an object is a tensor\n"
+       "as the HTTP API takes it ({\"dtype\":\"i64\",\"shape\":[2],\"data\":[1,2]}). @FILE or a file's\n"
+       "path reads that JSON from a file.",
+       {{"input", 'i', "NAME=VALUE", "an input tensor: inline JSON, @FILE or a path (repeat for each input)", true},
+        {"param", 'p', "KEY=VALUE", "a parameter: a JSON value, or else a string (repeatable)", true},
+        {"params", 0, "JSON", "all parameters as one JSON object; --param entries override its keys"},
+        {"backend", 0, "cpu|cuda", "run only on this backend (default: any)"},
+        {"max-attempts", 0, "N", "how often the job may be tried when workers vanish (1-10)"},
+        {"wait", 'w', "", "follow the job until it ends, then print its result"}},
+       1, 1, "needs a TASK, like: potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]'\n"
+             "See the tasks on offer: potluck tasks",
+       {"potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]' --wait",
+        "potluck submit linalg.matmul --input a=@a.json --input b=@b.json --wait --json > result.json",
+        "potluck submit test.sleep --param ms=5000 --wait",
+        "id=$(potluck submit -q test.sleep --param ms=60000)"},
+       cmd_submit},
+      {"jobs", "List recent jobs, newest first", "potluck jobs [--state STATE] [--limit N] [flags]",
+       "Lists the newest jobs with their state, worker, age and run time.",
+       {{"state", 's', "STATE", "only jobs in this state: queued, running, succeeded, failed or cancelled"},
+        {"limit", 'n', "N", "how many jobs to list (default 20, at most 1000)"}},
+       0, 0, "takes no arguments; to show one job: potluck job ID",
+       {"potluck jobs", "potluck jobs --state failed --limit 100", "potluck jobs -q --state running | xargs potluck cancel"},
+       cmd_jobs},
+      {"job", "Show one job: state, timings, result or error", "potluck job ID [--wait] [flags]",
+       "Shows a job's state, worker, timings, parameters and inputs, and its output tensors or its\n"
+       "error. With --wait, follows a job that has not finished yet and exits 1 if it fails.",
+       {{"wait", 'w', "", "follow the job until it ends"}},
+       1, 1, "takes a job ID, like: potluck job 12 (list jobs: potluck jobs)",
+       {"potluck job 12", "potluck job 12 --wait", "potluck job 12 --json | jq .result.outputs"},
+       cmd_job},
+      {"cancel", "Cancel queued or running jobs", "potluck cancel ID... [flags]",
+       "Cancels jobs. A queued job is dropped; a running job's worker is told to stop it.",
+       {}, 1, 1000, "takes job IDs, like: potluck cancel 12 (running jobs: potluck jobs --state running)",
+       {"potluck cancel 12", "potluck cancel 12 13 14"},
+       cmd_cancel},
+      {"workers", "List connected workers", "potluck workers [flags]",
+       "Lists the workers connected to the daemon: their devices, plugins, busy slots and jobs done.",
+       {}, 0, 0, "takes no arguments",
+       {"potluck workers", "potluck workers --json"},
+       cmd_workers},
+      {"tasks", "List the tasks connected workers offer, or show one", "potluck tasks [TASK] [flags]",
+       "Lists the tasks the connected workers offer, with their inputs, outputs and backends. With a\n"
+       "TASK, shows its inputs, outputs, parameters and an example command.",
+       {}, 0, 1, "takes at most one TASK, like: potluck tasks linalg.matmul",
+       {"potluck tasks", "potluck tasks linalg.matmul"},
+       cmd_tasks},
+  };
+  return list;
+}
+
+const command_spec* find_command(std::string_view name) {
+  for (const auto& c : commands())
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diag = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const auto up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string suggestion(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_distance = 3;
+  for (const auto& c : candidates) {
+    const auto d = edit_distance(word, c);
+    if (d < best_distance || (c.starts_with(word) && word.size() >= 2 && best_distance > 1)) {
+      best = c;
+      best_distance = c.starts_with(word) ? 1 : d;
+    }
+  }
+  return best;
+}
+
+void write_options(std::ostream& os, const std::vector<option_spec>& options) {
+  std::vector<std::pair<std::string, std::string>> rows;
+  std::size_t width = 0;
+  for (const auto& o : options) {
+    std::string left = o.short_name ? std::string("-") + o.short_name + ", " : "    ";
+    left += "--" + o.name;
+    if (!o.value_name.empty()) left += " " + o.value_name;
+    width = std::max(width, left.size());
+    rows.emplace_back(std::move(left), o.help);
+  }
+  for (const auto& [left, help] : rows) os << "  " << left << std::string(width - left.size() + 3, ' ') << help << '\n';
+}
+
+void write_command_help(std::ostream& os, const command_spec& c) {
+  os << c.description << "\n\nUsage:\n  " << c.usage << '\n';
+  if (!c.options.empty()) {
+    os << "\nFlags:\n";
+    write_options(os, c.options);
+  }
+  os << "\nGlobal flags:\n";
+  write_options(os, global_options());
+  os << "\nExamples:\n";
+  for (const auto& e : c.examples) os << "  " << e << '\n';
+}
+
+void write_overview(std::ostream& os) {
+  os << "potluck - submit jobs to a Potluck daemon, follow them and read their results.\n\n"
+        "Usage:\n  potluck COMMAND [ARGS] [flags]\n\nCommands:\n";
+  for (const auto& c : commands()) os << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << '\n';
+  os << "  help      Show help for a command\n\nGlobal flags:\n";
+  auto options = global_options();
+  options.push_back({"version", 0, "", "print the version"});
+  write_options(os, options);
+  os << "\nEnvironment:\n"
+        "  POTLUCK_URL   the daemon's URL (default http://127.0.0.1:8080)\n"
+        "  NO_COLOR      any value turns colours off\n"
+        "\nExit status:\n"
+        "  0 success, 1 the job failed or was cancelled, 2 a usage mistake, 3 the daemon cannot be\n"
+        "  reached, 4 the daemon refused the request (its message is shown)\n"
+        "\nExamples:\n"
+        "  potluck tasks\n"
+        "  potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]' --wait\n"
+        "  potluck jobs --state failed\n"
+        "\nRun 'potluck help COMMAND' or 'potluck COMMAND --help' for a command's flags and examples.\n";
+}
+
+const option_spec* find_option(const command_spec* c, std::string_view name, char short_name) {
+  auto match = [&](const option_spec& o) { return short_name ? o.short_name == short_name : o.name == name; };
+  for (const auto& o : global_options())
+    if (match(o)) return &o;
+  if (c)
+    for (const auto& o : c->options)
+      if (match(o)) return &o;
+  return nullptr;
+}
+
+// The command is the first word that is neither a flag nor a global flag's value.
+std::size_t command_position(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (a == "--") return i + 1 < args.size() ? i + 1 : args.size();
+    if (a.size() > 1 && a[0] == '-') {
+      if (a == "--url") ++i;
+      continue;
+    }
+    return i;
+  }
+  return args.size();
+}
+
+parsed_command parse(const std::vector<std::string>& args, const command_spec* command, std::size_t command_at) {
+  parsed_command p;
+  p.command = command;
+  const std::string help_ref = command ? "potluck " + command->name + " --help" : "potluck --help";
+  bool options_done = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (i == command_at) continue;
+    const auto& a = args[i];
+    if (options_done || a.size() < 2 || a[0] != '-') {
+      p.args.push_back(a);
+      continue;
+    }
+    if (a == "--") {
+      options_done = true;
+      continue;
+    }
+    std::string name;
+    std::optional<std::string> inline_value;
+    const option_spec* spec = nullptr;
+    if (a[1] == '-') {
+      name = a.substr(2);
+      if (auto eq = name.find('='); eq != std::string::npos) {
+        inline_value = name.substr(eq + 1);
+        name.resize(eq);
+      }
+      spec = find_option(command, name, 0);
+      if (!spec && name == "version") {
+        p.values["version"].push_back("");
+        continue;
+      }
+    } else {
+      spec = find_option(command, {}, a[1]);
+      if (a.size() > 2) inline_value = a.substr(2);  // -n5, -ia=[1]
+      name = spec ? spec->name : a.substr(1);
+    }
+    if (!spec) {
+      std::vector<std::string> names;
+      for (const auto& o : global_options()) names.push_back(o.name);
+      if (command)
+        for (const auto& o : command->options) names.push_back(o.name);
+      const auto near = suggestion(name, names);
+      throw usage_error("unknown flag '" + a + "'" + (near.empty() ? "" : "; did you mean --" + near + "?") +
+                        (command ? "" : " (flags of a command go after it: potluck COMMAND --flag)"));
+    }
+    if (spec->value_name.empty()) {
+      if (inline_value) throw usage_error("--" + spec->name + " takes no value (got '" + a + "')");
+      p.values[spec->name].push_back("");
+      continue;
+    }
+    if (!inline_value) {
+      if (i + 1 >= args.size() || i + 1 == command_at)
+        throw usage_error("--" + spec->name + " needs a value: --" + spec->name + " " + spec->value_name);
+      inline_value = args[++i];
+    }
+    auto& slot = p.values[spec->name];
+    if (!slot.empty() && !spec->repeated)
+      throw usage_error("--" + spec->name + " is given twice");
+    slot.push_back(*inline_value);
+  }
+  return p;
+}
+
+void report_usage_error(std::ostream& err, bool color, const std::string& message, const command_spec* command) {
+  err << paint("error:", tone::red, color) << " " << message << '\n';
+  err << "Run '" << (command ? "potluck " + command->name + " --help" : std::string("potluck --help"))
+      << "' for usage.\n";
+}
+
+std::string api_hint(const api_error& e, const context& ctx) {
+  if (e.code == "unknown_task") return "See the tasks the connected workers offer: potluck tasks";
+  if (e.code == "invalid_input" || e.code == "invalid_params" || e.code == "unknown_backend")
+    return ctx.task.empty() ? "" : "See what the task takes: potluck tasks " + ctx.task;
+  if (e.code == "job_not_found") return "List jobs: potluck jobs";
+  if (e.status == 404 && e.code != "unknown_task")
+    return "Is " + ctx.client.url().text + " a Potluck daemon of this version? Check --url or POTLUCK_URL.";
+  return {};
+}
+
+}  // namespace
+
+int run(const std::vector<std::string>& args, const terminal& term, std::ostream& out, std::ostream& err) {
+  const bool err_color_default = term.stderr_tty && term.ansi && !term.no_color;
+  const auto at = command_position(args);
+  const command_spec* command = nullptr;
+  std::string command_name = at < args.size() ? args[at] : "";
+  if (command_name == "help") {
+    std::vector<std::string> rest(args.begin() + static_cast<std::ptrdiff_t>(at) + 1, args.end());
+    if (rest.empty()) {
+      write_overview(out);
+      return exit_ok;
+    }
+    if (auto* c = find_command(rest[0])) {
+      write_command_help(out, *c);
+      return exit_ok;
+    }
+    report_usage_error(err, err_color_default, "unknown command '" + rest[0] + "'", nullptr);
+    return exit_usage;
+  }
+  if (!command_name.empty()) {
+    command = find_command(command_name);
+    if (!command) {
+      std::vector<std::string> names = {"help"};
+      for (const auto& c : commands()) names.push_back(c.name);
+      const auto near = suggestion(command_name, names);
+      report_usage_error(err, err_color_default,
+                         "unknown command '" + command_name + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?"),
+                         nullptr);
+      return exit_usage;
+    }
+  }
+
+  parsed_command p;
+  try {
+    p = parse(args, command, at);
+  } catch (const usage_error& e) {
+    report_usage_error(err, err_color_default, e.what(), command);
+    return exit_usage;
+  }
+  if (p.has("version")) {
+    out << "potluck " << POTLUCK_VERSION << '\n';
+    return exit_ok;
+  }
+  if (p.has("help") || !command) {
+    if (command) write_command_help(out, *command);
+    else write_overview(out);
+    return exit_ok;
+  }
+  if (p.args.size() < command->min_args || p.args.size() > command->max_args) {
+    std::string message = "potluck " + command->name + " " + command->args_hint;
+    report_usage_error(err, err_color_default, message, command);
+    return exit_usage;
+  }
+
+  const bool no_color = term.no_color || p.has("no-color") || !term.ansi;
+  std::optional<context> ctx;
+  try {
+    const auto url = parse_base_url(p.has("url") ? p.value("url") : term.url.value_or(default_url));
+    ctx.emplace(term, out, err, http_client(url, request_timeout));
+  } catch (const usage_error& e) {
+    report_usage_error(err, err_color_default && !no_color, e.what(), command);
+    return exit_usage;
+  }
+  ctx->json = p.has("json");
+  ctx->quiet = p.has("quiet");
+  ctx->color_out = term.stdout_tty && !no_color;
+  ctx->color_err = term.stderr_tty && !no_color;
+  try {
+    return command->handler(*ctx, p);
+  } catch (const usage_error& e) {
+    report_usage_error(err, ctx->color_err, e.what(), command);
+    return exit_usage;
+  } catch (const unreachable_error& e) {
+    err << paint("error:", tone::red, ctx->color_err) << " cannot reach the Potluck daemon at " << e.url() << ": "
+        << e.reason() << ".\n"
+        << "Is potluckd running? Start it with ./potluck.sh run, or set POTLUCK_URL.\n";
+    return exit_unreachable;
+  } catch (const api_error& e) {
+    err << paint("error:", tone::red, ctx->color_err) << " " << e.what() << '\n';
+    if (auto hint = api_hint(e, *ctx); !hint.empty()) err << hint << '\n';
+    return exit_api_error;
+  }
+}
+
+}  // namespace potluck::cli

@@ -1,0 +1,46 @@
+// The potluck command-line client: commands, flags, help texts and exit statuses.
+//
+//   potluck submit TASK --input NAME=VALUE ... [--param KEY=VALUE] [--wait]
+//   potluck jobs [--state S] [--limit N]  |  job ID [--wait]  |  cancel ID...
+//   potluck workers  |  tasks [TASK]  |  help [COMMAND]
+//
+// run() is the whole program except for reading the process environment and the terminal,
+// which main() does and passes in (environment variables are read only in main).
+#pragma once
+
+#include <cstddef>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace potluck::cli {
+
+// Exit statuses, stable for scripts.
+enum exit_status : int {
+  exit_ok = 0,
+  exit_job_failed = 1,   // the job failed or was cancelled (submit --wait, job --wait)
+  exit_usage = 2,        // a mistake on the command line
+  exit_unreachable = 3,  // the daemon could not be reached
+  exit_api_error = 4,    // the daemon refused the request (its message is shown)
+  exit_interrupted = 130,
+};
+
+// What main() learned from the environment and the terminal.
+struct terminal {
+  std::optional<std::string> url;  // POTLUCK_URL
+  bool no_color = false;           // NO_COLOR is set and not empty
+  bool stdout_tty = false;
+  bool stderr_tty = false;
+  bool ansi = true;                // TERM is not "dumb": escapes for colour and redrawing work
+  bool unicode = true;             // the locale's charset is UTF-8
+  std::size_t columns = 80;        // the width of the terminal stderr is on
+};
+
+inline constexpr const char* default_url = "http://127.0.0.1:8080";
+
+// Runs one command line (without the program name). Output goes to `out`, messages, progress
+// and errors to `err`. Returns the exit status.
+int run(const std::vector<std::string>& args, const terminal& term, std::ostream& out, std::ostream& err);
+
+}  // namespace potluck::cli

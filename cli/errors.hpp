@@ -1,0 +1,29 @@
+// The errors the potluck CLI turns into exit statuses (see cli/app.hpp): a mistake on the
+// command line (2) and a daemon that cannot be reached (3).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace potluck::cli {
+
+// A mistake in the command line: shown with a pointer to --help, exit status 2.
+class usage_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The daemon could not be reached or stopped answering: exit status 3.
+class unreachable_error : public std::runtime_error {
+ public:
+  // `reason` is short and lower-case: "connection refused", "no answer within 30s".
+  unreachable_error(std::string url, std::string reason)
+      : std::runtime_error(reason), url_(std::move(url)), reason_(std::move(reason)) {}
+  const std::string& url() const { return url_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string url_, reason_;
+};
+
+}  // namespace potluck::cli

@@ -1,0 +1,428 @@
+// End-to-end tests of the potluck CLI: the real binary, run as a user or a script would run it,
+// against a real potluckd and potluck-worker (testing and blas plugins) on loopback. Checks what
+// people see (tables, results, messages) and what scripts rely on (exit statuses, --json, -q).
+#define BOOST_TEST_MODULE integration_cli
+#include <boost/test/unit_test.hpp>
+
+#include "harness.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace potluck::testing;
+
+namespace {
+
+struct cli_result {
+  int status = -1;  // exit status; -1 when it did not exit in time, 128+N when killed by signal N
+  std::string out, err;
+};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The potluck binary as a child process with its own stdout and stderr files, and an environment
+// without POTLUCK_URL or NO_COLOR unless given.
+class cli_process {
+ public:
+  explicit cli_process(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
+    static int counter = 0;
+    static const fs::path dir = make_temp_dir("potluck-cli-it");
+    const auto n = std::to_string(++counter);
+    out_ = dir / ("out-" + n);
+    err_ = dir / ("err-" + n);
+    std::vector<std::string> argv = {(build_dir() / "bin" / "potluck").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) {
+      const std::string entry = *e;
+      if (entry.starts_with("POTLUCK_URL=") || entry.starts_with("NO_COLOR=")) continue;
+      envs.push_back(entry);
+    }
+    for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+    std::vector<char*> argp, envp;
+    for (auto& a : argv) argp.push_back(a.data());
+    argp.push_back(nullptr);
+    for (auto& e : envs) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int rc = ::posix_spawn(&pid_, argp[0], &actions, nullptr, argp.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(rc));
+  }
+  ~cli_process() {
+    if (!done_) {
+      ::kill(pid_, SIGKILL);
+      int st = 0;
+      ::waitpid(pid_, &st, 0);
+    }
+  }
+  cli_process(const cli_process&) = delete;
+  cli_process& operator=(const cli_process&) = delete;
+
+  cli_result wait(std::chrono::milliseconds deadline = 60s) {
+    cli_result r;
+    int st = 0;
+    done_ = eventually([&] { return ::waitpid(pid_, &st, WNOHANG) == pid_; }, deadline);
+    if (done_) r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r.out = read_text(out_);
+    r.err = read_text(err_);
+    return r;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool done_ = false;
+  fs::path out_, err_;
+};
+
+cli_result run_potluck(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
+  cli_process p(args, env);
+  auto r = p.wait();
+  BOOST_TEST_MESSAGE("potluck " << [&] {
+    std::string s;
+    for (const auto& a : args) s += a + " ";
+    return s;
+  }() << "-> " << r.status << "\n--- stdout\n" << r.out << "--- stderr\n" << r.err);
+  return r;
+}
+
+std::string url_of(const daemon_process& d) { return "http://127.0.0.1:" + std::to_string(d.http_port()); }
+
+// One daemon with one worker (two slots) for the whole suite.
+struct hub {
+  daemon_process daemon;
+  std::unique_ptr<child_process> worker;
+  hub() : worker(start_worker(daemon, "cli-worker", 2)) {
+    if (!wait_for_workers(daemon, 1)) throw std::runtime_error("the worker did not register:\n" + worker->log());
+  }
+  std::string url() const { return url_of(daemon); }
+  // potluck --url URL ARGS...
+  cli_result run(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--url", url()});
+    return run_potluck(args);
+  }
+};
+
+hub& the_hub() {
+  static hub h;
+  return h;
+}
+
+bool contains(const std::string& text, const std::string& needle) {
+  if (text.find(needle) != std::string::npos) return true;
+  BOOST_TEST_MESSAGE("\"" << text << "\" lacks \"" << needle << "\"");
+  return false;
+}
+
+std::int64_t id_from(const cli_result& r) {
+  BOOST_TEST_REQUIRE(r.status == 0, "exit " << r.status << ": " << r.err);
+  return std::stoll(r.out);
+}
+
+// The table line that starts with `first` (leading spaces of right-aligned cells ignored).
+std::string table_line(const std::string& table, const std::string& first) {
+  std::istringstream in(table);
+  for (std::string line; std::getline(in, line);) {
+    auto start = line.find_first_not_of(' ');
+    if (start != std::string::npos && line.compare(start, first.size() + 1, first + " ") == 0) return line;
+  }
+  return {};
+}
+
+const std::vector<std::string> matmul = {"submit", "linalg.matmul", "--input", "a=[[1,2],[3,4]]",
+                                         "--input", "b=[[5,6],[7,8]]"};
+
+std::vector<std::string> with(std::vector<std::string> base, std::initializer_list<std::string> more) {
+  base.insert(base.end(), more);
+  return base;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(empty_states_say_what_to_do_next) {
+  daemon_process lonely;
+  const auto url = url_of(lonely);
+  auto workers = run_potluck({"--url", url, "workers"});
+  BOOST_TEST(workers.status == 0);
+  BOOST_TEST(workers.out == "No worker connected. Start one: potluck-worker --daemon " + lonely.workers_endpoint() + "\n");
+  auto jobs = run_potluck({"--url", url, "jobs"});
+  BOOST_TEST(jobs.status == 0);
+  BOOST_TEST(contains(jobs.out, "No jobs yet. Submit one:\n  potluck submit linalg.matmul"));
+  auto tasks = run_potluck({"--url", url, "tasks"});
+  BOOST_TEST(tasks.status == 0);
+  BOOST_TEST(contains(tasks.out, "No tasks on offer"));
+  BOOST_TEST(contains(tasks.out, "potluck-worker --daemon " + lonely.workers_endpoint()));
+  auto submit = run_potluck(with({"--url", url}, {"submit", "linalg.matmul", "--input", "a=[[1]]", "--input", "b=[[1]]"}));
+  BOOST_TEST(submit.status == 4);
+  BOOST_TEST(contains(submit.err, "unknown task 'linalg.matmul'"));
+  BOOST_TEST(contains(submit.err, "potluck tasks"));
+}
+
+BOOST_AUTO_TEST_CASE(tasks_and_workers_list_what_is_connected) {
+  auto& h = the_hub();
+  auto tasks = h.run({"tasks"});
+  BOOST_TEST(tasks.status == 0);
+  BOOST_TEST(tasks.out.starts_with("TASK "));
+  const auto line = table_line(tasks.out, "linalg.matmul");
+  BOOST_TEST(contains(line, "a: f32[m,k], b: f32[k,n]"));
+  BOOST_TEST(contains(line, "c: f32[m,n]"));
+  BOOST_TEST(contains(line, "cpu"));
+  BOOST_TEST(!table_line(tasks.out, "test.sleep").empty());
+
+  auto listed = h.run({"tasks", "--json"});
+  BOOST_TEST_REQUIRE(listed.status == 0);
+  bool found = false;
+  const auto parsed = json::parse(listed.out);
+  for (const auto& t : parsed.at("tasks").as_array()) found |= t.at("name").as_string() == "linalg.matmul";
+  BOOST_TEST(found);
+  BOOST_TEST(contains(h.run({"tasks", "-q"}).out, "linalg.matmul\n"));
+
+  auto one = h.run({"tasks", "linalg.matmul"});
+  BOOST_TEST(one.status == 0);
+  BOOST_TEST(contains(one.out, "Inputs:"));
+  BOOST_TEST(contains(one.out, "potluck submit linalg.matmul --input a=@a.json --input b=@b.json --wait"));
+  auto unknown = h.run({"tasks", "no.such.task"});
+  BOOST_TEST(unknown.status == 4);
+  BOOST_TEST(contains(unknown.err, "no connected worker offers task 'no.such.task'"));
+
+  auto workers = h.run({"workers"});
+  BOOST_TEST(workers.status == 0);
+  const auto w = table_line(workers.out, "cli-worker");
+  BOOST_TEST(contains(w, "testing"));
+  BOOST_TEST(contains(w, "/2"));
+  BOOST_TEST(contains(w, "cores"));
+  // Not a terminal: no colour.
+  BOOST_TEST(workers.out.find('\x1b') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(submit_wait_prints_the_product) {
+  auto r = the_hub().run(with(matmul, {"--wait"}));
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.out ==
+             "c  f32[2,2]\n"
+             "  19  22\n"
+             "  43  50\n");
+  BOOST_TEST(contains(r.err, "linalg.matmul succeeded"));
+  BOOST_TEST(r.err.find('\x1b') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(submit_wait_json_is_the_final_job) {
+  auto r = the_hub().run(with(matmul, {"--wait", "--json"}));
+  BOOST_TEST_REQUIRE(r.status == 0);
+  auto job = json::parse(r.out).as_object();
+  BOOST_TEST(job.at("state").as_string() == "succeeded");
+  const auto& c = job.at("result").at("outputs").at("c");
+  BOOST_TEST(json::serialize(c.at("shape")) == "[2,2]");
+  std::vector<double> data;
+  for (const auto& v : c.at("data").as_array()) data.push_back(v.to_number<double>());
+  BOOST_TEST((data == std::vector<double>{19, 22, 43, 50}));
+}
+
+BOOST_AUTO_TEST_CASE(submit_without_wait_gives_the_id) {
+  auto& h = the_hub();
+  auto quiet = h.run(with(matmul, {"-q"}));
+  BOOST_TEST(quiet.status == 0);
+  BOOST_TEST(std::regex_match(quiet.out, std::regex("[0-9]+\n")), "stdout: " << quiet.out);
+  BOOST_TEST(quiet.err.empty());
+  auto as_json = h.run(with(matmul, {"--json"}));
+  BOOST_TEST_REQUIRE(as_json.status == 0);
+  BOOST_TEST(json::parse(as_json.out).at("id").as_int64() == std::stoll(quiet.out) + 1);
+  auto human = h.run(matmul);
+  BOOST_TEST(contains(human.out, "Submitted job "));
+  BOOST_TEST(contains(human.err, " --wait"));
+  // The job can be followed afterwards.
+  auto followed = h.run({"job", std::to_string(std::stoll(quiet.out)), "--wait", "-q"});
+  BOOST_TEST(followed.status == 0);
+  BOOST_TEST(contains(followed.out, "  19  22\n  43  50\n"));
+}
+
+BOOST_AUTO_TEST_CASE(inputs_come_from_files_too) {
+  const auto dir = make_temp_dir("potluck-cli-inputs");
+  std::ofstream(dir / "a.json") << "[[1, 2],\n [3, 4]]\n";
+  std::ofstream(dir / "b.json") << R"({"dtype": "f32", "shape": [2, 2], "data": [5, 6, 7, 8]})";
+  auto r = the_hub().run({"submit", "linalg.matmul", "--input", "a=@" + (dir / "a.json").string(), "--input",
+                          "b=" + (dir / "b.json").string(), "--wait", "-q"});
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(contains(r.out, "  19  22\n  43  50\n"));
+  BOOST_TEST(r.err.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_job_exits_1_with_the_plugins_message) {
+  auto& h = the_hub();
+  auto r = h.run({"submit", "test.fail", "--wait"});
+  BOOST_TEST(r.status == 1);
+  BOOST_TEST(std::regex_search(r.err, std::regex("job [0-9]+ failed: [a-z_]+: test.fail: this task always fails")),
+             "stderr: " << r.err);
+  BOOST_TEST(r.out.empty());
+  auto custom = h.run({"submit", "test.fail", "--param", "message=the model file is missing", "--wait"});
+  BOOST_TEST(custom.status == 1);
+  BOOST_TEST(contains(custom.err, "the model file is missing"));
+  // --json still prints the job, and still exits 1.
+  auto as_json = h.run({"submit", "test.fail", "--wait", "--json"});
+  BOOST_TEST(as_json.status == 1);
+  BOOST_TEST(json::parse(as_json.out).at("state").as_string() == "failed");
+}
+
+BOOST_AUTO_TEST_CASE(a_crashed_plugin_exits_1_naming_the_signal) {
+  auto r = the_hub().run({"submit", "test.crash", "--wait"});
+  BOOST_TEST(r.status == 1);
+  BOOST_TEST(contains(r.err, "plugin_crashed"));
+  BOOST_TEST(contains(r.err, "SIGSEGV"));
+  BOOST_TEST(contains(r.err, "plugin 'testing'"));
+}
+
+BOOST_AUTO_TEST_CASE(jobs_and_job_show_what_ran) {
+  auto& h = the_hub();
+  const auto ok = id_from(h.run(with(matmul, {"-q"})));
+  auto failed_run = h.run({"submit", "test.fail", "--wait", "-q"});
+  BOOST_TEST(failed_run.status == 1);
+  BOOST_TEST_REQUIRE(h.run({"job", std::to_string(ok), "--wait", "-q"}).status == 0);
+
+  auto jobs = h.run({"jobs"});
+  BOOST_TEST(jobs.status == 0);
+  BOOST_TEST(jobs.out.starts_with("ID  TASK"));
+  BOOST_TEST(contains(jobs.out, "DURATION"));
+  const auto line = table_line(jobs.out, std::to_string(ok));
+  BOOST_TEST(contains(line, "linalg.matmul"));
+  BOOST_TEST(contains(line, "succeeded"));
+  BOOST_TEST(contains(line, "cli-worker"));
+  BOOST_TEST((contains(line, "ago") || contains(line, "just now")));
+  BOOST_TEST(jobs.out.find('\x1b') == std::string::npos);
+
+  auto failed = h.run({"jobs", "--state", "failed", "-q"});
+  BOOST_TEST(failed.status == 0);
+  BOOST_TEST(failed.out.find(std::to_string(ok) + "\n") == std::string::npos);
+  BOOST_TEST(!failed.out.empty());
+  auto limited = h.run({"jobs", "--limit", "1", "-q"});
+  BOOST_TEST(std::count(limited.out.begin(), limited.out.end(), '\n') == 1);
+
+  auto one = h.run({"job", std::to_string(ok)});
+  BOOST_TEST(one.status == 0);
+  BOOST_TEST(contains(one.out, "linalg.matmul  succeeded"));
+  BOOST_TEST(contains(one.out, "Worker:"));
+  BOOST_TEST(contains(one.out, "Inputs:"));
+  BOOST_TEST(contains(one.out, "a f32[2,2], b f32[2,2]"));
+  BOOST_TEST(contains(one.out, "Outputs:\n  c  f32[2,2]\n    19  22\n    43  50\n"));
+
+  auto missing = h.run({"job", "999999"});
+  BOOST_TEST(missing.status == 4);
+  BOOST_TEST(contains(missing.err, "no job with id 999999"));
+}
+
+BOOST_AUTO_TEST_CASE(cancel_stops_a_running_job_and_a_waiting_cli_exits_1) {
+  auto& h = the_hub();
+  const auto id = id_from(h.run({"submit", "-q", "test.sleep", "--param", "ms=60000"}));
+  const auto sid = std::to_string(id);
+  BOOST_TEST_REQUIRE(eventually([&] { return h.run({"job", sid, "-q"}).out == "running\n"; }, 20s));
+  // A second CLI follows the job's event stream meanwhile.
+  cli_process follower({"--url", h.url(), "job", sid, "--wait"});
+
+  auto cancel = h.run({"cancel", sid});
+  BOOST_TEST(cancel.status == 0);
+  BOOST_TEST(cancel.out == "Cancelled job " + sid + ".\n");
+  auto followed = follower.wait(20s);
+  BOOST_TEST(followed.status == 1, "stderr: " << followed.err);
+  BOOST_TEST(contains(followed.out, "cancelled"));
+  BOOST_TEST(h.run({"job", sid, "-q"}).out == "cancelled\n");
+
+  auto again = h.run({"cancel", sid});
+  BOOST_TEST(again.status == 4);
+  BOOST_TEST(contains(again.err, "job " + sid + " already cancelled"));
+}
+
+BOOST_AUTO_TEST_CASE(submit_wait_ends_with_exit_1_when_the_job_is_cancelled) {
+  auto& h = the_hub();
+  cli_process waiting({"--url", h.url(), "submit", "test.sleep", "--param", "ms=60000", "--wait"});
+  std::string running;
+  BOOST_TEST_REQUIRE(eventually([&] {
+    running = h.run({"jobs", "--state", "running", "-q"}).out;
+    return !running.empty();
+  }, 20s));
+  const auto id = running.substr(0, running.find('\n'));
+  BOOST_TEST(h.run({"cancel", id}).status == 0);
+  auto r = waiting.wait(20s);
+  BOOST_TEST(r.status == 1);
+  BOOST_TEST(contains(r.err, "job " + id + " was cancelled"));
+  // Not a terminal: plain state lines instead of a progress bar.
+  BOOST_TEST(contains(r.err, "job " + id + " running on cli-worker\n"));
+  BOOST_TEST(r.err.find('\r') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(quiet_wait_prints_only_the_result) {
+  auto r = the_hub().run({"submit", "test.sleep", "--param", "ms=50", "--wait", "-q"});
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.err.empty());
+  BOOST_TEST(contains(r.out, "slept_ms  i64[1]\n"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_input_gives_the_daemons_message_and_exit_4) {
+  auto& h = the_hub();
+  auto shape = h.run({"submit", "linalg.matmul", "--input", "a=[[1,2],[3,4]]", "--input", "b=[[1,2,3]]", "--wait"});
+  BOOST_TEST(shape.status == 4);
+  BOOST_TEST(contains(shape.err, "error: task 'linalg.matmul': input 'b'"));
+  BOOST_TEST(contains(shape.err, "See what the task takes: potluck tasks linalg.matmul"));
+  BOOST_TEST(shape.out.empty());
+  auto ragged = h.run({"submit", "linalg.matmul", "--input", "a=[[1,2],[3]]", "--input", "b=[[1]]"});
+  BOOST_TEST(ragged.status == 4);
+  BOOST_TEST(contains(ragged.err, "ragged"));
+  auto param = h.run({"submit", "test.sleep", "--param", "ms=-5"});
+  BOOST_TEST(param.status == 4);
+  BOOST_TEST(contains(param.err, "ms"));
+  // A mistake the CLI catches itself is a usage error (2), before anything is sent.
+  auto json_typo = h.run({"submit", "linalg.matmul", "--input", "a=[[1,2],[3,4]"});
+  BOOST_TEST(json_typo.status == 2);
+  BOOST_TEST(contains(json_typo.err, "--input a: the value is not valid JSON"));
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_daemon_exits_3_with_what_to_do) {
+  const auto url = "http://127.0.0.1:" + std::to_string(free_tcp_port());
+  auto r = run_potluck({"--url", url, "jobs"});
+  BOOST_TEST(r.status == 3);
+  BOOST_TEST(r.err == "error: cannot reach the Potluck daemon at " + url +
+                          ": connection refused.\nIs potluckd running? Start it with ./potluck.sh run, or set POTLUCK_URL.\n");
+  auto waiting = run_potluck({"--url", url, "submit", "linalg.matmul", "--input", "a=[[1]]", "--wait"});
+  BOOST_TEST(waiting.status == 3);
+}
+
+BOOST_AUTO_TEST_CASE(potluck_url_in_the_environment_is_used) {
+  auto& h = the_hub();
+  auto r = run_potluck({"tasks", "-q"}, {{"POTLUCK_URL", h.url()}});
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(contains(r.out, "linalg.matmul\n"));
+}
+
+BOOST_AUTO_TEST_CASE(a_waiting_cli_survives_a_daemon_restart) {
+  daemon_process d;
+  auto worker = start_worker(d, "restart-worker", 1);
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
+  const auto url = url_of(d);
+  cli_process waiting({"--url", url, "submit", "test.sleep", "--param", "ms=2000", "--wait"});
+  BOOST_TEST_REQUIRE(eventually([&] { return run_potluck({"--url", url, "jobs", "--state", "running", "-q"}).out == "1\n"; }, 20s));
+  d.restart();  // kill -9, then the same ports and data
+  auto r = waiting.wait(60s);
+  BOOST_TEST(r.status == 0, "stderr: " << r.err << "\ndaemon log:\n" << d.process().log());
+  BOOST_TEST(contains(r.err, "job 1: lost the daemon, reconnecting"));
+  BOOST_TEST(contains(r.out, "slept_ms  i64[1]\n"));
+}
