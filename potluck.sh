@@ -85,6 +85,8 @@ MSG
 
 run_tests() {
   build
+  say "preparing the browser test (Chromium, playwright-core)"
+  bash "$ROOT/tests/browser/setup.sh"
   say "running the test suite"
   ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" ${POTLUCK_CTEST_ARGS:-}
 }

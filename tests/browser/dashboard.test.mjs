@@ -1,0 +1,381 @@
+// The dashboard in a real browser: Debian's Chromium driven by playwright-core, against a real
+// potluckd and potluck-worker on free ports with a temporary data folder.
+//
+//   POTLUCK_BUILD_DIR       where bin/potluckd and bin/potluck-worker are (default: ./build)
+//   POTLUCK_PLUGIN_DIR      the worker's plugins (default: BUILD/lib/potluck/plugins)
+//   POTLUCK_SOURCE_DIR      the source tree; the daemon serves SOURCE/web (default: ../..)
+//   POTLUCK_SCREENSHOT_DIR  where the screenshots go (default: BUILD/screenshots)
+//   POTLUCK_CHROMIUM        the browser (default: /usr/bin/chromium)
+//
+// The tests run in order and share one daemon, one worker and one browser page. Every wait is
+// on a condition of the page or the daemon, with a deadline; nothing sleeps for a fixed time.
+// Whatever happens, the processes, the browser and the temporary folders go at the end.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const sourceDir = path.resolve(process.env.POTLUCK_SOURCE_DIR || path.join(here, '..', '..'));
+const buildDir = path.resolve(process.env.POTLUCK_BUILD_DIR || path.join(sourceDir, 'build'));
+const pluginDir = path.resolve(process.env.POTLUCK_PLUGIN_DIR || path.join(buildDir, 'lib', 'potluck', 'plugins'));
+const shotDir = path.resolve(process.env.POTLUCK_SCREENSHOT_DIR || path.join(buildDir, 'screenshots'));
+const chromiumPath = process.env.POTLUCK_CHROMIUM || '/usr/bin/chromium';
+
+const WAIT_MS = 15_000;        // a page condition
+const START_MS = 30_000;       // a process starting
+const WORKER_NAME = 'browser-test-worker';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'potluck-browser-'));
+const children = [];
+let daemon;
+let base;              // http://127.0.0.1:PORT
+let workersEndpoint;   // tcp://127.0.0.1:PORT
+let context;
+let page;
+let matmulJobId;       // the job the matmul test submitted
+const pageErrors = [];
+
+// ------------------------------------------------------------------ processes
+function startProcess(name, file, args) {
+  assert.ok(existsSync(file), `${file} is missing: build it first (cmake --build build)`);
+  const log = path.join(tmp, `${name}.log`);
+  const out = createWriteStream(log);
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const entry = { name, child, log, text: '', exited: false };
+  const collect = (chunk) => { entry.text += chunk; out.write(chunk); };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  child.on('exit', (code, signal) => { entry.exited = true; entry.exit = signal ?? code; out.end(); });
+  children.push(entry);
+  return entry;
+}
+
+// Resolves with the match once `pattern` appears in the process's output.
+function waitForOutput(entry, pattern, timeoutMs = START_MS) {
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => finish(new Error(`${entry.name}: no ${pattern} within ${timeoutMs} ms\n${entry.text.slice(-3000)}`)), timeoutMs);
+    const check = () => {
+      const m = pattern.exec(entry.text);
+      if (m) finish(null, m);
+    };
+    const onExit = () => finish(new Error(`${entry.name} exited (${entry.exit}) before printing ${pattern}\n${entry.text.slice(-3000)}`));
+    function finish(err, m) {
+      clearTimeout(deadline);
+      entry.child.stdout.off('data', check);
+      entry.child.stderr.off('data', check);
+      entry.child.off('exit', onExit);
+      err ? reject(err) : resolve(m);
+    }
+    entry.child.stdout.on('data', check);
+    entry.child.stderr.on('data', check);
+    entry.child.on('exit', onExit);
+    check();
+  });
+}
+
+async function stopProcess(entry, graceMs = 5000) {
+  if (entry.exited) return;
+  const gone = new Promise((resolve) => entry.child.once('exit', resolve));
+  entry.child.kill('SIGTERM');
+  const timer = setTimeout(() => { if (!entry.exited) entry.child.kill('SIGKILL'); }, graceMs);
+  await gone;
+  clearTimeout(timer);
+}
+
+// Last resort when the runner itself is being stopped: no orphan daemon or worker.
+function killAllNow() {
+  for (const e of children) if (!e.exited) { try { e.child.kill('SIGKILL'); } catch { /* gone */ } }
+}
+process.on('exit', killAllNow);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAllNow(); process.exit(130); });
+
+// ------------------------------------------------------------------ HTTP and page helpers
+async function apiPost(route, body) {
+  const r = await fetch(`${base}/api/v1${route}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  const data = await r.json();
+  assert.ok(r.ok, `POST ${route}: ${r.status} ${JSON.stringify(data)}`);
+  return data;
+}
+
+async function apiGet(route) {
+  const r = await fetch(`${base}/api/v1${route}`);
+  assert.ok(r.ok, `GET ${route}: ${r.status}`);
+  return r.json();
+}
+
+// Waits until the daemon says a job is in `state` (for jobs the page did not submit).
+async function waitForJobState(id, states, timeoutMs = WAIT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await apiGet(`/jobs/${id}`);
+    if (states.includes(job.state)) return job;
+    if (Date.now() > deadline) assert.fail(`job ${id} is ${job.state}, expected ${states.join(' or ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function screenshot(name) {
+  mkdirSync(shotDir, { recursive: true });
+  const file = path.join(shotDir, name);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+function textOf(selector) {
+  return page.locator(selector).first().innerText({ timeout: WAIT_MS });
+}
+
+// Waits until the element's text includes `text`.
+async function waitForText(selector, text, timeoutMs = WAIT_MS) {
+  try {
+    await page.waitForFunction(([sel, want]) => {
+      const el = document.querySelector(sel);
+      return !!el && el.textContent.includes(want);
+    }, [selector, text], { timeout: timeoutMs, polling: 50 });
+  } catch (e) {
+    const now = await page.locator(selector).first().textContent({ timeout: 500 }).catch(() => '(no such element)');
+    assert.fail(`waiting for "${text}" in ${selector}; it shows: ${String(now).trim().slice(0, 400)}`);
+  }
+}
+
+// Waits until the live job list shows job `id` in `state`.
+async function waitForRowState(id, state, timeoutMs = WAIT_MS) {
+  const row = `[data-testid="job-row"][data-job-id="${id}"]`;
+  try {
+    await page.locator(`${row}[data-state="${state}"]`).waitFor({ timeout: timeoutMs });
+  } catch {
+    const shown = await page.locator(row).getAttribute('data-state', { timeout: 500 }).catch(() => 'no row');
+    const job = await apiGet(`/jobs/${id}`);
+    assert.fail(`job ${id}: waiting for its row to be ${state}; the row is ${shown}, the daemon says ${job.state}`);
+  }
+}
+
+async function noHorizontalOverflow() {
+  return page.evaluate(() => {
+    const doc = document.documentElement;
+    const wide = [...document.querySelectorAll('body *')]
+      .filter((el) => el.getBoundingClientRect().right > doc.clientWidth + 1 && !el.closest('.matrix-wrap, pre, .top nav'))
+      .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${el.className}`);
+    return { scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth, wide };
+  });
+}
+
+async function openTask(name) {
+  await page.goto(`${base}/#/tasks/${name}`);
+  await page.locator('[data-testid="task-form"]').waitFor({ timeout: WAIT_MS });
+}
+
+async function submitAndOpenJob() {
+  await page.locator('[data-testid="submit"]').click();
+  await page.waitForURL(/#\/jobs\/\d+$/, { timeout: WAIT_MS });
+  const id = Number(/#\/jobs\/(\d+)$/.exec(page.url())[1]);
+  await page.locator('[data-testid="job-state"]').waitFor({ timeout: WAIT_MS });
+  return id;
+}
+
+// ------------------------------------------------------------------ setup and teardown
+before(async () => {
+  daemon = startProcess('potluckd', path.join(buildDir, 'bin', 'potluckd'), [
+    '--http', '127.0.0.1:0', '--workers', 'tcp://127.0.0.1:*', '--data-dir', path.join(tmp, 'var'),
+    '--web-dir', path.join(sourceDir, 'web'), '--heartbeat-ms', '200',
+  ]);
+  const m = await waitForOutput(daemon, /listening on (http:\/\/[\d.]+:\d+).*workers on (tcp:\/\/[^,\s]+)/);
+  [, base, workersEndpoint] = m;
+
+  assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing: run tests/browser/setup.sh`);
+  context = await chromium.launchPersistentContext(path.join(tmp, 'chromium-profile'), {
+    executablePath: chromiumPath,
+    headless: true,
+    viewport: { width: 1366, height: 900 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+  page = context.pages()[0] ?? await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  // The page may only talk to its own daemon: no CDN, no outside font.
+  await context.route((url) => !url.href.startsWith(base) && !url.href.startsWith('data:'), (route) => {
+    pageErrors.push(`request outside the daemon: ${route.request().url()}`);
+    return route.abort();
+  });
+});
+
+after(async () => {
+  try { await context?.close(); } catch { /* already gone */ }
+  await Promise.all(children.slice().reverse().map((e) => stopProcess(e)));
+  for (const e of children) {
+    if (e.exit !== 0 && e.exit !== 'SIGTERM' && e.exit !== null) console.log(`# ${e.name} exited with ${e.exit}; log tail:\n${e.text.slice(-2000)}`);
+  }
+  rmSync(tmp, { recursive: true, force: true });
+  console.log(`# screenshots in ${shotDir}`);
+});
+
+// ------------------------------------------------------------------ the tests
+test('before any worker connects, the overview says what to do next', async () => {
+  await page.goto(`${base}/`);
+  await waitForText('[data-testid="workers-empty"]', 'No worker connected');
+  const hint = await textOf('[data-testid="workers-empty"]');
+  assert.match(hint, new RegExp(`potluck-worker --daemon ${workersEndpoint.replace(/[.*]/g, '\\$&')}`), 'the hint names this daemon\'s endpoint');
+  await waitForText('[data-testid="jobs-empty"]', 'No jobs yet');
+  await waitForText('[data-testid="tasks-empty"]', 'No tasks yet');
+  await waitForText('[data-testid="connection"]', 'live');
+  await screenshot('home-empty.png');
+});
+
+test('a worker that connects appears live with its CPU, GPUs, plugins and tasks', async () => {
+  await page.evaluate(() => { window.__sameDocument = true; });
+  startProcess('potluck-worker', path.join(buildDir, 'bin', 'potluck-worker'), [
+    '--daemon', workersEndpoint, '--plugins', pluginDir, '--gpus', 'none', '--slots', '2',
+    '--name', WORKER_NAME, '--grace-ms', '1000',
+  ]);
+  await waitForText('[data-testid="worker"]', WORKER_NAME, START_MS);
+  assert.match(await textOf('[data-testid="worker-cpu"]'), /\d+ cores? · [\d.,]+ [KMGT]iB/);
+  assert.equal((await textOf('[data-testid="worker-gpus"]')).trim(), 'none');
+  const plugins = await textOf('[data-testid="worker-plugins"]');
+  assert.match(plugins, /blas/);
+  assert.match(plugins, /testing/);
+  assert.match(await textOf('[data-testid="worker-busy"]'), /0 \/ 2 busy/);
+  for (const task of ['linalg.matmul', 'test.sleep', 'test.fail']) {
+    await page.locator(`[data-testid="task-link-${task}"]`).waitFor();
+  }
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page updated without a reload');
+});
+
+test('matmul: fill the matrix editor, submit, read the product on the job page', async () => {
+  await page.goto(`${base}/#/`);
+  await page.locator('[data-testid="task-link-linalg.matmul"]').click();
+  await page.locator('[data-testid="matrix-a"]').waitFor();
+  // Dimensions stay in step: a's columns and b's rows are both k.
+  await page.getByRole('button', { name: 'more columns of a (k)' }).click();
+  assert.equal(await page.locator('[data-testid="matrix-b"] tr').count(), 3, 'b gained a row with a\'s column');
+  await page.getByRole('button', { name: 'fewer rows of b (k)' }).click();
+  assert.equal(await page.locator('[data-testid="matrix-a"] tr:first-child td').count(), 2);
+
+  const values = { a: [[1, 2], [3, 4]], b: [[5, 6], [7, 8]] };
+  for (const [name, rows] of Object.entries(values)) {
+    for (const [r, row] of rows.entries()) {
+      for (const [c, v] of row.entries()) await page.getByLabel(`${name}, row ${r + 1}, column ${c + 1}`).fill(String(v));
+    }
+  }
+  await page.locator('details.curl summary').click();
+  await waitForText('[data-curl]', '"data":[1,2,3,4]');
+  await screenshot('task-form.png');
+
+  const id = await submitAndOpenJob();
+  matmulJobId = id;
+  await waitForText('[data-testid="job-state"]', 'succeeded');
+  await page.locator('[data-testid="output-c"] td').first().waitFor();
+  const cells = await page.locator('[data-testid="output-c"] td').allInnerTexts();
+  assert.deepEqual(cells.map((s) => s.trim()), ['19', '22', '43', '50']);
+  assert.equal((await textOf('[data-testid="job-worker"]')).trim(), WORKER_NAME);
+  assert.equal(await page.locator('[data-testid="cancel-job"]').count(), 0, 'no cancel button on a finished job');
+  const job = await apiGet(`/jobs/${id}`);
+  assert.deepEqual(job.result.outputs.c.data, [19, 22, 43, 50]);
+  await screenshot('job-page.png');
+});
+
+test('the daemon\'s 422 message is shown on the form', async () => {
+  await openTask('test.sleep');
+  await page.getByLabel('ms', { exact: true }).fill('-5');
+  await page.locator('[data-testid="submit"]').click();
+  await waitForText('[data-testid="submit-error"]', "parameter 'ms' must be at least 0");
+  assert.match(page.url(), /#\/tasks\/test\.sleep$/, 'a rejected job stays on the form');
+});
+
+test('a failed job shows the plugin\'s own message', async () => {
+  const message = 'disk <b>full</b> on node-7 & no retry';
+  await openTask('test.fail');
+  await page.getByLabel('message', { exact: true }).fill(message);
+  await submitAndOpenJob();
+  await waitForText('[data-testid="job-state"]', 'failed');
+  await waitForText('[data-testid="job-error-message"]', message);
+  assert.equal((await textOf('[data-testid="job-error-message"]')).trim(), message, 'the message, as text');
+  assert.equal(await page.locator('[data-testid="job-error"] b').count(), 0, 'markup from a plugin is not rendered');
+  await screenshot('job-failed.png');
+});
+
+test('a long test.sleep shows live progress and stops when cancelled from the page', async () => {
+  await openTask('test.sleep');
+  await page.getByLabel('ms', { exact: true }).fill('60000');
+  const id = await submitAndOpenJob();
+  await waitForText('[data-testid="job-state"]', 'running');
+  await waitForText('[data-testid="job-message"]', 'slept');  // progress events reach the page
+  const before = Number(await page.locator('[data-testid="job-progress"]').getAttribute('aria-valuenow'));
+  assert.ok(before >= 0 && before < 100);
+  await page.getByRole('button', { name: 'Cancel job' }).click();
+  await waitForText('[data-testid="job-state"]', 'cancelled');
+  await page.locator('[data-testid="cancel-job"]').waitFor({ state: 'detached' });
+  const job = await waitForJobState(id, ['cancelled']);
+  assert.equal(job.state, 'cancelled');
+  // The worker's slot is free again.
+  await page.goto(`${base}/#/`);
+  await waitForText('[data-testid="worker-busy"]', '0 / 2 busy');
+});
+
+test('the live job list follows jobs without a reload', async () => {
+  await page.goto(`${base}/#/`);
+  await page.locator('[data-testid="job-list"]').waitFor();
+  await page.evaluate(() => { window.__sameDocument = true; });
+
+  const { id } = await apiPost('/jobs', { task: 'test.sleep', params: { ms: 1500 } });
+  const row = `[data-testid="job-row"][data-job-id="${id}"]`;
+  await waitForRowState(id, 'running');
+  await waitForRowState(id, 'succeeded');
+  assert.match(await textOf(`${row} [data-testid="job-state"]`), /succeeded/);
+
+  // A burst of work for the charts: jobs per second, queue depth, busy slots.
+  const jobs = Array.from({ length: 24 }, (_, i) => (i % 3 === 0
+    ? { task: 'test.sleep', params: { ms: 300 } }
+    : { task: 'linalg.matmul', inputs: { a: { dtype: 'f32', data: [[1, 2], [3, 4]] }, b: { dtype: 'f32', data: [[i, 1], [1, i]] } } }));
+  const batch = await apiPost('/jobs/batch', { jobs });
+  const last = batch.jobs[batch.jobs.length - 1].id;
+  await waitForRowState(last, 'succeeded', 30_000);
+  // The charts saw the burst (a peak rate above zero) and the queue drain back to zero.
+  await page.waitForFunction(() => {
+    const queue = document.querySelector('[data-testid="value-queue"]')?.textContent.trim();
+    const rate = document.querySelector('[data-testid="chart-rate"] .chart-sub')?.textContent ?? '';
+    return queue === '0' && /peak/.test(rate) && !/peak 0\/s/.test(rate);
+  }, null, { timeout: WAIT_MS, polling: 100 });
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page updated without a reload');
+  await screenshot('home.png');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await screenshot('home-dark.png');
+  await page.emulateMedia({ colorScheme: 'light' });
+});
+
+test('a phone-sized viewport has no horizontal overflow', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  const matmul = { id: matmulJobId ?? (await apiGet('/jobs?state=succeeded&limit=200')).jobs.find((j) => j.task === 'linalg.matmul').id };
+  for (const [route, shot] of [['#/', 'phone.png'], ['#/tasks/linalg.matmul', 'phone-task-form.png'], [`#/jobs/${matmul.id}`, 'phone-job.png'], ['#/jobs', null]]) {
+    await page.goto(`${base}/${route}`);
+    await page.locator(route === '#/' ? '[data-testid="worker"]' : route.startsWith('#/tasks') ? '[data-testid="task-form"]'
+      : route === '#/jobs' ? '[data-testid="job-list"]' : '[data-testid="output-c"]').waitFor();
+    const o = await noHorizontalOverflow();
+    assert.ok(o.scrollWidth <= o.clientWidth && o.wide.length === 0,
+      `${route} overflows a 390 px screen: scrollWidth ${o.scrollWidth} > ${o.clientWidth}; widest: ${o.wide.join(', ')}`);
+    if (shot) await screenshot(shot);
+  }
+  await page.setViewportSize({ width: 1366, height: 900 });
+});
+
+test('when the last worker leaves, the overview says so', async () => {
+  await page.goto(`${base}/#/`);
+  await page.locator('[data-testid="worker"]').waitFor();
+  await stopProcess(children.find((e) => e.name === 'potluck-worker'));
+  await waitForText('[data-testid="workers-empty"]', 'No worker connected');
+  // The daemon still knows the tasks (queued jobs wait for them); the page says no one runs them.
+  await waitForText('[data-task="linalg.matmul"]', 'no worker online');
+  await screenshot('home-no-worker.png');
+});
+
+test('no script error and no request outside the daemon', () => {
+  assert.deepEqual(pageErrors, []);
+});

@@ -1,0 +1,146 @@
+// The daemon's HTTP API, its event stream and the stats history behind the charts.
+//
+// One EventSource for the whole page (GET /api/v1/events): browsers allow only six HTTP/1.1
+// connections per host, so views subscribe to this one stream instead of opening their own.
+// After an error the stream is closed and opened again with a growing delay; every
+// reconnect emits 'resync' so views reload what they may have missed meanwhile.
+
+import { setServerTime } from './format.js';
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function request(method, path, body) {
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (e) {
+    throw new ApiError(0, 'unreachable', 'The daemon cannot be reached. Is potluckd running?');
+  }
+  const text = await response.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { /* not JSON: handled below */ }
+  if (!response.ok) {
+    const error = data && data.error;
+    throw new ApiError(response.status, error?.code ?? `http_${response.status}`,
+      error?.message ?? `${response.status} ${response.statusText || 'error'}`);
+  }
+  return data;
+}
+
+export const api = {
+  workers: () => request('GET', '/workers').then((d) => d.workers ?? []),
+  tasks: () => request('GET', '/tasks').then((d) => d.tasks ?? []),
+  stats: () => request('GET', '/stats'),
+  jobs: ({ state = '', limit = 50, cursor = '' } = {}) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (state) q.set('state', state);
+    if (cursor) q.set('cursor', String(cursor));
+    return request('GET', `/jobs?${q}`);
+  },
+  job: (id) => request('GET', `/jobs/${encodeURIComponent(id)}`),
+  submit: (job) => request('POST', '/jobs', job),
+  cancel: (id) => request('POST', `/jobs/${encodeURIComponent(id)}/cancel`),
+  health: () => fetch('/healthz').then((r) => r.json()),
+};
+
+// ------------------------------------------------------------------ a tiny event bus
+const listeners = new Map();
+
+export function on(kind, fn) {
+  if (!listeners.has(kind)) listeners.set(kind, new Set());
+  listeners.get(kind).add(fn);
+  return () => listeners.get(kind).delete(fn);
+}
+
+function emit(kind, data) {
+  for (const fn of [...(listeners.get(kind) ?? [])]) {
+    try { fn(data); } catch (e) { console.error(`potluck: a '${kind}' listener failed`, e); }
+  }
+}
+
+// ------------------------------------------------------------------ the event stream
+export const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+
+let source = null;
+let retryMs = 500;
+let connectedOnce = false;
+export let streamState = 'connecting';
+
+function setStreamState(state) {
+  if (streamState === state) return;
+  streamState = state;
+  emit('stream', state);
+}
+
+export function connectEvents() {
+  if (source) source.close();
+  source = new EventSource('/api/v1/events');
+  const parse = (kind) => (e) => {
+    let data;
+    try { data = JSON.parse(e.data); } catch { return; }
+    emit(kind, data);
+  };
+  source.addEventListener('hello', () => {
+    retryMs = 500;
+    setStreamState('live');
+    if (connectedOnce) emit('resync');
+    connectedOnce = true;
+  });
+  source.addEventListener('job', parse('job'));
+  source.addEventListener('progress', parse('job'));
+  source.addEventListener('worker', parse('worker'));
+  source.onerror = () => {
+    source.close();
+    source = null;
+    setStreamState('reconnecting');
+    setTimeout(connectEvents, retryMs);
+    retryMs = Math.min(retryMs * 2, 10_000);
+  };
+}
+
+// ------------------------------------------------------------------ stats history
+// One reading of /api/v1/stats every SAMPLE_MS; rates come from two successive readings.
+export const SAMPLE_MS = 2000;
+export const HISTORY_MS = 5 * 60 * 1000;
+
+export const stats = { latest: null, samples: [], error: null };
+let previous = null;
+
+async function sample() {
+  try {
+    const s = await api.stats();
+    setServerTime(s.time_ms);
+    const finished = s.jobs_succeeded + s.jobs_failed + s.jobs_cancelled;
+    const point = { t: s.time_ms, queue: s.queue_depth, busy: s.slots_busy, slots: s.slots_total, rate: null };
+    if (previous && s.time_ms > previous.t && finished >= previous.finished) {
+      point.rate = (finished - previous.finished) / ((s.time_ms - previous.t) / 1000);
+    } else {
+      point.gap = true;  // the first reading, or the daemon restarted and its counters began again
+    }
+    previous = { t: s.time_ms, finished };
+    stats.latest = { ...s, rate: point.rate };
+    stats.error = null;
+    stats.samples.push(point);
+    const cutoff = s.time_ms - HISTORY_MS - SAMPLE_MS;
+    while (stats.samples.length && stats.samples[0].t < cutoff) stats.samples.shift();
+  } catch (e) {
+    stats.error = e;
+    previous = null;
+  }
+  emit('stats', stats);
+}
+
+export function startSampling() {
+  sample();
+  setInterval(sample, SAMPLE_MS);
+}

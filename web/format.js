@@ -1,0 +1,139 @@
+// Escaping and number, size, duration and time formatting for the dashboard.
+//
+// Every string that comes from the daemon (task names, plugin messages, worker names) is
+// text typed by someone else: `html` escapes each interpolated value unless it is already
+// markup built by `html` itself, so a view cannot forget to.
+
+const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function esc(value) {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c]);
+}
+
+// Markup that is known to be safe (built by `html`).
+class Markup {
+  constructor(text) { this.text = text; }
+  toString() { return this.text; }
+}
+
+function part(value) {
+  if (value instanceof Markup) return value.text;
+  if (Array.isArray(value)) return value.map(part).join('');
+  if (value === null || value === undefined || value === false) return '';
+  return esc(value);
+}
+
+// html`<p>${text}</p>`: interpolated values are escaped; arrays are joined; null, undefined
+// and false render nothing, so `${cond && html`...`}` works.
+export function html(strings, ...values) {
+  let out = strings[0];
+  for (let i = 0; i < values.length; i++) out += part(values[i]) + strings[i + 1];
+  return new Markup(out);
+}
+
+const integer = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const compact = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+const precise = new Intl.NumberFormat(undefined, { maximumSignificantDigits: 6 });
+
+// 1234567 → "1,234,567"
+export function fmtInt(n) {
+  return Number.isFinite(n) ? integer.format(n) : '–';
+}
+
+// A value from a tensor: integers with separators, others with 6 significant digits,
+// very large or small magnitudes in exponent form.
+export function fmtValue(v) {
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v !== 'number') return String(v);
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return integer.format(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a >= 1e9 || a < 1e-4)) return v.toExponential(4).replace(/\.?0+e/, 'e');
+  return precise.format(v);
+}
+
+// Jobs per second: "0", "0.4/s", "12/s", "1,234/s"
+export function fmtRate(perSecond) {
+  if (!Number.isFinite(perSecond) || perSecond <= 0) return '0/s';
+  if (perSecond < 10) return `${compact.format(perSecond)}/s`;
+  return `${integer.format(perSecond)}/s`;
+}
+
+// 25276026880 → "23.5 GiB"
+export function fmtBytes(bytes) {
+  if (!Number.isFinite(bytes) || bytes <= 0) return '–';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let i = 0;
+  while (bytes >= 1024 && i < units.length - 1) { bytes /= 1024; i++; }
+  return `${i === 0 ? integer.format(bytes) : compact.format(bytes)} ${units[i]}`;
+}
+
+// 11 → "11 ms", 1502 → "1.5 s", 125000 → "2 min 5 s", 7380000 → "2 h 3 min"
+export function fmtDuration(ms) {
+  if (!Number.isFinite(ms) || ms < 0) return '–';
+  if (ms < 1000) return `${integer.format(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${compact.format(s)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.floor(s % 60)} s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h} h ${m % 60} min`;
+  return `${integer.format(Math.floor(h / 24))} d ${h % 24} h`;
+}
+
+// The daemon's clock minus ours, learnt from /api/v1/stats, so that "2 s ago" is right even
+// when the browser's clock is off.
+let clockSkewMs = 0;
+export function setServerTime(serverMs) {
+  if (Number.isFinite(serverMs)) clockSkewMs = serverMs - Date.now();
+}
+export function serverNow() {
+  return Date.now() + clockSkewMs;
+}
+
+export function toMs(time) {
+  if (time === null || time === undefined || time === '') return NaN;
+  return typeof time === 'number' ? time : Date.parse(time);
+}
+
+// "just now", "12 s ago", "3 min ago", "2 h ago", "3 d ago", or "in 5 s" for the future.
+export function fmtRelative(time) {
+  const t = toMs(time);
+  if (!Number.isFinite(t)) return '–';
+  const diff = serverNow() - t;
+  const a = Math.abs(diff) / 1000;
+  let text;
+  if (a < 5) return 'just now';
+  if (a < 60) text = `${Math.floor(a)} s`;
+  else if (a < 3600) text = `${Math.floor(a / 60)} min`;
+  else if (a < 86400) text = `${Math.floor(a / 3600)} h`;
+  else text = `${integer.format(Math.floor(a / 86400))} d`;
+  return diff >= 0 ? `${text} ago` : `in ${text}`;
+}
+
+// A local, absolute date and time for tooltips.
+export function fmtDateTime(time) {
+  const t = toMs(time);
+  if (!Number.isFinite(t)) return '';
+  return new Date(t).toLocaleString(undefined, {
+    year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit',
+  });
+}
+
+// <time> that the app's ticker keeps up to date (see refreshRelativeTimes).
+export function timeAgo(time) {
+  const t = toMs(time);
+  if (!Number.isFinite(t)) return html`<span class="muted">–</span>`;
+  return html`<time datetime="${new Date(t).toISOString()}" title="${fmtDateTime(t)}" data-relative>${fmtRelative(t)}</time>`;
+}
+
+export function refreshRelativeTimes(root = document) {
+  for (const el of root.querySelectorAll('time[data-relative]')) {
+    const text = fmtRelative(el.getAttribute('datetime'));
+    if (el.textContent !== text) el.textContent = text;
+  }
+}
+
+export function plural(n, one, many = `${one}s`) {
+  return `${fmtInt(n)} ${n === 1 ? one : many}`;
+}
