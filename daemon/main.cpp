@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   potluck::daemon::daemon_options options;
   std::string http = "127.0.0.1:8080", log_level = "info", web_dir;
   int heartbeat_ms = 1000;
+  int prefetch_ms = 5;
   po::options_description desc("Usage: potluckd [options]\n\nThe Potluck daemon: HTTP API, dashboard, job journal and worker broker.\n\nOptions");
   desc.add_options()
       ("help,h", "show this help")
@@ -55,6 +56,8 @@ int main(int argc, char** argv) {
       ("data-dir", po::value<std::string>()->default_value("var"), "folder for the journal (potluck.db)")
       ("web-dir", po::value(&web_dir), "folder of dashboard assets (default: the installed one)")
       ("heartbeat-ms", po::value(&heartbeat_ms)->default_value(heartbeat_ms), "worker heartbeat interval; 3 missed = dead")
+      ("prefetch-ms", po::value(&prefetch_ms)->default_value(prefetch_ms),
+       "send short jobs to a busy worker ahead of a free slot, up to this much waiting there; 0: never")
       ("max-attempts", po::value(&options.max_attempts)->default_value(options.max_attempts), "dispatches of a job before it fails")
       ("max-body-bytes", po::value(&options.max_body_bytes)->default_value(options.max_body_bytes), "largest request body accepted")
       ("http-threads", po::value(&options.http_threads)->default_value(options.http_threads), "HTTP I/O threads")
@@ -90,6 +93,11 @@ int main(int argc, char** argv) {
   options.http_port = static_cast<std::uint16_t>(port);
   options.data_dir = vm["data-dir"].as<std::string>();
   options.heartbeat_interval = std::chrono::milliseconds(std::max(10, heartbeat_ms));
+  if (prefetch_ms < 0) {
+    std::cerr << "potluckd: --prefetch-ms must not be negative\n";
+    return 2;
+  }
+  options.prefetch_budget = std::chrono::milliseconds(prefetch_ms);
   if (options.max_attempts < 1) {
     std::cerr << "potluckd: --max-attempts must be at least 1\n";
     return 2;

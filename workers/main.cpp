@@ -70,6 +70,8 @@ int main(int argc, char** argv) {
       ("plugins", po::value<std::string>(),
        "folder of plugin .so files (default: <exe dir>/../lib/potluck/plugins)")
       ("slots", po::value<long>()->default_value(1), "CPU slots: jobs run at once on the CPU (1..256)")
+      ("prefetch", po::value<long>()->default_value(8),
+       "jobs the daemon may send ahead while every slot is busy (0..1024); it sends only short ones")
       ("name", po::value<std::string>(), "this worker's name as the daemon shows it (default: the hostname)")
       ("gpus", po::value<std::string>()->default_value("all"), "all: one slot per NVIDIA GPU; none: CPU only")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical, off")
@@ -155,6 +157,10 @@ int main(int argc, char** argv) {
       throw usage_error("--slots must be between 1 and " + std::to_string(max_cpu_slots) + " (got " +
                         std::to_string(slots) + ")");
     config.cpu_slots = static_cast<std::size_t>(slots);
+    const long prefetch = vm["prefetch"].as<long>();
+    if (prefetch < 0 || prefetch > 1024)
+      throw usage_error("--prefetch must be between 0 and 1024 (got " + std::to_string(prefetch) + ")");
+    config.prefetch = static_cast<std::size_t>(prefetch);
     const auto gpus = vm["gpus"].as<std::string>();
     if (gpus != "all" && gpus != "none") throw usage_error("--gpus must be 'all' or 'none' (got '" + gpus + "')");
     config.gpus = gpus == "none" ? gpu_mode::none : gpu_mode::all;

@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cmath>
 #include <condition_variable>
+#include <deque>
 #include <csignal>
 #include <cstring>
 #include <map>
@@ -50,6 +51,7 @@ struct finished_run {
   std::int64_t job_id = 0;
   run_outcome outcome;
   std::int64_t elapsed_ms = 0;
+  std::int64_t elapsed_us = 0;
 };
 
 struct progress_note {
@@ -153,6 +155,8 @@ json::array plugins_json(const plugin_host& host, json::array& load_errors) {
   return plugins;
 }
 
+constexpr std::size_t max_jobs_ahead = 64;  // JOBs held while one runs; more are RETURNED
+
 class runner {
  public:
   runner(const runner_config& config, std::shared_ptr<spdlog::logger> log)
@@ -165,6 +169,8 @@ class runner {
   void job_thread_main();
   void on_message(std::vector<zmq::message_t>&& frames);
   void on_job(proto::message&& m);
+  void start_next();
+  void begin_stopping(const char* why);
   void on_mailbox(clock::time_point now);
   void flush_progress(clock::time_point now);
   void send_reply(command cmd, const json::object& header, std::vector<zmq::message_t> payload = {});
@@ -180,6 +186,8 @@ class runner {
   bool stopping_ = false;
   // The job being run, as the main thread sees it.
   std::optional<std::int64_t> current_job_;
+  // JOBs the supervisor sent ahead while one runs, started in order as the job at hand ends.
+  std::deque<proto::message> ahead_;
   std::string current_task_;
   std::size_t current_plugin_ = 0;
   std::optional<progress_note> unsent_progress_;
@@ -250,10 +258,7 @@ void runner::main_loop(signal_pipe& signals) {
     if (items[2].revents & ZMQ_POLLIN) {
       // Not a cancel: the supervisor decides the fate of the job (it may let it finish within
       // its grace period when the whole process group got the signal, as under systemd).
-      if (!signals.drain().empty() && !stopping_) {
-        log_->debug("SIGTERM: stopping after the current job");
-        stopping_ = true;
-      }
+      if (!signals.drain().empty() && !stopping_) begin_stopping("SIGTERM");
     }
     std::vector<zmq::message_t> frames;
     while (proto::recv_all(socket_, frames)) on_message(std::move(frames));
@@ -297,7 +302,8 @@ void runner::job_thread_main() {
       fin.outcome.message = e.what();
       sessions.erase(key);
     }
-    fin.elapsed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
+    fin.elapsed_us = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started).count();
+    fin.elapsed_ms = fin.elapsed_us / 1000;
     job.payload.clear();
     {
       std::lock_guard lock(mailbox_.mutex);
@@ -325,11 +331,19 @@ void runner::on_message(std::vector<zmq::message_t>&& frames) {
       if (id && current_job_ && *id == *current_job_) {
         log_->debug("job {}: cancel requested", *id);
         mailbox_.cancel = true;
+        return;
+      }
+      for (auto it = ahead_.begin(); id && it != ahead_.end(); ++it) {
+        if (header_int(it->header, "job_id") != id) continue;
+        log_->debug("job {}: cancelled before it started", *id);
+        ahead_.erase(it);
+        send_reply(command::cancelled, json::object{{"job_id", *id}});
+        return;
       }
       return;
     }
     case command::disconnect:
-      stopping_ = true;
+      if (!stopping_) begin_stopping("DISCONNECT");
       return;
     default:
       log_->warn("dropped an unexpected {} message from the supervisor", proto::command_name(m.cmd));
@@ -343,9 +357,13 @@ void runner::on_job(proto::message&& m) {
     log_->warn("dropped a job without an integer job_id");
     return;
   }
-  if (current_job_ || stopping_) {
+  if (stopping_ || (current_job_ && ahead_.size() >= max_jobs_ahead)) {
     send_reply(command::returned,
                json::object{{"job_id", *job_id}, {"reason", stopping_ ? "runner stopping" : "runner busy"}});
+    return;
+  }
+  if (current_job_) {
+    ahead_.push_back(std::move(m));
     return;
   }
   const auto task = header_string(m.header, "task");
@@ -420,6 +438,24 @@ void runner::on_job(proto::message&& m) {
   mailbox_.wake_job_thread.notify_one();
 }
 
+void runner::start_next() {
+  // A job that fails before it starts (a bad header) leaves the runner free for the next.
+  while (!current_job_ && !stopping_ && !ahead_.empty()) {
+    auto m = std::move(ahead_.front());
+    ahead_.pop_front();
+    on_job(std::move(m));
+  }
+}
+
+void runner::begin_stopping(const char* why) {
+  log_->debug("{}: stopping after the current job", why);
+  stopping_ = true;
+  for (auto& m : ahead_)
+    if (const auto id = header_int(m.header, "job_id"))
+      send_reply(command::returned, json::object{{"job_id", *id}, {"reason", "runner stopping"}});
+  ahead_.clear();
+}
+
 void runner::on_mailbox(clock::time_point now) {
   std::optional<progress_note> progress;
   std::optional<finished_run> done;
@@ -431,6 +467,7 @@ void runner::on_mailbox(clock::time_point now) {
   if (done) {
     unsent_progress_.reset();  // the outcome says it all
     reply_outcome(std::move(*done));
+    start_next();
     return;
   }
   if (progress && current_job_) {
@@ -479,7 +516,8 @@ void runner::reply_outcome(finished_run&& fin) {
       }
       log_->debug("job {} {}: succeeded in {} ms", job_id, task, fin.elapsed_ms);
       send_reply(command::result,
-                 json::object{{"job_id", job_id}, {"outputs", proto::tensor_list(metas)}, {"elapsed_ms", fin.elapsed_ms}},
+                 json::object{{"job_id", job_id}, {"outputs", proto::tensor_list(metas)}, {"elapsed_ms", fin.elapsed_ms},
+                              {"elapsed_us", fin.elapsed_us}},
                  std::move(payload));
       return;
     }

@@ -36,6 +36,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <deque>
 #include <map>
 #include <optional>
 #include <random>
@@ -66,6 +67,10 @@ constexpr auto runner_restart_backoff_max = 10000ms;
 constexpr auto runner_start_timeout = 60s;
 constexpr auto runner_stop_timeout = 3000ms;
 constexpr auto clean_exit_reply_wait = 250ms;
+// A runner busy with a short job is sent the next ones ahead (it starts them in order) so it
+// never waits for a round trip between jobs: "short" is a measured run time under this.
+constexpr std::size_t runner_ahead_max = 4;
+constexpr double ahead_max_run_us = 2000;
 constexpr auto default_heartbeat_interval = 1000ms;
 constexpr auto min_heartbeat_interval = 10ms;
 constexpr auto max_heartbeat_interval = 600000ms;
@@ -112,6 +117,7 @@ struct runner_slot {
   ms restart_backoff{0};
   bool kill_sent = false;
   std::optional<job_record> running;  // sent to the runner
+  std::deque<job_record> ahead;       // sent to the runner after `running`, which starts them in order
   std::optional<job_record> queued;   // waits until the runner is up and idle
   std::map<std::pair<std::string, std::string>, std::string> plugin_of_task;  // (task, backend)
 };
@@ -156,6 +162,8 @@ class supervisor {
   void on_runner_hello(runner_slot& r, const json::object& header, clock::time_point now);
   void on_runner_reply(runner_slot& r, proto::message&& m, clock::time_point now);
   void start_job(runner_slot& r, job_record&& job, clock::time_point now);
+  void feed_from_backlog(runner_slot& r, clock::time_point now);
+  void return_backlog(const std::string& backend, const std::string& reason, clock::time_point now);
   bool send_to_runner(runner_slot& r, std::vector<zmq::message_t>& frames);
   void cancel_on_runner(runner_slot& r, clock::time_point now);
   void kill_runner(runner_slot& r, const std::string& why);
@@ -192,6 +200,14 @@ class supervisor {
   std::filesystem::path runtime_dir_;
   std::string runners_endpoint_;
   std::vector<std::unique_ptr<runner_slot>> runners_;
+  // Jobs the daemon sent ahead of a free runner (HELLO's "prefetch"), oldest first. Only the
+  // current registration's; the first runner of their backend to be free takes the next.
+  std::deque<job_record> backlog_;
+  std::map<std::pair<std::string, std::string>, double> run_us_average_;  // (task, backend), from RESULTs
+  bool is_short(const job_record& j) const {
+    auto it = run_us_average_.find({j.task, j.backend});
+    return it != run_us_average_.end() && it->second < ahead_max_run_us;
+  }
   std::map<std::string, runner_slot*> runner_by_id_;
 
   cpu_info cpu_;
@@ -403,9 +419,10 @@ void supervisor::on_runner_exit(runner_slot& r, int wait_status, clock::time_poi
   if (r.running) {
     r.running->kill_at.reset();  // for the dead runner only, never its successor
     r.running->runner_exit = how;
-    if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) {
+    if ((WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) || !r.ahead.empty()) {
       // A runner exits cleanly only after its last reply, which may still be on its way
-      // through the ipc socket: wait a moment for it before judging the job.
+      // through the ipc socket: wait a moment for it before judging the job. So too when it
+      // held jobs ahead: the job that killed it may be one of those, after replies in flight.
       r.running->verdict_at = now + clean_exit_reply_wait;
     } else {
       settle_job_of_dead_runner(r, now);
@@ -453,6 +470,7 @@ void supervisor::on_runner_exit(runner_slot& r, int wait_status, clock::time_poi
           json::object{{"reason", "runner " + r.routing_id + " cannot start: " + how}}, now);
   }
   r.queued.reset();
+  return_backlog(r.backend, "runner " + r.routing_id + " cannot start: " + how, now);
 }
 
 void supervisor::settle_job_of_dead_runner(runner_slot& r, clock::time_point now) {
@@ -471,11 +489,26 @@ void supervisor::settle_job_of_dead_runner(runner_slot& r, clock::time_point now
   } else {
     log_->info("{}: runner {} {} while the job was being dropped", job_label(job), r.routing_id, job.runner_exit);
   }
-  if (r.queued && r.phase == runner_phase::ready) {
+  // The jobs it held ahead never started: they wait for the next free runner, in order.
+  while (!r.ahead.empty()) {
+    auto next = std::move(r.ahead.back());
+    r.ahead.pop_back();
+    if (next.owner != job_owner::daemon) continue;
+    if (next.cancel_requested) {
+      reply(next.id, command::cancelled, {}, now);
+      continue;
+    }
+    next.kill_at.reset();
+    backlog_.push_front(std::move(next));
+  }
+  for (auto& other : runners_)
+    if (other.get() != &r) feed_from_backlog(*other, now);
+  if (r.queued && !r.running && r.phase == runner_phase::ready) {
     auto next = std::move(*r.queued);
     r.queued.reset();
     start_job(r, std::move(next), now);
   }
+  feed_from_backlog(r, now);
 }
 
 void supervisor::kill_runner(runner_slot& r, const std::string& why) {
@@ -514,8 +547,46 @@ void supervisor::start_job(runner_slot& r, job_record&& job, clock::time_point n
     return;
   }
   job.started = now;
-  log_->info("{}: running on {} ({})", job_label(job), r.routing_id, r.device_name);
+  log_->debug("{}: running on {} ({})", job_label(job), r.routing_id, r.device_name);
   r.running = std::move(job);
+}
+
+void supervisor::feed_from_backlog(runner_slot& r, clock::time_point now) {
+  if (r.phase != runner_phase::ready || r.queued || shutting_down_ || r.kill_sent) return;
+  if (!r.running) {
+    for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
+      if (it->backend != r.backend) continue;
+      auto job = std::move(*it);
+      backlog_.erase(it);
+      start_job(r, std::move(job), now);
+      break;
+    }
+  }
+  // Behind a short job, send short ones ahead. They keep their frames (shared, not copied):
+  // if the runner dies before starting them they go back to the backlog.
+  while (r.running && r.running->runner_exit.empty() && !r.running->cancel_requested && is_short(*r.running) &&
+         r.ahead.size() < runner_ahead_max) {
+    auto it = std::find_if(backlog_.begin(), backlog_.end(),
+                           [&](const job_record& j) { return j.backend == r.backend && is_short(j); });
+    if (it == backlog_.end()) return;
+    std::vector<zmq::message_t> frames(it->frames.size());
+    for (std::size_t i = 0; i < frames.size(); ++i) frames[i].copy(it->frames[i]);
+    if (!send_to_runner(r, frames)) return;
+    r.ahead.push_back(std::move(*it));
+    backlog_.erase(it);
+  }
+}
+
+void supervisor::return_backlog(const std::string& backend, const std::string& reason, clock::time_point now) {
+  for (auto it = backlog_.begin(); it != backlog_.end();) {
+    if (!backend.empty() && it->backend != backend) {
+      ++it;
+      continue;
+    }
+    log_->info("{}: returned to the daemon before it started: {}", job_label(*it), reason);
+    reply(it->id, command::returned, json::object{{"reason", reason}}, now);
+    it = backlog_.erase(it);
+  }
 }
 
 void supervisor::cancel_on_runner(runner_slot& r, clock::time_point now) {
@@ -624,16 +695,41 @@ void supervisor::on_runner_hello(runner_slot& r, const json::object& header, clo
     r.queued.reset();
     start_job(r, std::move(job), now);
   }
+  feed_from_backlog(r, now);
 }
 
 void supervisor::on_runner_reply(runner_slot& r, proto::message&& m, clock::time_point now) {
   const auto job_id = header_int(m.header, "job_id");
-  if (!r.running || !job_id || *job_id != r.running->id) {
-    log_->debug("dropped a stale {} from runner {}", proto::command_name(m.cmd), r.routing_id);
-    return;
+  job_record job;
+  if (r.running && job_id && *job_id == r.running->id) {
+    job = std::move(*r.running);
+    r.running.reset();
+    if (!r.ahead.empty()) {
+      // The runner went on with the next job it holds.
+      r.running = std::move(r.ahead.front());
+      r.ahead.pop_front();
+      r.running->frames.clear();
+      r.running->started = now;
+      r.running->runner_exit = job.runner_exit;  // set when the runner is gone already
+      r.running->verdict_at = job.verdict_at;
+      if (r.running->cancel_requested && !r.running->kill_at && r.running->runner_exit.empty())
+        r.running->kill_at = now + config_.grace;
+    }
+  } else {
+    auto it = std::find_if(r.ahead.begin(), r.ahead.end(), [&](const job_record& j) { return job_id && j.id == *job_id; });
+    if (it == r.ahead.end()) {
+      log_->debug("dropped a stale {} from runner {}", proto::command_name(m.cmd), r.routing_id);
+      return;
+    }
+    job = std::move(*it);  // cancelled or handed back before it started
+    r.ahead.erase(it);
   }
-  auto job = std::move(*r.running);
-  r.running.reset();
+  if (m.cmd == command::result) {
+    if (const auto us = header_int(m.header, "elapsed_us"); us && *us >= 0) {
+      auto [avg, fresh] = run_us_average_.try_emplace({job.task, job.backend}, static_cast<double>(*us));
+      if (!fresh) avg->second += 0.2 * (static_cast<double>(*us) - avg->second);
+    }
+  }
   const auto elapsed_ms = std::chrono::duration_cast<ms>(now - job.started).count();
   switch (m.cmd) {
     case command::result:
@@ -653,11 +749,11 @@ void supervisor::on_runner_reply(runner_slot& r, proto::message&& m, clock::time
   } else {
     log_->debug("{}: reply dropped (its registration is gone or it was returned)", job_label(job));
   }
-  if (r.queued && r.phase == runner_phase::ready) {
+  if (r.queued && !r.running && r.phase == runner_phase::ready) {
     auto next = std::move(*r.queued);
     r.queued.reset();
     start_job(r, std::move(next), now);
-  }
+  }  feed_from_backlog(r, now);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -702,6 +798,7 @@ void supervisor::send_hello(clock::time_point now) {
                                                    {"memory_bytes", cpu_.memory_bytes}}},
                                {"gpus", std::move(gpus)}}},
       {"slots", std::move(slots)},
+      {"prefetch", config_.prefetch},
       {"plugins", plugins_},
       {"load_errors", load_errors_},
   };
@@ -815,13 +912,18 @@ void supervisor::on_job(proto::message&& m, clock::time_point now) {
   job.id = *job_id;
   job.task = header_string(m.header, "task");
   job.backend = header_string(m.header, "backend");
-  for (const auto& r : runners_)
+  bool duplicate = std::any_of(backlog_.begin(), backlog_.end(), [&](const job_record& b) { return b.id == job.id; });
+  for (const auto& r : runners_) {
     for (const auto* j : {&r->running, &r->queued})
-      if (*j && (*j)->id == job.id && (*j)->owner == job_owner::daemon) {
-        ++bad_messages_;
-        log_->warn("{}: dropped a second JOB with the id of a job already here", job_label(job));
-        return;
-      }
+      if (*j && (*j)->id == job.id && (*j)->owner == job_owner::daemon) duplicate = true;
+    for (const auto& j : r->ahead)
+      if (j.id == job.id && j.owner == job_owner::daemon) duplicate = true;
+  }
+  if (duplicate) {
+    ++bad_messages_;
+    log_->warn("{}: dropped a second JOB with the id of a job already here", job_label(job));
+    return;
+  }
   if (shutting_down_) {
     log_->info("{}: returned: the worker is shutting down", job_label(job));
     return reply(job.id, command::returned, json::object{{"reason", "worker is shutting down"}}, now);
@@ -846,12 +948,21 @@ void supervisor::on_job(proto::message&& m, clock::time_point now) {
     }
     if (!later && (!r->running || r->running->owner != job_owner::daemon)) later = r.get();
   }
-  if (!free && !later) {
-    log_->warn("{}: returned: no free {} slot", job_label(job), job.backend);
+  if (!free && !later && backlog_.size() >= config_.prefetch) {
+    log_->warn("{}: returned: no free {} slot and the prefetch of {} is full", job_label(job), job.backend,
+               config_.prefetch);
     return reply(job.id, command::returned, json::object{{"reason", "no free slot"}}, now);
   }
   job.frames = proto::encode(command::job, m.header, std::move(m.payload));
   if (free) return start_job(*free, std::move(job), now);
+  if (!later) {
+    log_->debug("{}: waits for a free {} slot ({} ahead of it)", job_label(job), job.backend, backlog_.size());
+    const auto backend = job.backend;
+    backlog_.push_back(std::move(job));
+    for (auto& r : runners_)
+      if (r->backend == backend) feed_from_backlog(*r, now);
+    return;
+  }
   log_->info("{}: waiting for runner {} to {}", job_label(job), later->routing_id,
              later->phase == runner_phase::ready ? "stop a dropped job" : "start");
   later->queued = std::move(job);
@@ -875,15 +986,39 @@ void supervisor::on_cancel(const json::object& header, clock::time_point now) {
       r->queued.reset();
       return reply(*job_id, command::cancelled, {}, now);
     }
+    for (auto& j : r->ahead) {
+      if (j.id != *job_id || j.owner != job_owner::daemon || j.cancel_requested) continue;
+      // The runner answers: CANCELLED if it had not started it, or stops it if it had.
+      j.cancel_requested = true;
+      auto frames = proto::encode(command::cancel, json::object{{"job_id", j.id}});
+      (void)send_to_runner(*r, frames);
+      return;
+    }
+  }
+  for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
+    if (it->id != *job_id) continue;
+    log_->info("{}: cancelled before it started", job_label(*it));
+    backlog_.erase(it);
+    return reply(*job_id, command::cancelled, {}, now);
   }
   log_->debug("job {}: cancel ignored: the job is not running here", *job_id);
 }
 
 void supervisor::drop_daemon_jobs(const std::string& why, clock::time_point now) {
+  for (const auto& job : backlog_) log_->warn("{}: dropped before it started: {}", job_label(job), why);
+  backlog_.clear();
   for (auto& r : runners_) {
     if (r->queued && r->queued->owner == job_owner::daemon) {
       log_->warn("{}: dropped before it started: {}", job_label(*r->queued), why);
       r->queued.reset();
+    }
+    for (auto& j : r->ahead) {
+      if (j.owner != job_owner::daemon) continue;
+      j.owner = job_owner::lost;
+      if (j.cancel_requested) continue;
+      j.cancel_requested = true;
+      auto frames = proto::encode(command::cancel, json::object{{"job_id", j.id}});
+      (void)send_to_runner(*r, frames);
     }
     if (r->running && r->running->owner == job_owner::daemon) {
       log_->warn("{}: cancelled locally, its result will be dropped: {}", job_label(*r->running), why);
@@ -997,7 +1132,18 @@ void supervisor::begin_shutdown(clock::time_point now) {
       reply(r->queued->id, command::returned, json::object{{"reason", "worker is shutting down"}}, now);
     }
     r->queued.reset();
+    for (auto& j : r->ahead) {
+      if (j.owner != job_owner::daemon) continue;
+      log_->info("{}: returned to the daemon before it started", job_label(j));
+      reply(j.id, command::returned, json::object{{"reason", "worker is shutting down"}}, now);
+      j.owner = job_owner::lost;
+      if (j.cancel_requested) continue;
+      j.cancel_requested = true;
+      auto frames = proto::encode(command::cancel, json::object{{"job_id", j.id}});
+      (void)send_to_runner(*r, frames);
+    }
   }
+  return_backlog("", "worker is shutting down", now);
 }
 
 void supervisor::advance_shutdown(clock::time_point now) {

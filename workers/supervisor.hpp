@@ -5,7 +5,8 @@
 // Threads: one. A single poll loop serves the daemon DEALER, the runners' ROUTER and a signal
 // self-pipe (SIGTERM, SIGINT, SIGCHLD), with timers computed from deadlines each round.
 // Invariants: at most one daemon job per runner (running or waiting for that runner to come
-// up), so daemon jobs of a backend never exceed its runners; every JOB gets exactly one of
+// up), plus at most `prefetch` jobs in the backlog waiting for any free runner of their
+// backend; every JOB gets exactly one of
 // RESULT, FAILED, CANCELLED, RETURNED while the registration it came with lasts; replies for
 // jobs of a lost registration are dropped.
 #pragma once
@@ -27,6 +28,7 @@ struct supervisor_config {
   std::filesystem::path runner_executable;  // this program, started with --runner
   std::filesystem::path runtime_parent_dir; // where potluck-worker-<pid>/ is made (TMPDIR)
   std::size_t cpu_slots = 1;
+  std::size_t prefetch = 8;  // jobs the daemon may send ahead of a free slot (HELLO "prefetch")
   std::string name;
   std::string hostname;
   gpu_mode gpus = gpu_mode::all;

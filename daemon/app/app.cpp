@@ -24,6 +24,7 @@ void daemon_app::start() {
   broker_options broker_opts;
   broker_opts.endpoint = options_.workers_endpoint;
   broker_opts.heartbeat_interval = options_.heartbeat_interval;
+  broker_opts.prefetch_budget = options_.prefetch_budget;
   broker_ = std::make_unique<broker>(broker_opts, *store_, events_, metrics_);
 
   // Jobs a previous daemon accepted but did not finish: queue them again.

@@ -33,6 +33,7 @@ struct daemon_options {
   std::filesystem::path data_dir = "var";
   std::optional<std::filesystem::path> web_dir;  // dashboard assets; none: no static files
   std::chrono::milliseconds heartbeat_interval{1000};
+  std::chrono::milliseconds prefetch_budget{5};  // see broker_options
   int max_attempts = 3;
   std::size_t max_body_bytes = 64 * 1024 * 1024;
   std::size_t max_batch_jobs = 10000;

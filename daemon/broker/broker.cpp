@@ -49,6 +49,8 @@ namespace {
 
 constexpr std::size_t max_worker_name_bytes = 64;
 constexpr std::size_t max_slots_per_worker = 256;
+constexpr std::int64_t max_prefetch_per_worker = 1024;
+constexpr double run_average_weight = 0.2;  // of the newest sample in run_us_average
 constexpr std::size_t max_messages_per_turn = 512;  // then look at the inbox and timers again
 constexpr const char* software_version = "potluckd/0.1.0";
 
@@ -91,7 +93,9 @@ struct broker::impl {
     std::string identity;
     worker_snapshot info;
     std::set<std::pair<std::string, std::string>> offers;  // (task, backend)
-    std::unordered_set<std::int64_t> running;
+    std::unordered_set<std::int64_t> running;  // sent and not answered: running or waiting there
+    std::map<std::string, int> in_flight;       // by backend: running.size() split by backend
+    int prefetch = 0;        // jobs it holds beyond its slots, waiting for a free slot (HELLO)
     bool draining = false;  // returned a job: shutting down, gets no new jobs
     steady_clock::time_point last_recv, last_send;
   };
@@ -146,6 +150,9 @@ struct broker::impl {
   std::unordered_map<std::int64_t, job_entry> jobs;
   std::unordered_map<std::string, std::deque<std::int64_t>> queues;  // ids ascending
   std::map<std::pair<std::string, std::string>, protocol::task_decl> known_tasks;  // (name, backend)
+  // Run time of a job on a worker, by queue_key(task, backend): a moving average of the
+  // elapsed_us its RESULTs report. It decides how many jobs of a task a worker may hold ahead.
+  std::unordered_map<std::string, double> run_us_average;
   std::shared_ptr<const task_catalog> catalog_snapshot;
   std::uint64_t next_worker_number = 1;
 
@@ -346,6 +353,7 @@ struct broker::impl {
       // Already journaled as cancelled; the worker's answer only frees the slot.
       spdlog::info("job {} worker {}: stopped after cancel", id, w.info.name);
     } else if (ctx.msg.cmd == command::result) {
+      note_run_time(entry, ctx.msg.header);
       finish_with_result(w, entry, ctx.msg);
     } else if (ctx.msg.cmd == command::failed) {
       auto code = string_field(ctx.msg.header, "code", "plugin_error");
@@ -497,7 +505,10 @@ struct broker::impl {
       const auto backend = string_field(s.as_object(), "backend", "cpu");
       w->info.slots[backend]++;
       w->info.busy.emplace(backend, 0);
+      w->in_flight.emplace(backend, 0);
     }
+    if (auto* p = h.if_contains("prefetch"); p && p->is_int64())
+      w->prefetch = static_cast<int>(std::clamp<std::int64_t>(p->as_int64(), 0, max_prefetch_per_worker));
     w->info.connected_ms = w->info.last_seen_ms = now_ms();
     w->last_recv = w->last_send = steady_clock::now();
 
@@ -528,8 +539,7 @@ struct broker::impl {
       if (it == jobs.end()) continue;
       auto entry = std::move(it->second);
       jobs.erase(it);
-      counters.slots_busy--;
-      counters.jobs_running--;
+      release_slot(w, entry);
       if (entry.cancel_requested) continue;  // already journaled as cancelled
       if (entry.job.attempt >= entry.job.max_attempts) {
         finish(id, job_state::failed, {}, "worker_lost",
@@ -622,29 +632,67 @@ struct broker::impl {
     push_queue(std::move(entry));
   }
 
+  static int slots_of(const worker& w, const std::string& backend) {
+    auto s = w.info.slots.find(backend);
+    return s == w.info.slots.end() ? 0 : s->second;
+  }
+  static int in_flight_of(const worker& w, const std::string& backend) {
+    auto b = w.in_flight.find(backend);
+    return b == w.in_flight.end() ? 0 : b->second;
+  }
   static int free_slots(const worker& w, const std::string& backend) {
     if (w.draining) return 0;
-    auto s = w.info.slots.find(backend);
-    if (s == w.info.slots.end()) return 0;
-    auto b = w.info.busy.find(backend);
-    return s->second - (b == w.info.busy.end() ? 0 : b->second);
+    return slots_of(w, backend) - in_flight_of(w, backend);
   }
 
-  // A new or requeued job: find the worker with the most free slots that can run it.
+  // How many jobs of a task a worker may hold beyond its slots, waiting there for a free one.
+  // Holding jobs ahead saves a round trip per job, but a job waiting behind others on one
+  // worker cannot move to another that frees up: so only tasks known to be short are sent
+  // ahead, as many as fit in the prefetch budget of waiting time, and none of a task whose
+  // run time is not measured yet.
+  int prefetch_for(const worker& w, const std::string& task, const std::string& backend) const {
+    if (w.prefetch <= 0 || options.prefetch_budget.count() <= 0) return 0;
+    auto avg = run_us_average.find(queue_key(task, backend));
+    if (avg == run_us_average.end()) return 0;
+    const double budget_us = static_cast<double>(options.prefetch_budget.count()) * 1000.0;
+    const double per_job_us = std::max(avg->second, 1.0) / std::max(slots_of(w, backend), 1);
+    return static_cast<int>(std::min<double>(w.prefetch, budget_us / per_job_us));
+  }
+  // Room for one more job of this task: a free slot, or a place in the worker's prefetch.
+  int room_for(const worker& w, const std::string& task, const std::string& backend) const {
+    if (w.draining) return 0;
+    return slots_of(w, backend) + prefetch_for(w, task, backend) - in_flight_of(w, backend);
+  }
+
+  void change_in_flight(worker& w, const std::string& backend, int delta) {
+    auto& n = w.in_flight[backend];
+    const int slots = slots_of(w, backend);
+    const int busy_before = std::min(n, slots);
+    n = std::max(0, n + delta);
+    const int busy_after = std::min(n, slots);
+    w.info.busy[backend] = busy_after;
+    counters.slots_busy += busy_after - busy_before;
+    counters.jobs_running += delta;
+  }
+
+  // A new or requeued job: find the worker with the most free slots that can run it, or,
+  // when every slot is busy, the one with the most room in its prefetch.
   void dispatch_to_any(std::int64_t id) {
     auto& entry = jobs.at(id);
     worker* best = nullptr;
     std::string best_backend;
-    int best_free = 0;
+    std::pair<int, int> best_score{0, 0};  // (free slots, room)
     for (auto& [_, w] : workers_by_identity) {
       for (const char* backend : {"cpu", "cuda"}) {
         if (!entry.job.backend.empty() && entry.job.backend != backend) continue;
         if (!w->offers.count({entry.job.task, backend})) continue;
-        const int f = free_slots(*w, backend);
-        if (f > best_free) {
+        const int room = room_for(*w, entry.job.task, backend);
+        if (room <= 0) continue;
+        const std::pair<int, int> score{std::max(free_slots(*w, backend), 0), room};
+        if (!best || score > best_score) {
           best = w.get();
           best_backend = backend;
-          best_free = f;
+          best_score = score;
         }
       }
     }
@@ -657,13 +705,15 @@ struct broker::impl {
     }
   }
 
-  // A worker has free slots: give it the oldest jobs it can run.
+  // A worker has room: give it the oldest jobs it can run.
   void pull_jobs_for(worker& w) {
+    if (w.draining) return;
     for (const char* backend : {"cpu", "cuda"}) {
-      while (free_slots(w, backend) > 0) {
+      while (true) {
         std::deque<std::int64_t>* best_queue = nullptr;
         for (const auto& [task, b] : w.offers) {
           if (b != backend) continue;
+          if (room_for(w, task, b) <= 0) continue;
           for (const auto& key : {queue_key(task, b), queue_key(task, "")}) {
             auto it = queues.find(key);
             if (it == queues.end() || it->second.empty()) continue;
@@ -712,9 +762,7 @@ struct broker::impl {
     entry.worker_identity = w.identity;
     entry.slot_backend = backend;
     w.running.insert(id);
-    w.info.busy[backend]++;
-    counters.slots_busy++;
-    counters.jobs_running++;
+    change_in_flight(w, backend, +1);
     counters.dispatch_latency.observe_us(now_us_steady() - entry.queued_us);
     const auto started = now_ms();
     store.mark_running(id, w.info.name, job.attempt, started);
@@ -728,11 +776,15 @@ struct broker::impl {
   }
 
   void release_slot(worker& w, const job_entry& entry) {
-    w.running.erase(entry.job.id);
-    auto busy = w.info.busy.find(entry.slot_backend);
-    if (busy != w.info.busy.end() && busy->second > 0) busy->second--;
-    counters.slots_busy--;
-    counters.jobs_running--;
+    if (w.running.erase(entry.job.id)) change_in_flight(w, entry.slot_backend, -1);
+  }
+
+  void note_run_time(const job_entry& entry, const json::object& header) {
+    auto* us = header.if_contains("elapsed_us");
+    if (!us || !us->is_int64() || us->as_int64() < 0) return;
+    const auto sample = static_cast<double>(us->as_int64());
+    auto [it, fresh] = run_us_average.try_emplace(queue_key(entry.job.task, entry.slot_backend), sample);
+    if (!fresh) it->second += run_average_weight * (sample - it->second);
   }
 
   void finish_with_result(worker& w, job_entry& entry, protocol::message& msg) {

@@ -7,7 +7,8 @@
 // job_store asynchronously; terminal states are announced only after their commit.
 //
 // Invariants: a job is in exactly one place (a queue, or one worker's running set) while the
-// broker holds it; a worker never holds more jobs of a backend than it declared slots for;
+// broker holds it; a worker never holds more jobs of a backend than its slots plus the
+// prefetch it offered (and holds jobs beyond its slots only of tasks measured to be short);
 // a job's terminal state is written once (the store ignores later ones).
 #pragma once
 
@@ -33,6 +34,9 @@ struct broker_options {
   std::string endpoint = "tcp://127.0.0.1:5555";
   std::chrono::milliseconds heartbeat_interval{1000};
   int heartbeat_liveness = 3;  // intervals of silence before a worker is dead
+  // Short jobs are sent to a worker ahead of a free slot (when its HELLO offers "prefetch"),
+  // as many as would wait at most this long there in all; 0 turns prefetch off.
+  std::chrono::milliseconds prefetch_budget{5};
 };
 
 // A journaled job handed to the broker for dispatch.

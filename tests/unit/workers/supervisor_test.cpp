@@ -6,7 +6,9 @@
 
 #include "potluck/protocol/task_spec.hpp"
 
+#include <fstream>
 #include <map>
+#include <thread>
 
 using namespace potluck::worker::test;
 
@@ -203,9 +205,10 @@ BOOST_AUTO_TEST_CASE(sleep_reports_progress_and_a_cancel_stops_it_promptly) {
   check_echo(s.daemon, 22, proto::dtype::u8, {2}, 2);  // the slot is free again
 }
 
-BOOST_AUTO_TEST_CASE(two_slots_run_two_jobs_at_once_and_a_third_is_returned) {
-  setup s({"--slots", "2"});
-  s.daemon.register_worker();
+BOOST_AUTO_TEST_CASE(two_slots_run_two_jobs_at_once_a_third_waits_and_a_fourth_is_returned) {
+  setup s({"--slots", "2", "--prefetch", "1"});
+  const auto hello = s.daemon.register_worker();
+  BOOST_TEST(hello.header.at("prefetch").as_int64() == 1);
   send_job(s.daemon, make_job(31, "test.sleep", {{"ms", 60000}}));
   send_job(s.daemon, make_job(32, "test.sleep", {{"ms", 60000}}));
   // Both report progress while neither has finished: they run at the same time.
@@ -213,16 +216,103 @@ BOOST_AUTO_TEST_CASE(two_slots_run_two_jobs_at_once_and_a_third_is_returned) {
   while (reporting.size() < 2) reporting.insert(job_id_of(s.daemon.expect(command::progress, event_deadline, {command::heartbeat})));
   BOOST_TEST((reporting == std::set<std::int64_t>{31, 32}));
 
+  // The third waits for a slot (--prefetch 1); the fourth finds no room at all.
   send_job(s.daemon, make_job(33, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "a"}}));
+  send_job(s.daemon, make_job(34, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "b"}}));
   auto returned = s.daemon.expect(command::returned);
-  BOOST_TEST(job_id_of(returned) == 33);
+  BOOST_TEST(job_id_of(returned) == 34);
   BOOST_TEST(str(returned.header, "reason") == "no free slot");
 
+  // A freed slot takes the waiting job.
   s.daemon.send(s.daemon.worker(), command::cancel, {{"job_id", 31}});
+  std::set<std::int64_t> answered;
+  for (int i = 0; i < 2; ++i) {
+    auto r = s.daemon.recv(event_deadline);
+    while (r && (r->cmd == command::heartbeat || r->cmd == command::progress)) r = s.daemon.recv(event_deadline);
+    BOOST_TEST_REQUIRE(r.has_value());
+    if (r->cmd == command::cancelled) BOOST_TEST(job_id_of(*r) == 31);
+    else if (r->cmd == command::result) BOOST_TEST((bytes_of(r->payload.at(0)) == "a"));
+    else BOOST_FAIL("unexpected " << proto::command_name(r->cmd));
+    answered.insert(job_id_of(*r));
+  }
+  BOOST_TEST((answered == std::set<std::int64_t>{31, 33}));
   s.daemon.send(s.daemon.worker(), command::cancel, {{"job_id", 32}});
-  std::set<std::int64_t> cancelled;
-  while (cancelled.size() < 2) cancelled.insert(job_id_of(s.daemon.expect(command::cancelled)));
-  BOOST_TEST((cancelled == std::set<std::int64_t>{31, 32}));
+  BOOST_TEST(job_id_of(s.daemon.expect(command::cancelled)) == 32);
+}
+
+BOOST_AUTO_TEST_CASE(short_jobs_sent_ahead_come_back_each_with_its_own_bytes) {
+  setup s({"--slots", "1"});
+  s.daemon.register_worker();
+  check_echo(s.daemon, 1, proto::dtype::u8, {3}, 3);  // now the worker knows echo is short
+  // More than the slot, the backlog and the runner's jobs ahead can hold at once would be
+  // returned; 12 fit (1 running, 4 ahead on the runner, the rest in the backlog of 8).
+  std::map<std::int64_t, std::string> sent;
+  for (std::int64_t id = 100; id < 112; ++id) {
+    sent[id] = pattern_bytes(static_cast<std::size_t>(id));
+    send_job(s.daemon, make_job(id, "test.echo", {}, {{"x", proto::dtype::u8, {id}, sent[id]}}));
+  }
+  std::map<std::int64_t, std::string> got;
+  while (got.size() < sent.size()) {
+    auto r = s.daemon.expect(command::result);
+    got[job_id_of(r)] = bytes_of(r.payload.at(0));
+  }
+  BOOST_TEST((got == sent));
+}
+
+BOOST_AUTO_TEST_CASE(a_job_waiting_for_a_slot_can_be_cancelled_and_sigterm_returns_the_rest) {
+  setup s({"--slots", "1", "--prefetch", "3", "--grace-ms", "300"});
+  s.daemon.register_worker();
+  check_echo(s.daemon, 50, proto::dtype::u8, {1}, 1);
+  send_job(s.daemon, make_job(51, "test.sleep", {{"ms", 60000}}));
+  s.daemon.expect(command::progress, event_deadline, {command::heartbeat});
+  send_job(s.daemon, make_job(52, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "x"}}));
+  send_job(s.daemon, make_job(53, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "y"}}));
+  s.daemon.send(s.daemon.worker(), command::cancel, {{"job_id", 52}});
+  BOOST_TEST(job_id_of(s.daemon.expect(command::cancelled)) == 52);
+  s.worker->signal(SIGTERM);
+  // The job that never started goes back at once; the running one at the end of the grace.
+  auto first = s.daemon.expect(command::returned);
+  BOOST_TEST(job_id_of(first) == 53);
+  auto second = s.daemon.expect(command::returned);
+  BOOST_TEST(job_id_of(second) == 51);
+  s.daemon.expect(command::disconnect);
+  const auto status = s.worker->wait_exit(event_deadline);
+  BOOST_TEST_REQUIRE(status.has_value());
+  BOOST_TEST(WEXITSTATUS(*status) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_runner_killed_with_jobs_ahead_fails_only_the_running_one) {
+  setup s({"--slots", "1"});
+  s.daemon.register_worker();
+  // test.sleep with ms 0 and test.echo are both measured short: jobs are sent ahead of them.
+  for (std::int64_t id : {60, 61}) {
+    send_job(s.daemon, make_job(id, "test.sleep", {{"ms", 0}}));
+    BOOST_TEST(job_id_of(s.daemon.expect(command::result)) == id);
+  }
+  check_echo(s.daemon, 62, proto::dtype::u8, {1}, 1);
+  send_job(s.daemon, make_job(70, "test.sleep", {{"ms", 60000}}));
+  s.daemon.expect(command::progress, event_deadline, {command::heartbeat});
+  send_job(s.daemon, make_job(71, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "p"}}));
+  send_job(s.daemon, make_job(72, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "q"}}));
+  // Give the supervisor a moment to pass them on to the runner, then kill the runner.
+  std::this_thread::sleep_for(200ms);
+  std::ifstream children("/proc/" + std::to_string(s.worker->pid()) + "/task/" + std::to_string(s.worker->pid()) + "/children");
+  pid_t runner = 0;
+  children >> runner;
+  BOOST_TEST_REQUIRE(runner > 0);
+  ::kill(runner, SIGKILL);
+  std::map<std::int64_t, std::string> outcome;
+  while (outcome.size() < 3) {
+    auto r = s.daemon.recv(event_deadline);
+    while (r && (r->cmd == command::heartbeat || r->cmd == command::progress)) r = s.daemon.recv(event_deadline);
+    BOOST_TEST_REQUIRE(r.has_value());
+    outcome[job_id_of(*r)] = std::string(proto::command_name(r->cmd)) +
+                             (r->cmd == command::result ? ":" + bytes_of(r->payload.at(0)) : ":" + str(r->header, "message"));
+  }
+  BOOST_TEST(outcome[70].starts_with("failed:"), outcome[70]);
+  BOOST_TEST(outcome[70].find("SIGKILL") != std::string::npos, outcome[70]);
+  BOOST_TEST(outcome[71] == "result:p");
+  BOOST_TEST(outcome[72] == "result:q");
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_returns_a_job_still_running_after_the_grace_period_then_disconnects_and_exits_0) {
