@@ -44,7 +44,7 @@ constexpr std::int64_t default_jobs = 20'000;
 constexpr std::int64_t quick_jobs = 2'000;
 constexpr int batch_jobs_per_request = 500;  // the daemon accepts up to 10,000 per batch
 constexpr int batch_connections = 2;
-constexpr int single_connections = 8;
+constexpr int default_single_connections = 32;  // clients submitting one job a request at once
 constexpr int latency_warmup = 100;
 constexpr int latency_samples = 1000;
 constexpr int ceiling_window = batch_jobs_per_request * batch_connections;  // in flight, like the batch path
@@ -66,6 +66,7 @@ struct options {
   std::vector<int> workers = {1, 2, 4};
   fs::path build_dir;
   bool quick = false;
+  int single_connections = default_single_connections;
 };
 
 struct latency_stats {
@@ -360,10 +361,10 @@ e2e_result run_e2e(const options& opts, int worker_count) {
     std::fflush(stdout);
   }
 
-  // Single path: the same M jobs, one per request, over single_connections connections.
+  // Single path: the same M jobs, one per request, over opts.single_connections connections.
   {
     const auto base = c.counters();
-    submitters s(c.http_port(), single_connections, static_cast<std::size_t>(opts.jobs), "/api/v1/jobs",
+    submitters s(c.http_port(), opts.single_connections, static_cast<std::size_t>(opts.jobs), "/api/v1/jobs",
                  [&](std::size_t) -> const std::string& { return single_body; }, 202);
     const auto t0 = clock_type::now();
     s.start();
@@ -516,6 +517,9 @@ Options:
   --workers LIST    worker counts, comma-separated (default 1,2,4)
   --build-dir DIR   the build tree holding bin/potluckd, bin/potluck-worker, lib/potluck/plugins
                     (default: the folder above this executable's)
+  --connections N   clients (keep-alive connections) of the single path (default 32): each has one
+                    request in flight, and a job is answered only once committed (fsync), so the
+                    single path's rate is at most N / commit time
   --quick           M = 2000 unless --jobs is given (CI smoke run)
   -h, --help        this help
 )";
@@ -556,6 +560,12 @@ options parse_options(int argc, char** argv) {
       o.workers = parse_workers(value());
     } else if (a == "--build-dir") {
       o.build_dir = value();
+    } else if (a == "--connections") {
+      const auto v = value();
+      char* end = nullptr;
+      const long n = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || n < 1 || n > 1024) throw std::invalid_argument("--connections takes 1 to 1024");
+      o.single_connections = static_cast<int>(n);
     } else if (a == "--quick") {
       o.quick = true;
     } else {
@@ -588,7 +598,7 @@ int bench_main(int argc, char** argv) {
               std::thread::hardware_concurrency());
   std::printf("batch: %d jobs/request over %d connections; single: one job/request over %d connections; "
               "wait: %d sequential ?wait=true after %d warm-up; ceiling window %d\n",
-              batch_jobs_per_request, batch_connections, single_connections, latency_samples, latency_warmup,
+              batch_jobs_per_request, batch_connections, opts.single_connections, latency_samples, latency_warmup,
               ceiling_window);
   std::fflush(stdout);
 
