@@ -3,7 +3,8 @@
 //
 // Ownership: the supervisor owns both sockets, every runner child (it alone spawns, signals and
 // reaps them) and the runtime folder holding the runners' ipc endpoint. JOB tensor frames are
-// moved from the daemon socket to a runner's, and replies back, never copied.
+// never copied: a job keeps its frames until it is answered, and what goes to a runner are zmq
+// copies sharing the same buffers (so a job its runner did not run can go to another).
 //
 // The daemon link (state x event -> action -> next state):
 //   waiting_for_runners x first runner hello      -> send HELLO                    -> connecting
@@ -71,6 +72,7 @@ constexpr auto clean_exit_reply_wait = 250ms;
 // never waits for a round trip between jobs: "short" is a measured run time under this.
 constexpr std::size_t runner_ahead_max = 4;
 constexpr double ahead_max_run_us = 2000;
+constexpr double run_average_weight = 0.2;  // of the newest sample in run_us_average_
 constexpr auto default_heartbeat_interval = 1000ms;
 constexpr auto min_heartbeat_interval = 10ms;
 constexpr auto max_heartbeat_interval = 600000ms;
@@ -93,8 +95,10 @@ struct job_record {
   std::optional<clock::time_point> kill_at;  // the runner is killed if the job still runs then
   std::optional<clock::time_point> verdict_at;  // its runner exited cleanly: the reply has until then
   std::string runner_exit;                   // how its runner ended, once it did
+  bool runner_exit_clean = false;            // ... with status 0: it never started this job
   clock::time_point started{};
-  std::vector<zmq::message_t> frames;        // the JOB's frames while it waits for its runner
+  std::vector<zmq::message_t> frames;        // the JOB's frames, kept until it is answered: a job
+                                             // its runner never started goes to another one
 };
 
 enum class runner_phase {
@@ -116,6 +120,7 @@ struct runner_slot {
   clock::time_point started_at{}, restart_at{};
   ms restart_backoff{0};
   bool kill_sent = false;
+  bool retiring = false;  // said "runner stopping": takes no more jobs until it is restarted
   std::optional<job_record> running;  // sent to the runner
   std::deque<job_record> ahead;       // sent to the runner after `running`, which starts them in order
   std::optional<job_record> queued;   // waits until the runner is up and idle
@@ -164,6 +169,7 @@ class supervisor {
   void start_job(runner_slot& r, job_record&& job, clock::time_point now);
   void feed_from_backlog(runner_slot& r, clock::time_point now);
   void return_backlog(const std::string& backend, const std::string& reason, clock::time_point now);
+  void run_elsewhere(job_record&& job, clock::time_point now);
   bool send_to_runner(runner_slot& r, std::vector<zmq::message_t>& frames);
   void cancel_on_runner(runner_slot& r, clock::time_point now);
   void kill_runner(runner_slot& r, const std::string& why);
@@ -387,6 +393,7 @@ void supervisor::spawn(runner_slot& r, clock::time_point now) {
   r.phase = runner_phase::starting;
   r.started_at = now;
   r.kill_sent = false;
+  r.retiring = false;
   log_->debug("runner {} ({} {}) started as pid {}", r.routing_id, r.backend, r.device_name, pid);
 }
 
@@ -419,6 +426,7 @@ void supervisor::on_runner_exit(runner_slot& r, int wait_status, clock::time_poi
   if (r.running) {
     r.running->kill_at.reset();  // for the dead runner only, never its successor
     r.running->runner_exit = how;
+    r.running->runner_exit_clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
     if ((WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0) || !r.ahead.empty()) {
       // A runner exits cleanly only after its last reply, which may still be on its way
       // through the ipc socket: wait a moment for it before judging the job. So too when it
@@ -470,13 +478,27 @@ void supervisor::on_runner_exit(runner_slot& r, int wait_status, clock::time_poi
           json::object{{"reason", "runner " + r.routing_id + " cannot start: " + how}}, now);
   }
   r.queued.reset();
-  return_backlog(r.backend, "runner " + r.routing_id + " cannot start: " + how, now);
+  const bool other_runner = std::any_of(runners_.begin(), runners_.end(), [&](const auto& o) {
+    return o.get() != &r && o->backend == r.backend &&
+           (o->phase == runner_phase::ready || o->phase == runner_phase::starting);
+  });
+  if (!other_runner) return_backlog(r.backend, "runner " + r.routing_id + " cannot start: " + how, now);
 }
 
 void supervisor::settle_job_of_dead_runner(runner_slot& r, clock::time_point now) {
   auto job = std::move(*r.running);
   r.running.reset();
-  if (job.owner == job_owner::daemon) {
+  // The jobs it held ahead never started: they wait for the next free runner, in order.
+  while (!r.ahead.empty()) {
+    auto next = std::move(r.ahead.back());
+    r.ahead.pop_back();
+    run_elsewhere(std::move(next), now);
+  }
+  if (job.owner == job_owner::daemon && !job.cancel_requested && (job.runner_exit_clean || r.kill_sent)) {
+    // A runner exits cleanly only with no job at hand, and one killed by us was killed for a
+    // job that was cancelled, not this one: this job did not fail.
+    run_elsewhere(std::move(job), now);
+  } else if (job.owner == job_owner::daemon) {
     if (job.cancel_requested) {
       log_->info("{}: cancelled (runner {} {})", job_label(job), r.routing_id, job.runner_exit);
       reply(job.id, command::cancelled, {}, now);
@@ -488,18 +510,6 @@ void supervisor::settle_job_of_dead_runner(runner_slot& r, clock::time_point now
     }
   } else {
     log_->info("{}: runner {} {} while the job was being dropped", job_label(job), r.routing_id, job.runner_exit);
-  }
-  // The jobs it held ahead never started: they wait for the next free runner, in order.
-  while (!r.ahead.empty()) {
-    auto next = std::move(r.ahead.back());
-    r.ahead.pop_back();
-    if (next.owner != job_owner::daemon) continue;
-    if (next.cancel_requested) {
-      reply(next.id, command::cancelled, {}, now);
-      continue;
-    }
-    next.kill_at.reset();
-    backlog_.push_front(std::move(next));
   }
   for (auto& other : runners_)
     if (other.get() != &r) feed_from_backlog(*other, now);
@@ -536,12 +546,17 @@ bool supervisor::send_to_runner(runner_slot& r, std::vector<zmq::message_t>& fra
   return sent;
 }
 
+// Copies of a job's frames (zmq copies share the buffers) to send while the job keeps its own.
+std::vector<zmq::message_t> shared_copy(std::vector<zmq::message_t>& frames) {
+  std::vector<zmq::message_t> out(frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) out[i].copy(frames[i]);
+  return out;
+}
+
 void supervisor::start_job(runner_slot& r, job_record&& job, clock::time_point now) {
-  auto frames = std::move(job.frames);
-  job.frames.clear();
+  auto frames = shared_copy(job.frames);
   if (!send_to_runner(r, frames)) {
     // The runner is unreachable (it is probably dying): keep the job for its successor.
-    job.frames = std::move(frames);
     r.queued = std::move(job);
     kill_runner(r, "it does not take messages");
     return;
@@ -552,7 +567,7 @@ void supervisor::start_job(runner_slot& r, job_record&& job, clock::time_point n
 }
 
 void supervisor::feed_from_backlog(runner_slot& r, clock::time_point now) {
-  if (r.phase != runner_phase::ready || r.queued || shutting_down_ || r.kill_sent) return;
+  if (r.phase != runner_phase::ready || r.queued || shutting_down_ || r.kill_sent || r.retiring) return;
   if (!r.running) {
     for (auto it = backlog_.begin(); it != backlog_.end(); ++it) {
       if (it->backend != r.backend) continue;
@@ -569,8 +584,7 @@ void supervisor::feed_from_backlog(runner_slot& r, clock::time_point now) {
     auto it = std::find_if(backlog_.begin(), backlog_.end(),
                            [&](const job_record& j) { return j.backend == r.backend && is_short(j); });
     if (it == backlog_.end()) return;
-    std::vector<zmq::message_t> frames(it->frames.size());
-    for (std::size_t i = 0; i < frames.size(); ++i) frames[i].copy(it->frames[i]);
+    auto frames = shared_copy(it->frames);
     if (!send_to_runner(r, frames)) return;
     r.ahead.push_back(std::move(*it));
     backlog_.erase(it);
@@ -578,15 +592,39 @@ void supervisor::feed_from_backlog(runner_slot& r, clock::time_point now) {
 }
 
 void supervisor::return_backlog(const std::string& backend, const std::string& reason, clock::time_point now) {
+  // reply() may lose the registration, which empties backlog_: work on what was taken out.
+  std::deque<job_record> taken;
   for (auto it = backlog_.begin(); it != backlog_.end();) {
     if (!backend.empty() && it->backend != backend) {
       ++it;
       continue;
     }
-    log_->info("{}: returned to the daemon before it started: {}", job_label(*it), reason);
-    reply(it->id, command::returned, json::object{{"reason", reason}}, now);
+    taken.push_back(std::move(*it));
     it = backlog_.erase(it);
   }
+  for (const auto& job : taken) {
+    if (state_ != link_state::registered) break;  // the registration is gone: no reply is due
+    log_->info("{}: returned to the daemon before it started: {}", job_label(job), reason);
+    reply(job.id, command::returned, json::object{{"reason", reason}}, now);
+  }
+}
+
+// A job its runner did not run (it said "runner stopping", exited cleanly without answering,
+// or was killed by us for another job): it goes first in the backlog, or back to the daemon
+// when this worker is shutting down.
+void supervisor::run_elsewhere(job_record&& job, clock::time_point now) {
+  if (job.owner != job_owner::daemon) return;
+  if (job.cancel_requested) return reply(job.id, command::cancelled, {}, now);
+  if (shutting_down_) {
+    log_->info("{}: returned to the daemon: the worker is shutting down", job_label(job));
+    return reply(job.id, command::returned, json::object{{"reason", "worker is shutting down"}}, now);
+  }
+  log_->info("{}: not run by its runner; waits for another", job_label(job));
+  job.kill_at.reset();
+  job.verdict_at.reset();
+  job.runner_exit.clear();
+  job.runner_exit_clean = false;
+  backlog_.push_front(std::move(job));
 }
 
 void supervisor::cancel_on_runner(runner_slot& r, clock::time_point now) {
@@ -704,13 +742,21 @@ void supervisor::on_runner_reply(runner_slot& r, proto::message&& m, clock::time
   if (r.running && job_id && *job_id == r.running->id) {
     job = std::move(*r.running);
     r.running.reset();
-    if (!r.ahead.empty()) {
+    if (!r.ahead.empty() && r.kill_sent) {
+      // We are killing this runner (for a cancelled job that did not stop): whatever it held
+      // ahead runs elsewhere.
+      while (!r.ahead.empty()) {
+        auto next = std::move(r.ahead.back());
+        r.ahead.pop_back();
+        run_elsewhere(std::move(next), now);
+      }
+    } else if (!r.ahead.empty()) {
       // The runner went on with the next job it holds.
       r.running = std::move(r.ahead.front());
       r.ahead.pop_front();
-      r.running->frames.clear();
       r.running->started = now;
       r.running->runner_exit = job.runner_exit;  // set when the runner is gone already
+      r.running->runner_exit_clean = job.runner_exit_clean;
       r.running->verdict_at = job.verdict_at;
       if (r.running->cancel_requested && !r.running->kill_at && r.running->runner_exit.empty())
         r.running->kill_at = now + config_.grace;
@@ -727,8 +773,18 @@ void supervisor::on_runner_reply(runner_slot& r, proto::message&& m, clock::time
   if (m.cmd == command::result) {
     if (const auto us = header_int(m.header, "elapsed_us"); us && *us >= 0) {
       auto [avg, fresh] = run_us_average_.try_emplace({job.task, job.backend}, static_cast<double>(*us));
-      if (!fresh) avg->second += 0.2 * (static_cast<double>(*us) - avg->second);
+      if (!fresh) avg->second += run_average_weight * (static_cast<double>(*us) - avg->second);
     }
+  }
+  if (m.cmd == command::returned && !shutting_down_ && job.owner == job_owner::daemon) {
+    // Only a runner that is stopping hands a job back (a runner-only SIGTERM, or DISCONNECT):
+    // it gets no more jobs until it is restarted, and the job goes to another runner.
+    log_->info("{}: handed back by {}: {}", job_label(job), r.routing_id, header_string(m.header, "reason"));
+    r.retiring = true;
+    run_elsewhere(std::move(job), now);
+    for (auto& other : runners_)
+      if (other.get() != &r) feed_from_backlog(*other, now);
+    return;
   }
   const auto elapsed_ms = std::chrono::duration_cast<ms>(now - job.started).count();
   switch (m.cmd) {
@@ -749,11 +805,12 @@ void supervisor::on_runner_reply(runner_slot& r, proto::message&& m, clock::time
   } else {
     log_->debug("{}: reply dropped (its registration is gone or it was returned)", job_label(job));
   }
-  if (r.queued && !r.running && r.phase == runner_phase::ready) {
+  if (r.queued && !r.running && r.phase == runner_phase::ready && !r.kill_sent && !r.retiring) {
     auto next = std::move(*r.queued);
     r.queued.reset();
     start_job(r, std::move(next), now);
-  }  feed_from_backlog(r, now);
+  }
+  feed_from_backlog(r, now);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -942,13 +999,15 @@ void supervisor::on_job(proto::message&& m, clock::time_point now) {
   runner_slot* later = nullptr;  // coming up, or finishing a job the daemon no longer counts
   for (auto& r : runners_) {
     if (r->backend != job.backend || r->queued) continue;
-    if (r->phase == runner_phase::ready && !r->running) {
+    if (r->phase == runner_phase::ready && !r->running && !r->kill_sent && !r->retiring) {
       free = r.get();
       break;
     }
     if (!later && (!r->running || r->running->owner != job_owner::daemon)) later = r.get();
   }
-  if (!free && !later && backlog_.size() >= config_.prefetch) {
+  const auto waiting = static_cast<std::size_t>(std::count_if(
+      backlog_.begin(), backlog_.end(), [&](const job_record& b) { return b.backend == job.backend; }));
+  if (!free && !later && waiting >= config_.prefetch) {
     log_->warn("{}: returned: no free {} slot and the prefetch of {} is full", job_label(job), job.backend,
                config_.prefetch);
     return reply(job.id, command::returned, json::object{{"reason", "no free slot"}}, now);

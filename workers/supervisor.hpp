@@ -4,9 +4,10 @@
 //
 // Threads: one. A single poll loop serves the daemon DEALER, the runners' ROUTER and a signal
 // self-pipe (SIGTERM, SIGINT, SIGCHLD), with timers computed from deadlines each round.
-// Invariants: at most one daemon job per runner (running or waiting for that runner to come
-// up), plus at most `prefetch` jobs in the backlog waiting for any free runner of their
-// backend; every JOB gets exactly one of
+// Invariants: per runner, at most one daemon job running or waiting for it to come up, plus
+// up to 4 short ones sent ahead (started in order); per backend, at most `prefetch` jobs in the
+// backlog waiting for any free runner; a job a runner did not run goes to another runner, never
+// failed for it; every JOB gets exactly one of
 // RESULT, FAILED, CANCELLED, RETURNED while the registration it came with lasts; replies for
 // jobs of a lost registration are dropped.
 #pragma once

@@ -86,6 +86,7 @@ struct broker::impl {
     std::string worker_identity;  // empty while queued
     std::string slot_backend;     // the backend of the slot it runs in
     bool cancel_requested = false;
+    bool long_task = false;       // sent when its task was not known to be short (see prefetch_for)
     std::int64_t queued_us = 0;   // steady clock, for the dispatch latency
   };
 
@@ -95,6 +96,7 @@ struct broker::impl {
     std::set<std::pair<std::string, std::string>> offers;  // (task, backend)
     std::unordered_set<std::int64_t> running;  // sent and not answered: running or waiting there
     std::map<std::string, int> in_flight;       // by backend: running.size() split by backend
+    std::map<std::string, int> long_in_flight;  // by backend: those of them with long_task
     int prefetch = 0;        // jobs it holds beyond its slots, waiting for a free slot (HELLO)
     bool draining = false;  // returned a job: shutting down, gets no new jobs
     steady_clock::time_point last_recv, last_send;
@@ -531,6 +533,8 @@ struct broker::impl {
   }
 
   void forget_worker(worker& w, const char* why) {
+    // Nothing it held may be dispatched back to it while it is being forgotten.
+    w.draining = true;
     // Requeue everything it held, in id order so the oldest goes first again.
     std::vector<std::int64_t> held(w.running.begin(), w.running.end());
     std::sort(held.begin(), held.end());
@@ -650,12 +654,20 @@ struct broker::impl {
   // worker cannot move to another that frees up: so only tasks known to be short are sent
   // ahead, as many as fit in the prefetch budget of waiting time, and none of a task whose
   // run time is not measured yet.
-  int prefetch_for(const worker& w, const std::string& task, const std::string& backend) const {
-    if (w.prefetch <= 0 || options.prefetch_budget.count() <= 0) return 0;
+  // Slots busy with long jobs do not drain the jobs sent ahead: they count out, and a worker
+  // whose every slot runs a long job gets none ahead.
+  bool is_short(const std::string& task, const std::string& backend) const {
     auto avg = run_us_average.find(queue_key(task, backend));
-    if (avg == run_us_average.end()) return 0;
+    return avg != run_us_average.end() &&
+           avg->second * 1e-3 <= static_cast<double>(options.prefetch_budget.count());
+  }
+  int prefetch_for(const worker& w, const std::string& task, const std::string& backend) const {
+    if (w.prefetch <= 0 || options.prefetch_budget.count() <= 0 || !is_short(task, backend)) return 0;
+    auto long_jobs = w.long_in_flight.find(backend);
+    const int cycling = slots_of(w, backend) - (long_jobs == w.long_in_flight.end() ? 0 : long_jobs->second);
+    if (cycling <= 0) return 0;
     const double budget_us = static_cast<double>(options.prefetch_budget.count()) * 1000.0;
-    const double per_job_us = std::max(avg->second, 1.0) / std::max(slots_of(w, backend), 1);
+    const double per_job_us = std::max(run_us_average.at(queue_key(task, backend)), 1.0) / cycling;
     return static_cast<int>(std::min<double>(w.prefetch, budget_us / per_job_us));
   }
   // Room for one more job of this task: a free slot, or a place in the worker's prefetch.
@@ -763,6 +775,8 @@ struct broker::impl {
     entry.slot_backend = backend;
     w.running.insert(id);
     change_in_flight(w, backend, +1);
+    entry.long_task = !is_short(job.task, backend);
+    if (entry.long_task) w.long_in_flight[backend]++;
     counters.dispatch_latency.observe_us(now_us_steady() - entry.queued_us);
     const auto started = now_ms();
     store.mark_running(id, w.info.name, job.attempt, started);
@@ -776,7 +790,9 @@ struct broker::impl {
   }
 
   void release_slot(worker& w, const job_entry& entry) {
-    if (w.running.erase(entry.job.id)) change_in_flight(w, entry.slot_backend, -1);
+    if (!w.running.erase(entry.job.id)) return;
+    change_in_flight(w, entry.slot_backend, -1);
+    if (entry.long_task) w.long_in_flight[entry.slot_backend]--;
   }
 
   void note_run_time(const job_entry& entry, const json::object& header) {
@@ -785,6 +801,9 @@ struct broker::impl {
     const auto sample = static_cast<double>(us->as_int64());
     auto [it, fresh] = run_us_average.try_emplace(queue_key(entry.job.task, entry.slot_backend), sample);
     if (!fresh) it->second += run_average_weight * (sample - it->second);
+    // A task just measured short may now go ahead to every worker, not only this one.
+    if (fresh && is_short(entry.job.task, entry.slot_backend))
+      for (auto& [_, other] : workers_by_identity) pull_jobs_for(*other);
   }
 
   void finish_with_result(worker& w, job_entry& entry, protocol::message& msg) {

@@ -315,6 +315,42 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_with_jobs_ahead_fails_only_the_running_one)
   BOOST_TEST(outcome[72] == "result:q");
 }
 
+BOOST_AUTO_TEST_CASE(a_runner_stopped_alone_hands_back_its_jobs_ahead_and_none_fails) {
+  setup s({"--slots", "1"});
+  s.daemon.register_worker();
+  for (std::int64_t id : {90, 91}) {
+    send_job(s.daemon, make_job(id, "test.sleep", {{"ms", 0}}));
+    BOOST_TEST(job_id_of(s.daemon.expect(command::result)) == id);
+  }
+  check_echo(s.daemon, 92, proto::dtype::u8, {1}, 1);
+  send_job(s.daemon, make_job(93, "test.sleep", {{"ms", 60000}}));
+  s.daemon.expect(command::progress, event_deadline, {command::heartbeat});
+  send_job(s.daemon, make_job(94, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "m"}}));
+  send_job(s.daemon, make_job(95, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "n"}}));
+  std::this_thread::sleep_for(200ms);
+  // SIGTERM to the runner only (not the supervisor): it finishes its job, hands back the ones
+  // it held ahead, and exits; they must run on its successor, not come back to the daemon.
+  std::ifstream children("/proc/" + std::to_string(s.worker->pid()) + "/task/" + std::to_string(s.worker->pid()) + "/children");
+  pid_t runner = 0;
+  children >> runner;
+  BOOST_TEST_REQUIRE(runner > 0);
+  ::kill(runner, SIGTERM);
+  std::this_thread::sleep_for(200ms);
+  s.daemon.send(s.daemon.worker(), command::cancel, {{"job_id", 93}});
+  std::map<std::int64_t, std::string> outcome;
+  while (outcome.size() < 3) {
+    auto r = s.daemon.recv(event_deadline);
+    while (r && (r->cmd == command::heartbeat || r->cmd == command::progress)) r = s.daemon.recv(event_deadline);
+    BOOST_TEST_REQUIRE(r.has_value());
+    outcome[job_id_of(*r)] = std::string(proto::command_name(r->cmd)) +
+                             (r->cmd == command::result ? ":" + bytes_of(r->payload.at(0)) : "");
+  }
+  BOOST_TEST(outcome[93] == "cancelled");
+  BOOST_TEST(outcome[94] == "result:m");
+  BOOST_TEST(outcome[95] == "result:n");
+  BOOST_TEST(s.worker->alive());
+}
+
 BOOST_AUTO_TEST_CASE(sigterm_returns_a_job_still_running_after_the_grace_period_then_disconnects_and_exits_0) {
   setup s({"--grace-ms", "300"});
   s.daemon.register_worker();
