@@ -1,6 +1,10 @@
 // migrations: the schema of the SQLite job journal, as an ordered list of changes.
 // Large columns (params, tensors) come last in `jobs` so that reading the small ones
 // (list) never walks the overflow pages of the blobs.
+// The credit tables (2) are STRICT: a balance that overflowed into a REAL, or a text where
+// an amount belongs, is refused by SQLite itself rather than stored. The ledger is
+// append-only, enforced by triggers, and the cached balances obey the same rule as the
+// code (none below 0 but mint's).
 #include "daemon/store/migrations.hpp"
 
 #include <array>
@@ -8,7 +12,7 @@
 namespace potluck::daemon::store_detail {
 namespace {
 
-constexpr std::array<migration, 1> migrations{{
+constexpr std::array<migration, 2> migrations{{
     {1, R"sql(
 CREATE TABLE jobs (
   id            INTEGER PRIMARY KEY,
@@ -30,6 +34,62 @@ CREATE TABLE jobs (
   outputs       BLOB    NOT NULL DEFAULT x''
 );
 CREATE INDEX jobs_by_state ON jobs (state, id);
+)sql"},
+    {2, R"sql(
+CREATE TABLE accounts (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT    NOT NULL UNIQUE,
+  kind       TEXT    NOT NULL CHECK (kind IN ('user', 'org', 'system')),
+  created_ms INTEGER NOT NULL DEFAULT 0,
+  balance    INTEGER NOT NULL DEFAULT 0,
+  CHECK (id = 1 OR balance >= 0)  -- only mint goes below 0
+) STRICT;
+INSERT INTO accounts (id, name, kind, created_ms) VALUES
+  (1, 'mint',   'system', CAST(strftime('%s', 'now') AS INTEGER) * 1000),
+  (2, 'escrow', 'system', CAST(strftime('%s', 'now') AS INTEGER) * 1000),
+  (3, 'fees',   'system', CAST(strftime('%s', 'now') AS INTEGER) * 1000);
+
+CREATE TABLE org_members (
+  org_id  INTEGER NOT NULL REFERENCES accounts (id),
+  user_id INTEGER NOT NULL REFERENCES accounts (id),
+  role    TEXT    NOT NULL CHECK (role IN ('owner', 'member')),
+  PRIMARY KEY (org_id, user_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX org_members_by_user ON org_members (user_id, org_id);
+
+CREATE TABLE api_tokens (
+  id           INTEGER PRIMARY KEY,
+  account_id   INTEGER NOT NULL REFERENCES accounts (id),
+  name         TEXT    NOT NULL,
+  scopes       INTEGER NOT NULL,
+  prefix       TEXT    NOT NULL,
+  token_hash   TEXT    NOT NULL UNIQUE,
+  created_ms   INTEGER NOT NULL,
+  last_used_ms INTEGER NOT NULL DEFAULT 0,
+  revoked_ms   INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX api_tokens_by_account ON api_tokens (account_id, id);
+
+CREATE TABLE ledger (
+  id             INTEGER PRIMARY KEY,
+  debit_account  INTEGER NOT NULL REFERENCES accounts (id),
+  credit_account INTEGER NOT NULL REFERENCES accounts (id),
+  amount         INTEGER NOT NULL CHECK (amount > 0),
+  kind           TEXT    NOT NULL
+                 CHECK (kind IN ('grant', 'reserve', 'charge', 'payout', 'refund', 'fee',
+                                 'transfer')),
+  job_id         INTEGER NOT NULL DEFAULT 0,
+  time_ms        INTEGER NOT NULL,
+  memo           TEXT    NOT NULL DEFAULT '',
+  CHECK (debit_account <> credit_account)
+) STRICT;
+CREATE INDEX ledger_by_debit ON ledger (debit_account, id);
+CREATE INDEX ledger_by_credit ON ledger (credit_account, id);
+CREATE INDEX ledger_by_job ON ledger (job_id);
+CREATE TRIGGER ledger_rows_are_never_changed BEFORE UPDATE ON ledger
+BEGIN SELECT RAISE(ABORT, 'ledger rows are never changed: write a new movement instead'); END;
+CREATE TRIGGER ledger_rows_are_never_deleted BEFORE DELETE ON ledger
+BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted: write a new movement instead'); END;
 )sql"},
 }};
 

@@ -1,4 +1,6 @@
-// sqlite_job_store: the embedded job journal, SQLite in WAL mode behind job_store.
+// sqlite_job_store: the embedded job journal, SQLite in WAL mode behind job_store, and the
+// accounts, tokens and credit ledger behind account_store, in the same file and through the
+// same writer, so that a job's write and the credits it moves can share one transaction.
 //
 // Threads and ownership: one writer thread owns the write connection and its prepared
 // statements for the store's whole life. Every write is queued to it; it takes everything
@@ -8,6 +10,11 @@
 // caller's thread through a small pool of read connections; in WAL mode a reader sees the
 // last commit and never blocks the writer, nor the writer it.
 //
+// Account writes are closures queued like job writes: the writer runs each inside its own
+// SAVEPOINT of the grouped transaction (a refused one rolls back only itself) and wakes the
+// waiting caller after the COMMIT. Token uses (touch_token) are merged in memory and written
+// by one queued closure, so that a busy token costs no commit of its own.
+//
 // Invariants: a terminal job is never changed (every UPDATE is guarded by
 // `state IN ('queued','running')`); a callback never runs before the commit that holds its
 // write; a failed statement or commit is reported to the callbacks it concerns and the
@@ -16,134 +23,49 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
+#include "daemon/store/account_store.hpp"
 #include "daemon/store/job_store.hpp"
 #include "daemon/store/migrations.hpp"
+#include "daemon/store/sqlite_accounts.hpp"
+#include "daemon/store/sqlite_support.hpp"
 
 namespace potluck::daemon {
 namespace {
 
+using store_detail::account_reads;
+using store_detail::account_writes;
+using store_detail::bind_blob;
+using store_detail::bind_text;
+using store_detail::column_blob;
+using store_detail::column_text;
+using store_detail::connection;
+using store_detail::exec;
+using store_detail::journal_error;
 using store_detail::journal_migrations;
 using store_detail::latest_journal_schema_version;
+using store_detail::open_connection;
+using store_detail::open_mode;
+using store_detail::prepare;
+using store_detail::query_text;
+using store_detail::reset_on_exit;
+using store_detail::statement;
+using store_detail::wall_clock_ms;
 
-struct connection_closer {
-  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-using connection = std::unique_ptr<sqlite3, connection_closer>;
-
-struct statement_finalizer {
-  void operator()(sqlite3_stmt* stmt) const noexcept { sqlite3_finalize(stmt); }
-};
-using statement = std::unique_ptr<sqlite3_stmt, statement_finalizer>;
-
-// Resets a statement when a read is over, so that it does not keep its WAL snapshot (which
-// would hold back checkpoints) while it waits in the pool.
-class reset_on_exit {
- public:
-  explicit reset_on_exit(sqlite3_stmt* stmt) noexcept : stmt_(stmt) {}
-  ~reset_on_exit() { sqlite3_reset(stmt_); }
-  reset_on_exit(const reset_on_exit&) = delete;
-  reset_on_exit& operator=(const reset_on_exit&) = delete;
-
- private:
-  sqlite3_stmt* stmt_;
-};
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string journal_error(const std::filesystem::path& file, std::string_view what, sqlite3* db) {
-  std::string message = "job journal ";
-  message += file.string();
-  message += ": ";
-  message += what;
-  message += ": ";
-  message += db != nullptr ? sqlite3_errmsg(db) : "out of memory";
-  return message;
-}
-
-void exec(sqlite3* db, const std::filesystem::path& file, const char* sql, std::string_view what) {
-  char* error = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = "job journal " + file.string() + ": " + std::string(what) + ": " +
-                          (error != nullptr ? error : sqlite3_errmsg(db));
-    sqlite3_free(error);
-    throw std::runtime_error(message);
-  }
-}
-
-statement prepare(sqlite3* db, const std::filesystem::path& file, std::string_view sql) {
-  sqlite3_stmt* raw = nullptr;
-  if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                         &raw, nullptr) != SQLITE_OK) {
-    throw std::runtime_error(journal_error(file, "cannot prepare \"" + std::string(sql) + "\"", db));
-  }
-  return statement(raw);
-}
-
-// One row of a single-value query (a PRAGMA or an aggregate), as text.
-std::string query_text(sqlite3* db, const std::filesystem::path& file, const char* sql) {
-  statement stmt = prepare(db, file, sql);
-  int rc = sqlite3_step(stmt.get());
-  if (rc == SQLITE_ROW) {
-    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), 0));
-    return text != nullptr ? std::string(text) : std::string();
-  }
-  if (rc == SQLITE_DONE) return {};
-  throw std::runtime_error(journal_error(file, sql, db));
-}
-
-enum class open_mode { create, existing };
-
-connection open_connection(const std::filesystem::path& file, open_mode mode, int busy_timeout_ms) {
-  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
-  if (mode == open_mode::create) flags |= SQLITE_OPEN_CREATE;
-  sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
-  connection db(raw);
-  if (rc != SQLITE_OK) {
-    throw std::runtime_error("cannot open job journal " + file.string() + ": " +
-                             (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-  }
-  sqlite3_extended_result_codes(db.get(), 1);
-  sqlite3_busy_timeout(db.get(), busy_timeout_ms);
-  exec(db.get(), file, "PRAGMA foreign_keys=ON", "cannot enable foreign keys");
-  return db;
-}
-
-void bind_text(sqlite3_stmt* stmt, int index, const std::string& text) {
-  sqlite3_bind_text64(stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
-}
-void bind_blob(sqlite3_stmt* stmt, int index, const std::string& blob) {
-  // data() is never null, so an empty string binds a zero-length blob, not NULL.
-  sqlite3_bind_blob64(stmt, index, blob.data(), blob.size(), SQLITE_STATIC);
-}
 void bind_state(sqlite3_stmt* stmt, int index, job_state state) {
   sqlite3_bind_text(stmt, index, to_string(state), -1, SQLITE_STATIC);
-}
-
-std::string column_text(sqlite3_stmt* stmt, int index) {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt, index));
-  if (text == nullptr) return {};
-  return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt, index)));
-}
-std::string column_blob(sqlite3_stmt* stmt, int index) {
-  const auto* data = static_cast<const char*>(sqlite3_column_blob(stmt, index));
-  if (data == nullptr) return {};
-  return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(stmt, index)));
 }
 
 // Column order of every SELECT below; list and count leave the blobs out.
@@ -208,7 +130,7 @@ void migrate(sqlite3* db, const std::filesystem::path& file) {
       if (step.version <= current) continue;
       exec(db, file, step.sql, "migration " + std::to_string(step.version) + " failed");
       sqlite3_bind_int(record.get(), 1, step.version);
-      sqlite3_bind_int64(record.get(), 2, now_ms());
+      sqlite3_bind_int64(record.get(), 2, wall_clock_ms());
       if (sqlite3_step(record.get()) != SQLITE_DONE) {
         throw std::runtime_error(journal_error(file, "cannot record a migration", db));
       }
@@ -222,7 +144,7 @@ void migrate(sqlite3* db, const std::filesystem::path& file) {
   }
 }
 
-class sqlite_job_store final : public job_store {
+class sqlite_job_store final : public job_store, public account_store {
  public:
   explicit sqlite_job_store(const sqlite_store_options& options)
       : file_(options.file),
@@ -251,9 +173,9 @@ class sqlite_job_store final : public job_store {
     begin_ = prepare(db_.get(), file_, "BEGIN IMMEDIATE");
     commit_ = prepare(db_.get(), file_, "COMMIT");
     rollback_ = prepare(db_.get(), file_, "ROLLBACK");
-    savepoint_ = prepare(db_.get(), file_, "SAVEPOINT insert_jobs");
-    release_ = prepare(db_.get(), file_, "RELEASE insert_jobs");
-    rollback_to_ = prepare(db_.get(), file_, "ROLLBACK TO insert_jobs");
+    savepoint_ = prepare(db_.get(), file_, "SAVEPOINT one_write");
+    release_ = prepare(db_.get(), file_, "RELEASE one_write");
+    rollback_to_ = prepare(db_.get(), file_, "ROLLBACK TO one_write");
     insert_ = prepare(db_.get(), file_,
                       "INSERT INTO jobs (id, task, backend, model, state, attempt, max_attempts, "
                       "worker, created_ms, started_ms, finished_ms, error_code, error_message, "
@@ -269,6 +191,7 @@ class sqlite_job_store final : public job_store {
                       "UPDATE jobs SET state = ?2, finished_ms = ?3, outputs = ?4, "
                       "error_code = ?5, error_message = ?6 "
                       "WHERE id = ?1 AND state IN ('queued', 'running')");
+    account_writes_.emplace(db_.get(), file_);
 
     // A first reader proves now, not at the first request, that the file can be read.
     release_reader(open_reader());
@@ -286,6 +209,7 @@ class sqlite_job_store final : public job_store {
     idle_readers_.clear();
     // The write connection closes last: as the last connection it checkpoints the WAL into
     // the database file and removes it.
+    account_writes_.reset();
     finish_.reset();
     mark_queued_.reset();
     mark_running_.reset();
@@ -351,11 +275,11 @@ class sqlite_job_store final : public job_store {
       // A done callback waiting for the writer that runs it would wait forever.
       throw std::logic_error("job_store::flush() called from a write callback");
     }
-    std::promise<void> committed;
-    std::future<void> done = committed.get_future();
+    write_waiter waiter;
+    std::future<void> done = waiter.committed.get_future();
     write_op op;
     op.kind = op_kind::flush;
-    op.flushed = &committed;
+    op.waiter = &waiter;
     enqueue(std::move(op));
     done.wait();
   }
@@ -428,8 +352,132 @@ class sqlite_job_store final : public job_store {
     return counts;
   }
 
+  // ---- account_store -------------------------------------------------------------------
+  // Writes run on the writer thread, each in its own savepoint of a grouped transaction, and
+  // the caller waits for the commit. Checks that need no storage run first, on the caller's
+  // thread, so that bad input never takes a place in a commit.
+
+  account_record create_account(std::string_view name, account_kind kind, std::int64_t grant,
+                                std::int64_t now_ms) override {
+    store_detail::check_new_account(name, kind, grant);
+    account_record created;
+    run_on_writer("create_account",
+                  [&] { created = account_writes_->create_account(name, kind, grant, now_ms); });
+    return created;
+  }
+
+  std::optional<account_record> find_account(std::string_view name) override {
+    reader_lease reader(*this);
+    return reader.accounts().find_account(name);
+  }
+
+  std::optional<account_record> get_account(std::int64_t id) override {
+    reader_lease reader(*this);
+    return reader.accounts().get_account(id);
+  }
+
+  void add_member(std::int64_t org_id, std::int64_t user_id, org_role role) override {
+    if (role != org_role::owner && role != org_role::member) {
+      throw store_refused("bad_member", "a member's role is owner or member");
+    }
+    run_on_writer("add_member", [&] { account_writes_->add_member(org_id, user_id, role); });
+  }
+
+  std::vector<membership> members(std::int64_t org_id) override {
+    reader_lease reader(*this);
+    return reader.accounts().members(org_id);
+  }
+
+  std::vector<membership> orgs_of(std::int64_t user_id) override {
+    reader_lease reader(*this);
+    return reader.accounts().orgs_of(user_id);
+  }
+
+  token_record create_token(std::int64_t account_id, std::string_view name, std::uint32_t scopes,
+                            std::string_view prefix, std::string_view token_hash,
+                            std::int64_t now_ms) override {
+    store_detail::check_new_token(name, scopes, prefix, token_hash);
+    token_record created;
+    run_on_writer("create_token", [&] {
+      created = account_writes_->create_token(account_id, name, scopes, prefix, token_hash, now_ms);
+    });
+    return created;
+  }
+
+  std::optional<token_match> find_token(std::string_view token_hash) override {
+    reader_lease reader(*this);
+    return reader.accounts().find_token(token_hash);
+  }
+
+  std::vector<token_record> list_tokens(std::int64_t account_id) override {
+    reader_lease reader(*this);
+    return reader.accounts().list_tokens(account_id);
+  }
+
+  bool revoke_token(std::int64_t account_id, std::int64_t token_id, std::int64_t now_ms) override {
+    bool revoked = false;
+    run_on_writer("revoke_token",
+                  [&] { revoked = account_writes_->revoke_token(account_id, token_id, now_ms); });
+    return revoked;
+  }
+
+  void touch_token(std::int64_t token_id, std::int64_t now_ms) override {
+    bool queue_write = false;
+    {
+      std::lock_guard lock(touch_mutex_);
+      if (touch_recorded_.size() >= max_remembered_touches) touch_recorded_.clear();
+      auto [recorded, first_use] = touch_recorded_.try_emplace(token_id, now_ms);
+      if (!first_use) {
+        if (now_ms < recorded->second + token_touch_interval_ms) return;
+        recorded->second = now_ms;
+      }
+      std::int64_t& pending = touch_pending_[token_id];
+      pending = std::max(pending, now_ms);
+      queue_write = !std::exchange(touch_queued_, true);
+    }
+    if (!queue_write) return;  // the write already queued will take this use too
+    write_op op;
+    op.kind = op_kind::run;
+    op.what = "recording token uses";
+    op.body = [this] { write_token_uses(); };
+    enqueue(std::move(op));
+  }
+
+  std::vector<std::int64_t> move(std::vector<movement> movements, std::int64_t now_ms) override {
+    store_detail::check_movements(movements);
+    if (movements.empty()) return {};
+    std::vector<std::int64_t> ids;
+    // Three rows a movement: two balances and the ledger row.
+    auto rows = std::min<std::size_t>(movements.size() * 3, max_rows_per_commit_);
+    run_on_writer(
+        "move", [&] { ids = account_writes_->move(movements, now_ms); },
+        static_cast<std::uint32_t>(rows));
+    return ids;
+  }
+
+  std::vector<ledger_entry> history(std::int64_t account_id, int limit,
+                                    std::int64_t before_id) override {
+    reader_lease reader(*this);
+    return reader.accounts().history(account_id, limit, before_id);
+  }
+
+  audit_report audit() override {
+    reader_lease reader(*this);
+    return reader.accounts().audit();
+  }
+
  private:
-  enum class op_kind : std::uint8_t { insert, mark_running, mark_queued, finish, flush };
+  enum class op_kind : std::uint8_t { insert, mark_running, mark_queued, finish, flush, run };
+
+  // A caller waiting for its write (flush, run), on its own stack until `committed` is set.
+  // The writer fills in the outcome first; the caller turns it into an exception on its own
+  // thread, so no exception object is shared between threads.
+  struct write_waiter {
+    std::promise<void> committed;
+    enum class outcome : std::uint8_t { ok, refused, failed } result = outcome::ok;
+    std::string refusal_code;  // refused: store_refused::code()
+    std::string message;       // refused, failed
+  };
 
   // One queued write. A flat struct rather than a variant: moving it costs a few pointer
   // swaps.
@@ -445,8 +493,15 @@ class sqlite_job_store final : public job_store {
     std::string error_code, error_message;  // finish
     std::vector<job_record> jobs;         // insert
     write_done done;
-    std::promise<void>* flushed = nullptr;  // flush: the caller's, alive until set
+    write_waiter* waiter = nullptr;       // flush, run: the caller's, alive until set
     std::string error;                    // filled in by the writer when !ok
+    // run: a closure the writer calls inside its own savepoint; what it throws is the
+    // caller's answer (and rolls back only the savepoint).
+    std::function<void()> body;
+    const char* what = "";                // run: for the log
+    std::uint32_t rows = 1;               // run: rows it writes, roughly, for the group size
+    bool refused = false;                 // run: body threw store_refused (code below)
+    std::string refusal_code;
   };
 
   // Writes queue up in blocks that are recycled: once warm, queuing allocates nothing and a
@@ -458,7 +513,12 @@ class sqlite_job_store final : public job_store {
   struct read_connection {
     connection db;
     statement get, list_all, list_by_state, unfinished, max_id, counts;
+    std::optional<account_reads> accounts;  // prepared at the first account read
   };
+
+  // Most tokens remembered by touch_token() to drop uses that come too soon after the last
+  // recorded one; past this, the memory starts over (costing at most one extra write each).
+  static constexpr std::size_t max_remembered_touches = 100'000;
 
   class reader_lease {
    public:
@@ -467,6 +527,10 @@ class sqlite_job_store final : public job_store {
     reader_lease(const reader_lease&) = delete;
     reader_lease& operator=(const reader_lease&) = delete;
     read_connection* operator->() const noexcept { return reader_.get(); }
+    account_reads& accounts() {
+      if (!reader_->accounts) reader_->accounts.emplace(reader_->db.get(), store_.file_);
+      return *reader_->accounts;
+    }
 
    private:
     sqlite_job_store& store_;
@@ -517,6 +581,52 @@ class sqlite_job_store final : public job_store {
     throw std::runtime_error(journal_error(file_, std::string(what) + " failed", db));
   }
 
+  // Runs `body` on the writer thread inside the next grouped transaction, in a savepoint of
+  // its own, and returns after that commit, or throws what body threw or why the commit
+  // failed.
+  void run_on_writer(const char* what, std::function<void()> body, std::uint32_t rows = 1) {
+    if (std::this_thread::get_id() == writer_.get_id()) {
+      // A done callback waiting for the writer that runs it would wait forever.
+      throw std::logic_error(std::string("account_store: ") + what +
+                             "() called from a job_store write callback");
+    }
+    write_waiter waiter;
+    std::future<void> done = waiter.committed.get_future();
+    write_op op;
+    op.kind = op_kind::run;
+    op.what = what;
+    op.body = std::move(body);
+    op.rows = std::max<std::uint32_t>(1, rows);
+    op.waiter = &waiter;
+    enqueue(std::move(op));
+    done.get();
+    switch (waiter.result) {
+      case write_waiter::outcome::ok: return;
+      case write_waiter::outcome::refused: throw store_refused(waiter.refusal_code, waiter.message);
+      case write_waiter::outcome::failed: throw std::runtime_error(waiter.message);
+    }
+  }
+
+  // On the writer thread: every use noted since the last call, in one go.
+  void write_token_uses() {
+    std::unordered_map<std::int64_t, std::int64_t> uses;
+    {
+      std::lock_guard lock(touch_mutex_);
+      uses.swap(touch_pending_);
+      touch_queued_ = false;
+    }
+    account_writes_->record_token_uses(uses);
+  }
+
+  static std::size_t rows_of(const write_op& op) {
+    switch (op.kind) {
+      case op_kind::insert: return std::max<std::size_t>(1, op.jobs.size());
+      case op_kind::flush: return 0;
+      case op_kind::run: return op.rows;
+      default: return 1;
+    }
+  }
+
   void enqueue(write_op&& op) {
     bool was_empty;
     {
@@ -562,8 +672,7 @@ class sqlite_job_store final : public job_store {
       for (auto& block : blocks) {
         for (auto& op : block) {
           chunk.push_back(&op);
-          rows += op.kind == op_kind::insert ? std::max<std::size_t>(1, op.jobs.size())
-                                             : (op.kind == op_kind::flush ? 0 : 1);
+          rows += rows_of(op);
           if (rows >= max_rows_per_commit_) {
             commit(chunk, rows);
             chunk.clear();
@@ -597,6 +706,7 @@ class sqlite_job_store final : public job_store {
     sqlite3_stmt* stmt = nullptr;
     switch (op.kind) {
       case op_kind::insert: apply_insert(op); return;
+      case op_kind::run: apply_run(op); return;
       case op_kind::flush: return;
       case op_kind::mark_running:
         stmt = mark_running_.get();
@@ -678,6 +788,30 @@ class sqlite_job_store final : public job_store {
     op.applied = op.ok;
   }
 
+  void apply_run(write_op& op) {
+    if (!step_done(savepoint_.get(), &op.error)) {
+      op.ok = false;
+      return;
+    }
+    try {
+      op.body();
+      op.applied = true;
+    } catch (const store_refused& e) {
+      op.ok = false;
+      op.refused = true;
+      op.refusal_code = e.code();
+      op.error = e.what();
+    } catch (const std::exception& e) {
+      op.ok = false;
+      op.error = e.what();
+    } catch (...) {
+      op.ok = false;
+      op.error = "job journal " + file_.string() + ": " + op.what + ": unknown exception";
+    }
+    if (!op.ok && sqlite3_get_autocommit(db_.get()) == 0) step_done(rollback_to_.get(), nullptr);
+    if (sqlite3_get_autocommit(db_.get()) == 0) step_done(release_.get(), nullptr);
+  }
+
   void commit(std::span<write_op* const> ops, std::size_t rows) {
     std::string failure;  // set when the whole transaction failed
     if (rows > 0) {
@@ -705,20 +839,38 @@ class sqlite_job_store final : public job_store {
         for (write_op* op : ops) {
           op->ok = false;
           op->applied = false;
-          op->error = failure;
+          if (!op->refused) op->error = failure;  // a refusal stays the answer
         }
       }
     }
     for (write_op* op_pointer : ops) {
       write_op& op = *op_pointer;
-      if (op.flushed != nullptr) {
-        op.flushed->set_value();
+      if (op.waiter != nullptr) {
+        write_waiter& waiter = *op.waiter;
+        if (op.kind == op_kind::run && !op.ok) {
+          if (op.refused) {
+            waiter.result = write_waiter::outcome::refused;
+            waiter.refusal_code = std::move(op.refusal_code);
+            waiter.message = std::move(op.error);
+          } else {
+            waiter.result = write_waiter::outcome::failed;
+            waiter.message = failure.empty() ? std::move(op.error)
+                                             : "job journal " + file_.string() + ": " + op.what +
+                                                   ": the transaction failed and kept nothing: " +
+                                                   failure;
+          }
+        }
+        waiter.committed.set_value();
         continue;
       }
       if (!op.ok && failure.empty()) {
-        spdlog::warn("job journal {}: job {} write failed: {}", file_.string(),
-                     op.kind == op_kind::insert && !op.jobs.empty() ? op.jobs.front().id : op.id,
-                     op.error);
+        if (op.kind == op_kind::run) {
+          spdlog::warn("job journal {}: {} failed: {}", file_.string(), op.what, op.error);
+        } else {
+          spdlog::warn("job journal {}: job {} write failed: {}", file_.string(),
+                       op.kind == op_kind::insert && !op.jobs.empty() ? op.jobs.front().id : op.id,
+                       op.error);
+        }
       }
       if (!op.done) continue;
       try {
@@ -744,6 +896,12 @@ class sqlite_job_store final : public job_store {
   connection db_;
   statement begin_, commit_, rollback_, savepoint_, release_, rollback_to_;
   statement insert_, mark_running_, mark_queued_, finish_;
+  std::optional<account_writes> account_writes_;
+
+  // touch_token(): uses waiting for the writer, and the last use recorded per token.
+  std::mutex touch_mutex_;
+  std::unordered_map<std::int64_t, std::int64_t> touch_pending_, touch_recorded_;
+  bool touch_queued_ = false;  // a write of touch_pending_ is queued
 
   std::mutex readers_mutex_;
   std::vector<std::unique_ptr<read_connection>> idle_readers_;

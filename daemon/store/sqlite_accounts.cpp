@@ -1,0 +1,627 @@
+// sqlite_accounts: the SQL of accounts, tokens and the ledger (see the header for threads
+// and invariants). Refusals are checked before anything is written, so that their message
+// can name the accounts and amounts involved; the schema's own CHECKs stay as a second line.
+#include "daemon/store/sqlite_accounts.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+namespace potluck::daemon::store_detail {
+namespace {
+
+constexpr const char* account_columns = "id, name, kind, created_ms, balance";
+constexpr const char* token_columns =
+    "id, account_id, name, scopes, prefix, created_ms, last_used_ms, revoked_ms";
+constexpr const char* entry_columns =
+    "id, debit_account, credit_account, amount, kind, job_id, time_ms, memo";
+
+// Reads the five account columns starting at `first`.
+account_record read_account(sqlite3_stmt* stmt, int first) {
+  account_record account;
+  account.id = sqlite3_column_int64(stmt, first);
+  account.name = column_text(stmt, first + 1);
+  std::string kind = column_text(stmt, first + 2);
+  auto parsed = parse_account_kind(kind);
+  if (!parsed) {
+    throw std::runtime_error("job journal: account " + std::to_string(account.id) +
+                             " has unknown kind '" + kind + "'");
+  }
+  account.kind = *parsed;
+  account.created_ms = sqlite3_column_int64(stmt, first + 3);
+  account.balance = sqlite3_column_int64(stmt, first + 4);
+  return account;
+}
+
+token_record read_token(sqlite3_stmt* stmt, int first) {
+  token_record token;
+  token.id = sqlite3_column_int64(stmt, first);
+  token.account_id = sqlite3_column_int64(stmt, first + 1);
+  token.name = column_text(stmt, first + 2);
+  token.scopes = static_cast<std::uint32_t>(sqlite3_column_int64(stmt, first + 3));
+  token.prefix = column_text(stmt, first + 4);
+  token.created_ms = sqlite3_column_int64(stmt, first + 5);
+  token.last_used_ms = sqlite3_column_int64(stmt, first + 6);
+  token.revoked_ms = sqlite3_column_int64(stmt, first + 7);
+  return token;
+}
+
+ledger_entry read_entry(sqlite3_stmt* stmt) {
+  ledger_entry entry;
+  entry.id = sqlite3_column_int64(stmt, 0);
+  entry.debit_account = sqlite3_column_int64(stmt, 1);
+  entry.credit_account = sqlite3_column_int64(stmt, 2);
+  entry.amount = sqlite3_column_int64(stmt, 3);
+  entry.kind = column_text(stmt, 4);
+  entry.job_id = sqlite3_column_int64(stmt, 5);
+  entry.time_ms = sqlite3_column_int64(stmt, 6);
+  entry.memo = column_text(stmt, 7);
+  return entry;
+}
+
+std::string describe(const account_record& account) {
+  return "account '" + account.name + "' (id " + std::to_string(account.id) + ")";
+}
+
+// "a user", "an organisation", "a system account".
+std::string a_kind(account_kind kind) {
+  switch (kind) {
+    case account_kind::user: return "a user";
+    case account_kind::org: return "an organisation";
+    case account_kind::system: return "a system account";
+  }
+  return "an account of unknown kind";
+}
+
+std::string context_of(std::size_t index, std::size_t count) {
+  if (count <= 1) return {};
+  return "movement " + std::to_string(index + 1) + " of " + std::to_string(count) + ": ";
+}
+
+}  // namespace
+
+void check_new_account(std::string_view name, account_kind kind, std::int64_t grant) {
+  if (std::string problem = account_name_problem(name); !problem.empty()) {
+    throw store_refused("bad_name", problem);
+  }
+  if (kind == account_kind::system) {
+    throw store_refused("bad_kind", "system accounts are created by the journal's schema, not "
+                                    "by create_account; make a user or an organisation");
+  }
+  if (kind != account_kind::user && kind != account_kind::org) {
+    throw store_refused("bad_kind", "an account is a user or an organisation");
+  }
+  if (grant < 0) {
+    throw store_refused("bad_amount", "a starting grant cannot be negative (got " +
+                                          std::to_string(grant) + " micro-credits)");
+  }
+}
+
+void check_new_token(std::string_view name, std::uint32_t scopes, std::string_view prefix,
+                     std::string_view token_hash) {
+  if (name.empty() || name.size() > max_token_name_bytes) {
+    throw store_refused("bad_token", "a token name takes 1 to " +
+                                         std::to_string(max_token_name_bytes) + " bytes (got " +
+                                         std::to_string(name.size()) + ")");
+  }
+  if ((scopes & ~token_scope::all) != 0) {
+    throw store_refused("bad_token", "unknown token scope bits " +
+                                         std::to_string(scopes & ~token_scope::all) +
+                                         " (known: read=1 submit=2 publish=4 donate=8 admin=16)");
+  }
+  if (prefix.size() > max_token_prefix_bytes) {
+    throw store_refused("bad_token", "a token's display prefix takes at most " +
+                                         std::to_string(max_token_prefix_bytes) + " bytes (got " +
+                                         std::to_string(prefix.size()) + ")");
+  }
+  if (token_hash.empty() || token_hash.size() > max_token_hash_bytes) {
+    throw store_refused("bad_token", "a token hash takes 1 to " +
+                                         std::to_string(max_token_hash_bytes) + " bytes (got " +
+                                         std::to_string(token_hash.size()) + ")");
+  }
+}
+
+void check_movements(const std::vector<movement>& movements) {
+  for (std::size_t i = 0; i < movements.size(); ++i) {
+    const movement& m = movements[i];
+    std::string context = context_of(i, movements.size());
+    if (!is_ledger_kind(m.kind)) {
+      throw store_refused("unknown_kind",
+                          context + "unknown movement kind '" + m.kind.substr(0, 40) +
+                              "' (known: grant, reserve, charge, payout, refund, fee, transfer)");
+    }
+    if (m.amount <= 0) {
+      throw store_refused("bad_amount", context + "a " + m.kind + " must move more than 0 " +
+                                            "micro-credits (got " + std::to_string(m.amount) + ")");
+    }
+    if (m.debit == m.credit) {
+      throw store_refused("bad_movement", context + "a " + m.kind + " from account " +
+                                              std::to_string(m.debit) + " to itself");
+    }
+    bool grant = m.kind == ledger_kind::grant;
+    if (grant && m.debit != mint_account_id) {
+      throw store_refused("bad_movement", context + "a grant comes out of mint (account " +
+                                              std::to_string(mint_account_id) + "), not account " +
+                                              std::to_string(m.debit));
+    }
+    if (!grant && m.debit == mint_account_id) {
+      throw store_refused("bad_movement",
+                          context + "only grants come out of mint, not a " + m.kind);
+    }
+    if (m.credit == mint_account_id) {
+      throw store_refused("bad_movement", context + "nothing is paid into mint");
+    }
+    if (m.job_id < 0) {
+      throw store_refused("bad_movement",
+                          context + "job id " + std::to_string(m.job_id) + " is negative");
+    }
+    if (m.memo.size() > max_memo_bytes) {
+      throw store_refused("bad_movement", context + "a memo takes at most " +
+                                              std::to_string(max_memo_bytes) + " bytes (got " +
+                                              std::to_string(m.memo.size()) + ")");
+    }
+  }
+}
+
+// ---- writes ---------------------------------------------------------------------------
+
+account_writes::account_writes(sqlite3* db, const std::filesystem::path& file)
+    : db_(db), file_(file) {
+  const std::string accounts = account_columns;
+  get_ = prepare(db, file, "SELECT " + accounts + " FROM accounts WHERE id = ?1");
+  id_by_name_ = prepare(db, file, "SELECT id FROM accounts WHERE name = ?1");
+  insert_account_ =
+      prepare(db, file, "INSERT INTO accounts (name, kind, created_ms) VALUES (?1, ?2, ?3)");
+  add_balance_ = prepare(db, file, "UPDATE accounts SET balance = balance + ?2 WHERE id = ?1");
+  insert_entry_ = prepare(db, file,
+                          "INSERT INTO ledger (debit_account, credit_account, amount, kind, "
+                          "job_id, time_ms, memo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  upsert_member_ = prepare(db, file,
+                           "INSERT INTO org_members (org_id, user_id, role) VALUES (?1, ?2, ?3) "
+                           "ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role");
+  hash_used_ = prepare(db, file, "SELECT 1 FROM api_tokens WHERE token_hash = ?1");
+  insert_token_ = prepare(db, file,
+                          "INSERT INTO api_tokens (account_id, name, scopes, prefix, token_hash, "
+                          "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  revoke_token_ = prepare(db, file,
+                          "UPDATE api_tokens SET revoked_ms = ?3 "
+                          "WHERE id = ?2 AND account_id = ?1 AND revoked_ms = 0");
+  touch_token_ = prepare(db, file,
+                         "UPDATE api_tokens SET last_used_ms = ?2 "
+                         "WHERE id = ?1 AND last_used_ms < ?2");
+}
+
+void account_writes::step(sqlite3_stmt* stmt, std::string_view what) {
+  reset_on_exit reset(stmt);
+  int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    throw std::runtime_error(journal_error(file_, what, db_));
+  }
+}
+
+std::optional<account_record> account_writes::load(std::int64_t id) {
+  sqlite3_stmt* stmt = get_.get();
+  reset_on_exit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, id);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) {
+    throw std::runtime_error(journal_error(file_, "cannot read an account", db_));
+  }
+  return read_account(stmt, 0);
+}
+
+account_record account_writes::load_for(std::int64_t id, std::string_view role,
+                                        std::string_view context) {
+  auto account = load(id);
+  if (!account) {
+    throw store_refused("unknown_account", std::string(context) + std::string(role) +
+                                               " account " + std::to_string(id) +
+                                               " does not exist");
+  }
+  return *account;
+}
+
+account_record account_writes::create_account(std::string_view name, account_kind kind,
+                                              std::int64_t grant, std::int64_t now_ms) {
+  {
+    sqlite3_stmt* stmt = id_by_name_.get();
+    reset_on_exit reset(stmt);
+    bind_text(stmt, 1, name);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+      throw store_refused("name_taken", "account name '" + std::string(name) + "' is taken");
+    }
+    if (rc != SQLITE_DONE) {
+      throw std::runtime_error(journal_error(file_, "cannot look up an account name", db_));
+    }
+  }
+  sqlite3_stmt* insert = insert_account_.get();
+  bind_text(insert, 1, name);
+  sqlite3_bind_text(insert, 2, to_string(kind), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(insert, 3, now_ms);
+  step(insert, "cannot insert an account");
+  std::int64_t id = sqlite3_last_insert_rowid(db_);
+  if (grant > 0) {
+    movement welcome{mint_account_id, id, grant, ledger_kind::grant, 0, "grant at creation"};
+    apply_movement(welcome, now_ms, {});
+  }
+  return load_for(id, "new", {});
+}
+
+std::int64_t account_writes::apply_movement(const movement& m, std::int64_t now_ms,
+                                            std::string_view context) {
+  account_record debit = load_for(m.debit, "debit", context);
+  account_record credit = load_for(m.credit, "credit", context);
+  // Only mint may go below 0: escrow and fees below 0 would mean paying out more than held.
+  if (debit.id != mint_account_id && debit.balance < m.amount) {
+    throw store_refused("insufficient_funds",
+                        std::string(context) + describe(debit) + " holds " +
+                            std::to_string(debit.balance) + " micro-credits, too few for a " +
+                            m.kind + " of " + std::to_string(m.amount));
+  }
+  std::int64_t debit_after = 0, credit_after = 0;
+  if (__builtin_sub_overflow(debit.balance, m.amount, &debit_after) ||
+      __builtin_add_overflow(credit.balance, m.amount, &credit_after)) {
+    throw store_refused("bad_amount", std::string(context) + "a " + m.kind + " of " +
+                                          std::to_string(m.amount) + " from " + describe(debit) +
+                                          " to " + describe(credit) +
+                                          " would overflow a balance");
+  }
+  sqlite3_stmt* add = add_balance_.get();
+  sqlite3_bind_int64(add, 1, debit.id);
+  sqlite3_bind_int64(add, 2, -m.amount);
+  step(add, "cannot update a balance");
+  sqlite3_bind_int64(add, 1, credit.id);
+  sqlite3_bind_int64(add, 2, m.amount);
+  step(add, "cannot update a balance");
+
+  sqlite3_stmt* insert = insert_entry_.get();
+  sqlite3_bind_int64(insert, 1, debit.id);
+  sqlite3_bind_int64(insert, 2, credit.id);
+  sqlite3_bind_int64(insert, 3, m.amount);
+  bind_text(insert, 4, m.kind);
+  sqlite3_bind_int64(insert, 5, m.job_id);
+  sqlite3_bind_int64(insert, 6, now_ms);
+  bind_text(insert, 7, m.memo);
+  step(insert, "cannot write a ledger row");
+  return sqlite3_last_insert_rowid(db_);
+}
+
+std::vector<std::int64_t> account_writes::move(const std::vector<movement>& movements,
+                                               std::int64_t now_ms) {
+  std::vector<std::int64_t> ids;
+  ids.reserve(movements.size());
+  for (std::size_t i = 0; i < movements.size(); ++i) {
+    ids.push_back(apply_movement(movements[i], now_ms, context_of(i, movements.size())));
+  }
+  return ids;
+}
+
+void account_writes::add_member(std::int64_t org_id, std::int64_t user_id, org_role role) {
+  account_record org = load_for(org_id, "organisation", {});
+  if (org.kind != account_kind::org) {
+    throw store_refused("bad_member", describe(org) + " is " + a_kind(org.kind) +
+                                          ", not an organisation: only organisations have members");
+  }
+  account_record user = load_for(user_id, "member", {});
+  if (user.kind != account_kind::user) {
+    throw store_refused("bad_member", describe(user) + " is " + a_kind(user.kind) +
+                                          ", not a user: only users join organisations");
+  }
+  sqlite3_stmt* stmt = upsert_member_.get();
+  sqlite3_bind_int64(stmt, 1, org_id);
+  sqlite3_bind_int64(stmt, 2, user_id);
+  sqlite3_bind_text(stmt, 3, to_string(role), -1, SQLITE_STATIC);
+  step(stmt, "cannot add a member");
+}
+
+token_record account_writes::create_token(std::int64_t account_id, std::string_view name,
+                                          std::uint32_t scopes, std::string_view prefix,
+                                          std::string_view token_hash, std::int64_t now_ms) {
+  account_record owner = load_for(account_id, "token owner", {});
+  if (owner.kind == account_kind::system) {
+    throw store_refused("bad_token", describe(owner) + " is a system account: it holds no tokens");
+  }
+  {
+    sqlite3_stmt* stmt = hash_used_.get();
+    reset_on_exit reset(stmt);
+    bind_text(stmt, 1, token_hash);
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+      throw store_refused("bad_token", "a token with this hash exists already: make a new secret");
+    }
+    if (rc != SQLITE_DONE) {
+      throw std::runtime_error(journal_error(file_, "cannot look up a token hash", db_));
+    }
+  }
+  sqlite3_stmt* stmt = insert_token_.get();
+  sqlite3_bind_int64(stmt, 1, account_id);
+  bind_text(stmt, 2, name);
+  sqlite3_bind_int64(stmt, 3, scopes);
+  bind_text(stmt, 4, prefix);
+  bind_text(stmt, 5, token_hash);
+  sqlite3_bind_int64(stmt, 6, now_ms);
+  step(stmt, "cannot insert a token");
+  token_record token;
+  token.id = sqlite3_last_insert_rowid(db_);
+  token.account_id = account_id;
+  token.name = name;
+  token.scopes = scopes;
+  token.prefix = prefix;
+  token.created_ms = now_ms;
+  return token;
+}
+
+bool account_writes::revoke_token(std::int64_t account_id, std::int64_t token_id,
+                                  std::int64_t now_ms) {
+  sqlite3_stmt* stmt = revoke_token_.get();
+  sqlite3_bind_int64(stmt, 1, account_id);
+  sqlite3_bind_int64(stmt, 2, token_id);
+  sqlite3_bind_int64(stmt, 3, std::max<std::int64_t>(1, now_ms));  // 0 would mean live
+  step(stmt, "cannot revoke a token");
+  return sqlite3_changes(db_) > 0;
+}
+
+void account_writes::record_token_uses(const std::unordered_map<std::int64_t, std::int64_t>& uses) {
+  sqlite3_stmt* stmt = touch_token_.get();
+  for (const auto& [token_id, used_ms] : uses) {
+    sqlite3_bind_int64(stmt, 1, token_id);
+    sqlite3_bind_int64(stmt, 2, used_ms);
+    step(stmt, "cannot record a token's use");
+  }
+}
+
+// ---- reads ----------------------------------------------------------------------------
+
+account_reads::account_reads(sqlite3* db, const std::filesystem::path& file)
+    : db_(db), file_(file) {
+  const std::string accounts = account_columns;
+  const std::string tokens = token_columns;
+  const std::string entries = entry_columns;
+  by_name_ = prepare(db, file, "SELECT " + accounts + " FROM accounts WHERE name = ?1");
+  by_id_ = prepare(db, file, "SELECT " + accounts + " FROM accounts WHERE id = ?1");
+  members_ = prepare(db, file,
+                     "SELECT a.id, a.name, a.kind, a.created_ms, a.balance, m.role "
+                     "FROM org_members m JOIN accounts a ON a.id = m.user_id "
+                     "WHERE m.org_id = ?1 ORDER BY a.name");
+  orgs_of_ = prepare(db, file,
+                     "SELECT a.id, a.name, a.kind, a.created_ms, a.balance, m.role "
+                     "FROM org_members m JOIN accounts a ON a.id = m.org_id "
+                     "WHERE m.user_id = ?1 ORDER BY a.name");
+  find_token_ = prepare(db, file,
+                        "SELECT t.id, t.account_id, t.name, t.scopes, t.prefix, t.created_ms, "
+                        "t.last_used_ms, t.revoked_ms, a.id, a.name, a.kind, a.created_ms, "
+                        "a.balance FROM api_tokens t JOIN accounts a ON a.id = t.account_id "
+                        "WHERE t.token_hash = ?1");
+  list_tokens_ = prepare(
+      db, file, "SELECT " + tokens + " FROM api_tokens WHERE account_id = ?1 ORDER BY id DESC");
+  // Two index range scans, each stopping after `limit` rows, rather than an OR that would
+  // walk the whole ledger backwards. An account is never on both sides of one row.
+  history_ = prepare(db, file,
+                     "SELECT * FROM (SELECT " + entries +
+                         " FROM ledger WHERE debit_account = ?1 AND id < ?2 "
+                         "ORDER BY id DESC LIMIT ?3) "
+                         "UNION ALL SELECT * FROM (SELECT " +
+                         entries +
+                         " FROM ledger WHERE credit_account = ?1 AND id < ?2 "
+                         "ORDER BY id DESC LIMIT ?3) "
+                         "ORDER BY id DESC LIMIT ?3");
+  begin_ = prepare(db, file, "BEGIN");
+  end_ = prepare(db, file, "COMMIT");
+  audit_accounts_ = prepare(
+      db, file,
+      "SELECT a.id, a.name, a.kind, a.created_ms, a.balance, "
+      "coalesce((SELECT sum(amount) FROM ledger WHERE credit_account = a.id), 0), "
+      "coalesce((SELECT sum(amount) FROM ledger WHERE debit_account = a.id), 0) "
+      "FROM accounts a ORDER BY a.id");
+  audit_entries_ = prepare(
+      db, file,
+      "SELECT count(*), "
+      "coalesce(sum(CASE WHEN kind = 'grant' THEN amount END), 0), "
+      "count(CASE WHEN kind = 'grant' AND debit_account <> 1 THEN 1 END), "
+      "count(CASE WHEN kind <> 'grant' AND debit_account = 1 THEN 1 END), "
+      "count(CASE WHEN credit_account = 1 THEN 1 END), "
+      "count(CASE WHEN debit_account NOT IN (SELECT id FROM accounts) "
+      "OR credit_account NOT IN (SELECT id FROM accounts) THEN 1 END) "
+      "FROM ledger");
+}
+
+void account_reads::failed(std::string_view what) const {
+  throw std::runtime_error(journal_error(file_, std::string(what) + " failed", db_));
+}
+
+std::optional<account_record> account_reads::find_account(std::string_view name) {
+  sqlite3_stmt* stmt = by_name_.get();
+  reset_on_exit reset(stmt);
+  bind_text(stmt, 1, name);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) failed("find_account");
+  return read_account(stmt, 0);
+}
+
+std::optional<account_record> account_reads::get_account(std::int64_t id) {
+  sqlite3_stmt* stmt = by_id_.get();
+  reset_on_exit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, id);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) failed("get_account");
+  return read_account(stmt, 0);
+}
+
+std::vector<membership> account_reads::memberships(sqlite3_stmt* stmt, std::int64_t id,
+                                                   std::string_view what) {
+  reset_on_exit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, id);
+  std::vector<membership> result;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    membership one;
+    one.account = read_account(stmt, 0);
+    one.role = parse_org_role(column_text(stmt, 5)).value_or(org_role::member);
+    result.push_back(std::move(one));
+  }
+  if (rc != SQLITE_DONE) failed(what);
+  return result;
+}
+
+std::vector<membership> account_reads::members(std::int64_t org_id) {
+  return memberships(members_.get(), org_id, "members");
+}
+
+std::vector<membership> account_reads::orgs_of(std::int64_t user_id) {
+  return memberships(orgs_of_.get(), user_id, "orgs_of");
+}
+
+std::optional<token_match> account_reads::find_token(std::string_view token_hash) {
+  sqlite3_stmt* stmt = find_token_.get();
+  reset_on_exit reset(stmt);
+  bind_text(stmt, 1, token_hash);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) failed("find_token");
+  return token_match{read_token(stmt, 0), read_account(stmt, 8)};
+}
+
+std::vector<token_record> account_reads::list_tokens(std::int64_t account_id) {
+  sqlite3_stmt* stmt = list_tokens_.get();
+  reset_on_exit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, account_id);
+  std::vector<token_record> tokens;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) tokens.push_back(read_token(stmt, 0));
+  if (rc != SQLITE_DONE) failed("list_tokens");
+  return tokens;
+}
+
+std::vector<ledger_entry> account_reads::history(std::int64_t account_id, int limit,
+                                                 std::int64_t before_id) {
+  sqlite3_stmt* stmt = history_.get();
+  reset_on_exit reset(stmt);
+  limit = std::clamp(limit, 1, 1000);
+  sqlite3_bind_int64(stmt, 1, account_id);
+  sqlite3_bind_int64(stmt, 2, before_id > 0 ? before_id : std::numeric_limits<std::int64_t>::max());
+  sqlite3_bind_int(stmt, 3, limit);
+  std::vector<ledger_entry> entries;
+  entries.reserve(static_cast<std::size_t>(limit));
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) entries.push_back(read_entry(stmt));
+  if (rc != SQLITE_DONE) failed("history");
+  return entries;
+}
+
+namespace {
+
+// One read transaction, so that the audit's statements see one snapshot. Ends it when the
+// audit is over, by success or exception, before the connection goes back to the pool.
+class read_transaction {
+ public:
+  read_transaction(sqlite3* db, sqlite3_stmt* begin, sqlite3_stmt* end) : db_(db), end_(end) {
+    reset_on_exit reset(begin);
+    ok_ = sqlite3_step(begin) == SQLITE_DONE;
+  }
+  ~read_transaction() {
+    if (sqlite3_get_autocommit(db_) == 0) {
+      sqlite3_step(end_);
+      sqlite3_reset(end_);
+    }
+  }
+  read_transaction(const read_transaction&) = delete;
+  read_transaction& operator=(const read_transaction&) = delete;
+  bool ok() const noexcept { return ok_; }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* end_;
+  bool ok_ = false;
+};
+
+}  // namespace
+
+audit_report account_reads::audit() {
+  audit_report report;
+  auto problem = [&report](std::string line) { report.problems.push_back(std::move(line)); };
+  read_transaction snapshot(db_, begin_.get(), end_.get());
+  if (!snapshot.ok()) failed("audit (begin)");
+
+  std::optional<std::int64_t> mint_balance;
+  bool sum_overflowed = false;
+  {
+    sqlite3_stmt* stmt = audit_accounts_.get();
+    reset_on_exit reset(stmt);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      account_record account = read_account(stmt, 0);
+      std::int64_t credits = sqlite3_column_int64(stmt, 5);
+      std::int64_t debits = sqlite3_column_int64(stmt, 6);
+      ++report.accounts_checked;
+      bool bad = false;
+      std::int64_t recomputed = 0;
+      if (__builtin_sub_overflow(credits, debits, &recomputed)) {
+        problem(describe(account) + ": its ledger rows overflow when added up");
+        bad = true;
+      } else if (recomputed != account.balance) {
+        problem(describe(account) + ": cached balance " + std::to_string(account.balance) +
+                ", but its ledger rows add up to " + std::to_string(recomputed));
+        bad = true;
+      }
+      if (account.id != mint_account_id && account.balance < 0) {
+        problem(describe(account) + ": a negative balance (" + std::to_string(account.balance) +
+                "); only mint goes below 0");
+        bad = true;
+      }
+      if (bad) report.bad_accounts.push_back(account.id);
+      std::int64_t& sum = report.sum_of_balances;
+      if (__builtin_add_overflow(sum, account.balance, &sum)) sum_overflowed = true;
+      bool system_id = account.id == mint_account_id || account.id == escrow_account_id ||
+                       account.id == fees_account_id;
+      if (system_id != (account.kind == account_kind::system)) {
+        problem(describe(account) + ": ids 1 to 3 are the system accounts, and only they");
+      }
+      if (account.id == mint_account_id) mint_balance = account.balance;
+    }
+    if (rc != SQLITE_DONE) failed("audit (accounts)");
+  }
+  {
+    sqlite3_stmt* stmt = audit_entries_.get();
+    reset_on_exit reset(stmt);
+    if (sqlite3_step(stmt) != SQLITE_ROW) failed("audit (ledger)");
+    report.entries_checked = sqlite3_column_int64(stmt, 0);
+    report.minted = sqlite3_column_int64(stmt, 1);
+    if (auto n = sqlite3_column_int64(stmt, 2); n > 0) {
+      problem(std::to_string(n) + " grant rows do not come out of mint");
+    }
+    if (auto n = sqlite3_column_int64(stmt, 3); n > 0) {
+      problem(std::to_string(n) + " rows other than grants come out of mint");
+    }
+    if (auto n = sqlite3_column_int64(stmt, 4); n > 0) {
+      problem(std::to_string(n) + " rows pay into mint");
+    }
+    if (auto n = sqlite3_column_int64(stmt, 5); n > 0) {
+      problem(std::to_string(n) + " rows name an account that does not exist");
+    }
+  }
+  if (sum_overflowed) {
+    problem("the balances overflow when added up");
+  } else if (report.sum_of_balances != 0) {
+    problem("the balances, mint included, add up to " + std::to_string(report.sum_of_balances) +
+            " micro-credits, not 0");
+  }
+  if (!mint_balance) {
+    problem("the mint account (id 1) is missing");
+  } else {
+    std::int64_t difference = 0;
+    if (__builtin_add_overflow(report.minted, *mint_balance, &difference) || difference != 0) {
+      problem("grants add up to " + std::to_string(report.minted) +
+              " micro-credits minted, but mint's balance is " + std::to_string(*mint_balance) +
+              " (it should be minus what was minted)");
+    }
+  }
+  report.ok = report.problems.empty();
+  return report;
+}
+
+}  // namespace potluck::daemon::store_detail
