@@ -281,34 +281,55 @@ BOOST_AUTO_TEST_CASE(a_job_waiting_for_a_slot_can_be_cancelled_and_sigterm_retur
   BOOST_TEST(WEXITSTATUS(*status) == 0);
 }
 
-BOOST_AUTO_TEST_CASE(a_runner_killed_with_jobs_ahead_fails_only_the_running_one) {
-  setup s({"--slots", "1"});
+namespace {
+
+// A 1-slot worker whose runner is busy with a long test.sleep (job `base`) and holds the echo
+// jobs base+1 ("p") and base+2 ("q") sent after it: test.sleep and test.echo are measured short
+// first, so the supervisor sends them ahead to the runner. Returns the runner's pid.
+pid_t runner_with_jobs_ahead(setup& s, std::int64_t base) {
   s.daemon.register_worker();
-  // test.sleep with ms 0 and test.echo are both measured short: jobs are sent ahead of them.
-  for (std::int64_t id : {60, 61}) {
+  for (std::int64_t id : {base - 3, base - 2}) {
     send_job(s.daemon, make_job(id, "test.sleep", {{"ms", 0}}));
     BOOST_TEST(job_id_of(s.daemon.expect(command::result)) == id);
   }
-  check_echo(s.daemon, 62, proto::dtype::u8, {1}, 1);
-  send_job(s.daemon, make_job(70, "test.sleep", {{"ms", 60000}}));
+  check_echo(s.daemon, base - 1, proto::dtype::u8, {1}, 1);
+  send_job(s.daemon, make_job(base, "test.sleep", {{"ms", 60000}}));
   s.daemon.expect(command::progress, event_deadline, {command::heartbeat});
-  send_job(s.daemon, make_job(71, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "p"}}));
-  send_job(s.daemon, make_job(72, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "q"}}));
-  // Give the supervisor a moment to pass them on to the runner, then kill the runner.
+  send_job(s.daemon, make_job(base + 1, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "p"}}));
+  send_job(s.daemon, make_job(base + 2, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "q"}}));
+  // Not a wait for an outcome: a moment for the supervisor to pass them on to the runner (if
+  // it has not, they wait in its backlog and the test checks less, but still passes rightly).
   std::this_thread::sleep_for(200ms);
-  std::ifstream children("/proc/" + std::to_string(s.worker->pid()) + "/task/" + std::to_string(s.worker->pid()) + "/children");
+  const auto self = std::to_string(s.worker->pid());
+  std::ifstream children("/proc/" + self + "/task/" + self + "/children");
   pid_t runner = 0;
   children >> runner;
   BOOST_TEST_REQUIRE(runner > 0);
-  ::kill(runner, SIGKILL);
-  std::map<std::int64_t, std::string> outcome;
-  while (outcome.size() < 3) {
-    auto r = s.daemon.recv(event_deadline);
-    while (r && (r->cmd == command::heartbeat || r->cmd == command::progress)) r = s.daemon.recv(event_deadline);
+  return runner;
+}
+
+// The next `count` answers to the daemon by job id: "result:<bytes>", "failed:<message>", or
+// the command's name.
+std::map<std::int64_t, std::string> answers(test_daemon& d, std::size_t count) {
+  std::map<std::int64_t, std::string> out;
+  while (out.size() < count) {
+    auto r = d.recv(event_deadline);
+    while (r && (r->cmd == command::heartbeat || r->cmd == command::progress)) r = d.recv(event_deadline);
     BOOST_TEST_REQUIRE(r.has_value());
-    outcome[job_id_of(*r)] = std::string(proto::command_name(r->cmd)) +
-                             (r->cmd == command::result ? ":" + bytes_of(r->payload.at(0)) : ":" + str(r->header, "message"));
+    std::string text = proto::command_name(r->cmd);
+    if (r->cmd == command::result) text += ":" + bytes_of(r->payload.at(0));
+    if (r->cmd == command::failed) text += ":" + str(r->header, "message");
+    out[job_id_of(*r)] = text;
   }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_runner_killed_with_jobs_ahead_fails_only_the_running_one) {
+  setup s({"--slots", "1"});
+  ::kill(runner_with_jobs_ahead(s, 70), SIGKILL);
+  auto outcome = answers(s.daemon, 3);
   BOOST_TEST(outcome[70].starts_with("failed:"), outcome[70]);
   BOOST_TEST(outcome[70].find("SIGKILL") != std::string::npos, outcome[70]);
   BOOST_TEST(outcome[71] == "result:p");
@@ -317,37 +338,15 @@ BOOST_AUTO_TEST_CASE(a_runner_killed_with_jobs_ahead_fails_only_the_running_one)
 
 BOOST_AUTO_TEST_CASE(a_runner_stopped_alone_hands_back_its_jobs_ahead_and_none_fails) {
   setup s({"--slots", "1"});
-  s.daemon.register_worker();
-  for (std::int64_t id : {90, 91}) {
-    send_job(s.daemon, make_job(id, "test.sleep", {{"ms", 0}}));
-    BOOST_TEST(job_id_of(s.daemon.expect(command::result)) == id);
-  }
-  check_echo(s.daemon, 92, proto::dtype::u8, {1}, 1);
-  send_job(s.daemon, make_job(93, "test.sleep", {{"ms", 60000}}));
-  s.daemon.expect(command::progress, event_deadline, {command::heartbeat});
-  send_job(s.daemon, make_job(94, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "m"}}));
-  send_job(s.daemon, make_job(95, "test.echo", {}, {{"x", proto::dtype::u8, {1}, "n"}}));
-  std::this_thread::sleep_for(200ms);
   // SIGTERM to the runner only (not the supervisor): it finishes its job, hands back the ones
-  // it held ahead, and exits; they must run on its successor, not come back to the daemon.
-  std::ifstream children("/proc/" + std::to_string(s.worker->pid()) + "/task/" + std::to_string(s.worker->pid()) + "/children");
-  pid_t runner = 0;
-  children >> runner;
-  BOOST_TEST_REQUIRE(runner > 0);
-  ::kill(runner, SIGTERM);
-  std::this_thread::sleep_for(200ms);
-  s.daemon.send(s.daemon.worker(), command::cancel, {{"job_id", 93}});
-  std::map<std::int64_t, std::string> outcome;
-  while (outcome.size() < 3) {
-    auto r = s.daemon.recv(event_deadline);
-    while (r && (r->cmd == command::heartbeat || r->cmd == command::progress)) r = s.daemon.recv(event_deadline);
-    BOOST_TEST_REQUIRE(r.has_value());
-    outcome[job_id_of(*r)] = std::string(proto::command_name(r->cmd)) +
-                             (r->cmd == command::result ? ":" + bytes_of(r->payload.at(0)) : "");
-  }
-  BOOST_TEST(outcome[93] == "cancelled");
-  BOOST_TEST(outcome[94] == "result:m");
-  BOOST_TEST(outcome[95] == "result:n");
+  // it held ahead, and exits; they must run on its successor, not go back to the daemon.
+  ::kill(runner_with_jobs_ahead(s, 90), SIGTERM);
+  std::this_thread::sleep_for(200ms);  // likewise a moment, for the signal to land first
+  s.daemon.send(s.daemon.worker(), command::cancel, {{"job_id", 90}});
+  auto outcome = answers(s.daemon, 3);
+  BOOST_TEST(outcome[90] == "cancelled");
+  BOOST_TEST(outcome[91] == "result:p");
+  BOOST_TEST(outcome[92] == "result:q");
   BOOST_TEST(s.worker->alive());
 }
 
