@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <cstdlib>
+#include <cmath>
 #include <iostream>
 #include <unistd.h>
 
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
   std::string http = "127.0.0.1:8080", log_level = "info", web_dir;
   int heartbeat_ms = 1000;
   int prefetch_ms = 5;
+  double starter_credits = 100;
+  std::string signup = "open";
   po::options_description desc("Usage: potluckd [options]\n\nThe Potluck daemon: HTTP API, dashboard, job journal and worker broker.\n\nOptions");
   desc.add_options()
       ("help,h", "show this help")
@@ -61,6 +64,8 @@ int main(int argc, char** argv) {
       ("max-attempts", po::value(&options.max_attempts)->default_value(options.max_attempts), "dispatches of a job before it fails")
       ("max-body-bytes", po::value(&options.max_body_bytes)->default_value(options.max_body_bytes), "largest request body accepted")
       ("http-threads", po::value(&options.http_threads)->default_value(options.http_threads), "HTTP I/O threads")
+      ("starter-grant", po::value(&starter_credits)->default_value(starter_credits), "credits granted to each new account")
+      ("signup", po::value(&signup)->default_value(signup), "open: anyone may create an account; closed: nobody")
       ("public", "allow listening on addresses other than loopback")
       ("log-level", po::value(&log_level)->default_value(log_level), "trace, debug, info, warn, error");
   po::variables_map vm;
@@ -98,6 +103,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.prefetch_budget = std::chrono::milliseconds(prefetch_ms);
+  if (!(starter_credits >= 0 && starter_credits <= 1e9)) {
+    std::cerr << "potluckd: --starter-grant must be from 0 to 1000000000 credits\n";
+    return 2;
+  }
+  options.starter_grant = static_cast<std::int64_t>(std::llround(starter_credits * 1e6));
+  if (signup != "open" && signup != "closed") {
+    std::cerr << "potluckd: --signup must be 'open' or 'closed'\n";
+    return 2;
+  }
+  options.signup_open = signup == "open";
   if (options.max_attempts < 1) {
     std::cerr << "potluckd: --max-attempts must be at least 1\n";
     return 2;
@@ -133,6 +148,15 @@ int main(int argc, char** argv) {
   spdlog::info("potluckd listening on http://{}:{} (dashboard{}), workers on {}, journal {}", options.http_address,
                app.http_port(), options.web_dir ? " from " + options.web_dir->string() : " not found",
                app.workers_endpoint(), (options.data_dir / "potluck.db").string());
+  if (const auto& token = app.new_admin_token()) {
+    // Shown this once; the file keeps it (mode 0600) for the operator's tools.
+    std::cout << "\nThe operator's admin token (also in " << app.admin_token_file().string()
+              << ", readable only by you):\n\n  " << *token << "\n\n"
+              << "Use it with: export POTLUCK_TOKEN=$(cat " << app.admin_token_file().string() << ")\n\n"
+              << std::flush;
+  } else {
+    spdlog::info("the operator's admin token is in {}", app.admin_token_file().string());
+  }
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("potluckd: {} received; stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");

@@ -1,5 +1,5 @@
 // The HTTP API of potluckd (v1, JSON), by area: jobs.cpp, catalog.cpp (tasks, workers),
-// system.cpp (health, metrics, events).
+// system.cpp (health, metrics, events), accounts.cpp (sign-up, tokens, ledger, audit).
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,7 @@ void add_routes(http::router& router, daemon_app& app);
 void add_job_routes(http::router& router, daemon_app& app);
 void add_catalog_routes(http::router& router, daemon_app& app);
 void add_system_routes(http::router& router, daemon_app& app);
+void add_account_routes(http::router& router, daemon_app& app);
 
 // "2026-11-22T07:26:25.123Z"; "" for 0.
 std::string iso8601(std::int64_t unix_ms);

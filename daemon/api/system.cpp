@@ -85,7 +85,9 @@ void add_system_routes(http::router& router, daemon_app& app) {
     json::array routes = {
         "GET /healthz", "GET /metrics", "GET /api/v1/stats", "GET /api/v1/tasks", "GET /api/v1/workers", "POST /api/v1/jobs",
         "POST /api/v1/jobs/batch", "GET /api/v1/jobs", "GET /api/v1/jobs/{id}", "POST /api/v1/jobs/{id}/cancel",
-        "GET /api/v1/jobs/{id}/events", "GET /api/v1/events"};
+        "GET /api/v1/jobs/{id}/events", "GET /api/v1/events", "POST /api/v1/accounts", "GET /api/v1/account",
+        "GET /api/v1/account/ledger", "GET /api/v1/account/tokens", "POST /api/v1/account/tokens",
+        "DELETE /api/v1/account/tokens/{id}", "GET /api/v1/admin/audit", "POST /api/v1/admin/grants"};
     res.send(http::json(200, json::serialize(json::object{{"routes", std::move(routes)}})));
   });
 }
@@ -94,6 +96,7 @@ void add_routes(http::router& router, daemon_app& app) {
   add_system_routes(router, app);
   add_catalog_routes(router, app);
   add_job_routes(router, app);
+  add_account_routes(router, app);
 }
 
 }  // namespace potluck::daemon::api

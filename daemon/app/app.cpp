@@ -2,6 +2,7 @@
 
 #include "daemon/api/routes.hpp"
 #include "daemon/http/http.hpp"
+#include "daemon/market/operator.hpp"
 #include "potluck/protocol/tensor.hpp"
 
 #include <spdlog/spdlog.h>
@@ -20,6 +21,11 @@ void daemon_app::start() {
   store_options.synchronous_full = options_.synchronous_full;
   store_ = open_sqlite_job_store(store_options);
   next_job_id_ = store_->max_job_id() + 1;
+  auth_ = std::make_unique<market::authenticator>(accounts(), options_.token_rate_limit);
+  work_ = std::make_unique<work_queue>();
+  auto operator_setup = market::ensure_operator(accounts(), options_.data_dir, options_.starter_grant, started_ms_);
+  new_admin_token_ = std::move(operator_setup.new_secret);
+  admin_token_file_ = operator_setup.token_file;
 
   broker_options broker_opts;
   broker_opts.endpoint = options_.workers_endpoint;
@@ -74,10 +80,12 @@ void daemon_app::stop() {
   if (server_) server_->stop();
   timers_.reset();  // pending deadlines are dropped; their requests were answered by stop()
   if (broker_) broker_->stop();
+  work_.reset();  // runs what was queued (its requests were cut off with the server)
   if (store_) store_->flush();
   server_.reset();
   router_.reset();
   broker_.reset();
+  auth_.reset();
   store_.reset();
 }
 

@@ -8,6 +8,9 @@
 #include "daemon/app/events.hpp"
 #include "daemon/app/metrics.hpp"
 #include "daemon/app/timers.hpp"
+#include "daemon/app/work_queue.hpp"
+#include "daemon/market/auth.hpp"
+#include "daemon/store/account_store.hpp"
 #include "daemon/broker/broker.hpp"
 #include "daemon/store/job_store.hpp"
 
@@ -39,6 +42,11 @@ struct daemon_options {
   std::size_t max_batch_jobs = 10000;
   int http_threads = 2;
   bool synchronous_full = true;
+  // Accounts: micro-credits granted to each new account; whether anyone may sign up.
+  std::int64_t starter_grant = 100'000'000;
+  bool signup_open = true;
+  market::rate_limit token_rate_limit;                // per API token
+  market::rate_limit signup_rate_limit{0.2, 5};       // per client address, for sign-ups
 };
 
 class daemon_app {
@@ -57,6 +65,12 @@ class daemon_app {
   std::string workers_endpoint() const;
 
   job_store& store() { return *store_; }
+  account_store& accounts() { return accounts_of(*store_); }
+  market::authenticator& auth() { return *auth_; }
+  work_queue& work() { return *work_; }
+  // The admin token made at this start, to print once; empty when the one on file still holds.
+  const std::optional<std::string>& new_admin_token() const { return new_admin_token_; }
+  const std::filesystem::path& admin_token_file() const { return admin_token_file_; }
   broker& jobs() { return *broker_; }
   event_hub& events() { return events_; }
   metrics& counters() { return metrics_; }
@@ -75,6 +89,10 @@ class daemon_app {
   metrics metrics_;
   std::unique_ptr<timer_queue> timers_ = std::make_unique<timer_queue>();
   std::unique_ptr<job_store> store_;
+  std::unique_ptr<market::authenticator> auth_;
+  std::unique_ptr<work_queue> work_;
+  std::optional<std::string> new_admin_token_;
+  std::filesystem::path admin_token_file_;
   std::unique_ptr<broker> broker_;
   std::unique_ptr<http::router> router_;
   std::unique_ptr<http::server> server_;

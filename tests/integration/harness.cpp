@@ -133,8 +133,9 @@ void write_all(int fd, const std::string& data) {
 }
 
 std::string request_text(const std::string& method, const std::string& target, const std::string& body,
-                         const std::string& content_type) {
+                         const std::string& content_type, const http_headers& headers = {}) {
   std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  for (const auto& [name, value] : headers) req += name + ": " + value + "\r\n";
   if (!body.empty() || method == "POST")
     req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   req += "\r\n" + body;
@@ -143,10 +144,25 @@ std::string request_text(const std::string& method, const std::string& target, c
 
 }  // namespace
 
+http_reply http_as(const std::string& token, std::uint16_t port, const std::string& method, const std::string& target,
+                   const std::string& body) {
+  return http(port, method, target, body, "application/json", {{"Authorization", "Bearer " + token}});
+}
+
+std::string http_reply::header(const std::string& lower_name) const {
+  std::string lower = head;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const auto at = lower.find("\r\n" + lower_name + ":");
+  if (at == std::string::npos) return {};
+  auto start = at + 2 + lower_name.size() + 1;
+  while (start < head.size() && head[start] == ' ') ++start;
+  return head.substr(start, head.find("\r\n", start) - start);
+}
+
 http_reply http(std::uint16_t port, const std::string& method, const std::string& target, const std::string& body,
-                const std::string& content_type) {
+                const std::string& content_type, const http_headers& headers) {
   const int fd = connect_to(port);
-  write_all(fd, request_text(method, target, body, content_type));
+  write_all(fd, request_text(method, target, body, content_type, headers));
   std::string raw;
   char buf[65536];
   for (;;) {
@@ -178,6 +194,7 @@ http_reply http(std::uint16_t port, const std::string& method, const std::string
     rest = out;
   }
   r.body = std::move(rest);
+  r.head = std::move(head);
   return r;
 }
 

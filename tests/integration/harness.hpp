@@ -46,12 +46,21 @@ class child_process {
 struct http_reply {
   int status = 0;
   std::string body;
+  std::string head;  // the status line and the headers, as received
   boost::json::value json() const;
+  // A header's value ("" when absent); `lower_name` in lower case.
+  std::string header(const std::string& lower_name) const;
 };
+
+using http_headers = std::vector<std::pair<std::string, std::string>>;
 
 // One request on a fresh connection ("Connection: close"). Throws on connection failure.
 http_reply http(std::uint16_t port, const std::string& method, const std::string& target,
-                const std::string& body = {}, const std::string& content_type = "application/json");
+                const std::string& body = {}, const std::string& content_type = "application/json",
+                const http_headers& headers = {});
+// The same with "Authorization: Bearer TOKEN".
+http_reply http_as(const std::string& token, std::uint16_t port, const std::string& method, const std::string& target,
+                   const std::string& body = {});
 
 // Reads a server-sent event stream until `stop` returns true for an event or the deadline
 // passes; returns the (event, data) pairs seen. The server-side close also ends it.

@@ -1,0 +1,68 @@
+#include "daemon/market/operator.hpp"
+
+#include "daemon/market/tokens.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+namespace potluck::daemon::market {
+namespace {
+
+std::optional<std::string> read_token_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::string secret;
+  std::getline(in, secret);
+  return secret;
+}
+
+// Writes `text` to `file` with mode 0600: a new file beside it, synced, then renamed over it.
+void write_private_file(const std::filesystem::path& file, const std::string& text) {
+  const auto tmp = file.string() + ".new";
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
+  bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  const int saved = errno;
+  ok = (::close(fd) == 0) && ok;
+  if (!ok || ::rename(tmp.c_str(), file.c_str()) != 0) {
+    const int why = ok ? errno : saved;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(why));
+  }
+}
+
+}  // namespace
+
+operator_setup ensure_operator(account_store& accounts, const std::filesystem::path& data_dir,
+                               std::int64_t starter_grant, std::int64_t now_ms) {
+  operator_setup setup;
+  setup.token_file = data_dir / admin_token_file_name;
+  auto account = accounts.find_account(operator_account_name);
+  if (!account) account = accounts.create_account(operator_account_name, account_kind::user, starter_grant, now_ms);
+  setup.account = *account;
+
+  if (auto secret = read_token_file(setup.token_file); secret && looks_like_token(*secret)) {
+    auto match = accounts.find_token(hash_token(*secret));
+    if (match && match->token.live() && match->account.id == account->id &&
+        (match->token.scopes & token_scope::admin)) {
+      // Keep it, but never readable by others.
+      ::chmod(setup.token_file.c_str(), 0600);
+      return setup;
+    }
+  }
+  auto token = mint_token();
+  accounts.create_token(account->id, "admin", token_scope::all, token.prefix, token.hash, now_ms);
+  write_private_file(setup.token_file, token.secret + "\n");
+  setup.new_secret = std::move(token.secret);
+  return setup;
+}
+
+}  // namespace potluck::daemon::market

@@ -1,0 +1,31 @@
+// The operator's account and admin token, made on the daemon's first start.
+//
+// The account "operator" gets the starter grant like anyone. Its admin token (every scope) is
+// written to DATA_DIR/admin-token, mode 0600, and its secret returned once so that potluckd can
+// print it. On later starts the file's token is checked: while it is live nothing changes; when
+// the file is missing, or holds a token that is unknown or revoked, a fresh token replaces it
+// (deleting the file and restarting is how an operator who lost it gets a new one).
+#pragma once
+
+#include "daemon/store/account_store.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace potluck::daemon::market {
+
+inline constexpr const char* operator_account_name = "operator";
+inline constexpr const char* admin_token_file_name = "admin-token";
+
+struct operator_setup {
+  account_record account;
+  std::filesystem::path token_file;
+  std::optional<std::string> new_secret;  // set when a token was made now: print it once
+};
+
+// Throws std::runtime_error naming the file when it cannot be written.
+operator_setup ensure_operator(account_store& accounts, const std::filesystem::path& data_dir,
+                               std::int64_t starter_grant, std::int64_t now_ms);
+
+}  // namespace potluck::daemon::market
