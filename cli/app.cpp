@@ -1,9 +1,13 @@
 // The commands of the potluck CLI (see app.hpp): a flat table of command specs (flags, help,
 // examples, handler), a parser that accepts global flags before or after the command, and the
-// handlers, which talk to the daemon through http_client and print through format.hpp and
-// tensor_print.hpp. Errors become exit statuses in one place, at the end of run().
+// job commands' handlers, which talk to the daemon through http_client and print through
+// format.hpp and tensor_print.hpp (the account commands' handlers are in accounts.cpp). run()
+// finds the daemon's URL and the API token (config.hpp) and turns errors into exit statuses, in
+// one place at its end.
 #include "cli/app.hpp"
 
+#include "cli/command.hpp"
+#include "cli/config.hpp"
 #include "cli/errors.hpp"
 #include "cli/format.hpp"
 #include "cli/http_client.hpp"
@@ -37,50 +41,12 @@ constexpr std::chrono::milliseconds reconnect_backoff_last{2'000};
 constexpr const char* default_workers_endpoint = "tcp://127.0.0.1:5555";
 
 // ---------------------------------------------------------------------------------------------
-// Commands and flags
-
-struct context;
-struct parsed_command;
-
-struct option_spec {
-  std::string name;        // long name without "--"
-  char short_name = 0;     // 'q' for -q; 0 for none
-  std::string value_name;  // "NAME=VALUE"; empty for a flag without value
-  std::string help;
-  bool repeated = false;
-};
-
-struct command_spec {
-  std::string name;
-  std::string summary;      // one line, for `potluck help`
-  std::string usage;        // "potluck job ID [flags]"
-  std::string description;  // a few lines for `potluck COMMAND --help`
-  std::vector<option_spec> options;
-  std::size_t min_args = 0, max_args = 0;
-  std::string args_hint;    // said when the arguments are wrong: "takes a job ID, like: potluck job 12"
-  std::vector<std::string> examples;
-  int (*handler)(context&, const parsed_command&) = nullptr;
-};
-
-struct parsed_command {
-  const command_spec* command = nullptr;
-  std::map<std::string, std::vector<std::string>, std::less<>> values;  // flags hold one ""
-  std::vector<std::string> args;
-
-  bool has(std::string_view name) const { return values.find(name) != values.end(); }
-  std::string value(std::string_view name, std::string fallback = {}) const {
-    auto it = values.find(name);
-    return it == values.end() || it->second.empty() ? fallback : it->second.back();
-  }
-  std::vector<std::string> all(std::string_view name) const {
-    auto it = values.find(name);
-    return it == values.end() ? std::vector<std::string>{} : it->second;
-  }
-};
+// Global flags
 
 const std::vector<option_spec>& global_options() {
   static const std::vector<option_spec> options = {
-      {"url", 0, "URL", "the daemon's URL (default $POTLUCK_URL, else http://127.0.0.1:8080)"},
+      {"url", 0, "URL", "the daemon's URL (default $POTLUCK_URL, the saved one, or http://127.0.0.1:8080)"},
+      {"token", 0, "TOKEN", "the API token (default $POTLUCK_TOKEN or the saved one; ps shows flags to all users)"},
       {"json", 0, "", "print the daemon's JSON instead of text, for scripts"},
       {"quiet", 'q', "", "print only what a script needs: IDs, names, results; no progress"},
       {"no-color", 0, "", "no colours (also when NO_COLOR is set or the output is not a terminal)"},
@@ -89,63 +55,13 @@ const std::vector<option_spec>& global_options() {
   return options;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Running a command
-
-class api_error : public std::runtime_error {
- public:
-  api_error(unsigned status, std::string code, std::string message)
-      : std::runtime_error(message), status(status), code(std::move(code)) {}
-  unsigned status;
-  std::string code;
-};
-
-struct context {
-  context(const terminal& t, std::ostream& o, std::ostream& e, http_client c)
-      : term(t), out(o), err(e), client(std::move(c)) {}
-  const terminal& term;
-  std::ostream& out;
-  std::ostream& err;
-  http_client client;
-  bool json = false;
-  bool quiet = false;
-  bool color_out = false;
-  bool color_err = false;
-  std::string task;  // the task a command is about, for hints
-};
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string string_field(const json::object& o, std::string_view key, std::string fallback = {}) {
-  auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : fallback;
-}
-
-std::int64_t int_field(const json::object& o, std::string_view key, std::int64_t fallback = 0) {
-  auto* v = o.if_contains(key);
-  if (!v) return fallback;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
-  if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
-  return fallback;
+bool is_terminal_state(std::string_view state) {
+  return state == "succeeded" || state == "failed" || state == "cancelled";
 }
 
 double number_field(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   return v && v->is_number() ? v->to_number<double>() : 0.0;
-}
-
-std::optional<std::int64_t> time_field(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  if (!v || !v->is_string()) return std::nullopt;
-  return parse_iso8601_ms(v->as_string());
-}
-
-bool is_terminal_state(std::string_view state) {
-  return state == "succeeded" || state == "failed" || state == "cancelled";
 }
 
 std::string error_text(const json::value& body) {
@@ -155,7 +71,43 @@ std::string error_text(const json::value& body) {
   return string_field(e->as_object(), "message");
 }
 
-// Sends a request; a status other than `ok_statuses` becomes an api_error with the daemon's message.
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Running a command (shared with accounts.cpp through command.hpp)
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string string_field(const json::object& o, std::string_view key, std::string fallback) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : fallback;
+}
+
+std::int64_t int_field(const json::object& o, std::string_view key, std::int64_t fallback) {
+  auto* v = o.if_contains(key);
+  if (!v) return fallback;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+  if (v->is_double()) return static_cast<std::int64_t>(v->as_double());
+  return fallback;
+}
+
+std::optional<std::int64_t> time_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) return std::nullopt;
+  return parse_iso8601_ms(v->as_string());
+}
+
+const json::object& object_field(const json::value& v, std::string_view key) {
+  static const json::object empty;
+  if (!v.is_object()) return empty;
+  auto* f = v.as_object().if_contains(key);
+  return f && f->is_object() ? f->as_object() : empty;
+}
+
 json::value call(context& ctx, std::string_view method, const std::string& target, std::string_view body,
                  std::initializer_list<unsigned> ok_statuses) {
   const auto res = ctx.client.request(method, target, body);
@@ -164,13 +116,15 @@ json::value call(context& ctx, std::string_view method, const std::string& targe
   if (std::find(ok_statuses.begin(), ok_statuses.end(), res.status) == ok_statuses.end()) {
     if (!ec && parsed.is_object()) {
       if (auto* e = parsed.as_object().if_contains("error"); e && e->is_object())
-        throw api_error(res.status, string_field(e->as_object(), "code"), string_field(e->as_object(), "message"));
+        throw api_error(res.status, string_field(e->as_object(), "code"), string_field(e->as_object(), "message"),
+                        res.retry_after);
     }
     std::string excerpt = res.body.substr(0, 200);
     while (!excerpt.empty() && (excerpt.back() == '\n' || excerpt.back() == '\r')) excerpt.pop_back();
     throw api_error(res.status, "http_" + std::to_string(res.status),
                     "the daemon answered " + std::string(method) + " " + target + " with HTTP " + std::to_string(res.status) +
-                        (excerpt.empty() ? "" : ": " + excerpt));
+                        (excerpt.empty() ? "" : ": " + excerpt),
+                    res.retry_after);
   }
   if (ec) throw api_error(res.status, "bad_reply", "the daemon's answer to " + std::string(target) + " is not JSON");
   return parsed;
@@ -179,6 +133,26 @@ json::value call(context& ctx, std::string_view method, const std::string& targe
 void print_json(context& ctx, const json::value& v) {
   ctx.out << (ctx.term.stdout_tty ? pretty_json(v) : compact_json(v)) << '\n';
 }
+
+void print_fields(context& ctx, const std::vector<std::pair<std::string, std::string>>& rows) {
+  std::size_t key_width = 0;
+  for (const auto& [k, _] : rows) key_width = std::max(key_width, k.size() + 1);
+  for (const auto& [k, v] : rows) {
+    std::string key = k + ":";
+    key.append(key_width - key.size(), ' ');
+    ctx.out << key << "  " << v << '\n';
+  }
+}
+
+int parse_positive(const std::string& flag, const std::string& text, int max) {
+  int n = 0;
+  auto r = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || n < 1 || n > max)
+    throw usage_error("--" + flag + " takes a number from 1 to " + std::to_string(max) + " (got '" + text + "')");
+  return n;
+}
+
+namespace {
 
 std::string workers_endpoint(context& ctx) {
   try {
@@ -200,14 +174,6 @@ std::int64_t parse_job_id(const std::string& text) {
   if (r.ec != std::errc() || r.ptr != t.data() + t.size() || id <= 0)
     throw usage_error("'" + text + "' is not a job ID; job IDs are positive integers, like 12 (list them: potluck jobs)");
   return id;
-}
-
-int parse_positive(const std::string& flag, const std::string& text, int max) {
-  int n = 0;
-  auto r = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size() || n < 1 || n > max)
-    throw usage_error("--" + flag + " takes a number from 1 to " + std::to_string(max) + " (got '" + text + "')");
-  return n;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -887,6 +853,89 @@ const std::vector<command_spec>& commands() {
        {}, 0, 1, "takes at most one TASK, like: potluck tasks linalg.matmul",
        {"potluck tasks", "potluck tasks linalg.matmul"},
        cmd_tasks},
+
+      {"account", "Show your account: name, balance and the token in use", "potluck account [show] [flags]",
+       "Shows the account the API token belongs to: its name, kind and balance, and the token in use\n"
+       "(its name and scopes, and where it came from: --token, POTLUCK_TOKEN or the config file).",
+       {}, 0, 0, "takes no arguments; to create an account: potluck account create NAME",
+       {"potluck account", "potluck account --json | jq .account.balance"},
+       cmd_account_show, command_group::accounts},
+      {"account create", "Create an account and its first API token", "potluck account create NAME [--login] [flags]",
+       "Creates an account on the daemon (no token needed) and its first API token, named \"default\",\n"
+       "with the scopes read, submit, publish and donate. The token's secret is printed once and\n"
+       "cannot be shown again: keep it. With --login it is also saved in the config file\n"
+       "($XDG_CONFIG_HOME/potluck/config.json, mode 0600), as potluck login would.\n\n"
+       "Names are 1 to 39 lowercase letters, digits and single hyphens, like alice or team-7.",
+       {{"login", 0, "", "save the daemon's URL and the new token in the config file"}},
+       1, 1, "needs a NAME, like: potluck account create alice",
+       {"potluck account create alice --login", "potluck --url http://potluck.lan:8080 account create alice --login",
+        "token=$(potluck account create -q ci-bot)"},
+       cmd_account_create, command_group::accounts},
+      {"account show", "Show your account: name, balance and the token in use", "potluck account show [flags]",
+       "Shows the account the API token belongs to: its name, kind and balance, and the token in use\n"
+       "(its name and scopes, and where it came from: --token, POTLUCK_TOKEN or the config file).",
+       {}, 0, 0, "takes no arguments",
+       {"potluck account show", "potluck account show -q"},
+       cmd_account_show, command_group::alias},
+      {"login", "Save an API token in the config file after checking it", "potluck login [--token TOKEN] [flags]",
+       "Checks an API token with the daemon, then saves it and the daemon's URL in the config file\n"
+       "($XDG_CONFIG_HOME/potluck/config.json, else ~/.config/potluck/config.json; mode 0600), where\n"
+       "later commands find it. The token comes from --token, else from stdin when that is not a\n"
+       "terminal, else from a prompt that does not echo. --token and POTLUCK_TOKEN win over a saved\n"
+       "token, and a saved token is sent only to the URL saved with it.",
+       {}, 0, 0, "takes no arguments; give the token with --token, on stdin, or at the prompt",
+       {"potluck login", "potluck --url http://potluck.lan:8080 login", "potluck login < token.txt",
+        "pass show potluck | potluck login"},
+       cmd_login, command_group::accounts, dash_numbers::are_flags, saved_token::ignore},
+      {"logout", "Remove the saved API token from the config file", "potluck logout [flags]",
+       "Removes the API token from the config file; the daemon's URL stays. The token itself still\n"
+       "works until it is revoked (potluck tokens revoke ID).",
+       {}, 0, 0, "takes no arguments",
+       {"potluck logout"},
+       cmd_logout, command_group::accounts, dash_numbers::are_flags, saved_token::ignore},
+      {"tokens", "List your account's API tokens", "potluck tokens [flags]",
+       "Lists the API tokens of your account: ID, name, scopes, the prefix to recognise them by, when\n"
+       "they were made and last used, and whether they are live or revoked. Secrets are never shown\n"
+       "again after they were made.",
+       {}, 0, 0, "takes no arguments; to make a token: potluck tokens create NAME, to revoke one: potluck tokens revoke ID",
+       {"potluck tokens", "potluck tokens --json"},
+       cmd_tokens, command_group::accounts},
+      {"tokens create", "Make a new API token and print its secret once", "potluck tokens create NAME [--scope SCOPE]... [flags]",
+       "Makes an API token for your account and prints its secret once: keep it. Scopes say what it\n"
+       "may do: read, submit (jobs), publish (models), donate (run a worker), admin. Without --scope\n"
+       "it gets the scopes of the token in use, except admin. A token can only give a new one scopes\n"
+       "it has itself.",
+       {{"scope", 's', "SCOPE", "read, submit, publish, donate or admin (repeatable, or comma-separated)", true}},
+       1, 1, "needs a NAME for the token, like: potluck tokens create laptop --scope read --scope submit",
+       {"potluck tokens create laptop --scope read --scope submit", "potluck tokens create ci --scope read,submit -q"},
+       cmd_tokens_create, command_group::accounts},
+      {"tokens revoke", "Revoke an API token", "potluck tokens revoke ID [flags]",
+       "Revokes one of your account's API tokens: the daemon refuses it from then on.",
+       {}, 1, 1, "takes a token ID, like: potluck tokens revoke 3 (list them: potluck tokens)",
+       {"potluck tokens revoke 3"},
+       cmd_tokens_revoke, command_group::accounts},
+      {"ledger", "List your account's credit movements, newest first", "potluck ledger [--limit N] [flags]",
+       "Lists the movements of credits into (+) and out of (-) your account, newest first: grants,\n"
+       "reservations and charges for jobs, payouts for running them, refunds and transfers.",
+       {{"limit", 'n', "N", "how many entries to list (default 20, at most 500)"},
+        {"cursor", 0, "CURSOR", "start after this point: the cursor a longer list ends with"}},
+       0, 0, "takes no arguments",
+       {"potluck ledger", "potluck ledger --limit 100", "potluck ledger --json | jq '.entries[].amount'"},
+       cmd_ledger, command_group::accounts},
+      {"admin audit", "Check that the credit books balance (admin token)", "potluck admin audit [flags]",
+       "Recomputes every balance from the ledger and compares. Exits 0 when the books balance, 1 with\n"
+       "the list of problems when they do not. Needs a token with the admin scope: the operator's,\n"
+       "which potluckd writes to admin-token in its data folder on its first start.",
+       {}, 0, 0, "takes no arguments",
+       {"potluck admin audit", "POTLUCK_TOKEN=$(cat DATA_DIR/admin-token) potluck admin audit --json"},
+       cmd_admin_audit, command_group::admin},
+      {"admin grant", "Grant credits to an account (admin token)", "potluck admin grant ACCOUNT CREDITS [--memo TEXT] [flags]",
+       "Grants CREDITS to ACCOUNT out of the mint. CREDITS is a number of credits with up to 6\n"
+       "decimals, like 2.5 or 1000. Needs a token with the admin scope.",
+       {{"memo", 'm', "TEXT", "a note kept with the ledger entry"}},
+       2, 2, "takes an ACCOUNT and an amount of CREDITS, like: potluck admin grant alice 2.5",
+       {"potluck admin grant alice 100 --memo 'welcome'", "potluck admin grant team-7 0.5 -q"},
+       cmd_admin_grant, command_group::admin, dash_numbers::are_args},
   };
   return list;
 }
@@ -938,6 +987,14 @@ void write_options(std::ostream& os, const std::vector<option_spec>& options) {
   for (const auto& [left, help] : rows) os << "  " << left << std::string(width - left.size() + 3, ' ') << help << '\n';
 }
 
+// The commands of a group ("admin" for "admin audit", "admin grant"); empty when `word` names none.
+std::vector<const command_spec*> group_commands(std::string_view word) {
+  std::vector<const command_spec*> out;
+  for (const auto& c : commands())
+    if (c.name.size() > word.size() && c.name.starts_with(word) && c.name[word.size()] == ' ') out.push_back(&c);
+  return out;
+}
+
 void write_command_help(std::ostream& os, const command_spec& c) {
   os << c.description << "\n\nUsage:\n  " << c.usage << '\n';
   if (!c.options.empty()) {
@@ -948,26 +1005,56 @@ void write_command_help(std::ostream& os, const command_spec& c) {
   write_options(os, global_options());
   os << "\nExamples:\n";
   for (const auto& e : c.examples) os << "  " << e << '\n';
+  if (const auto more = group_commands(c.name); !more.empty()) {
+    os << "\nMore commands:\n";
+    for (const auto* m : more)
+      if (m->group != command_group::alias) os << "  potluck " << m->name << "   " << m->summary << '\n';
+  }
+}
+
+void write_group_help(std::ostream& os, std::string_view word) {
+  os << "Commands:\n";
+  std::size_t width = 0;
+  const auto list = group_commands(word);
+  for (const auto* c : list) width = std::max(width, c->name.size());
+  for (const auto* c : list) os << "  potluck " << c->name << std::string(width - c->name.size() + 3, ' ') << c->summary << '\n';
+  os << "\nRun 'potluck help " << word << " COMMAND' for a command's flags and examples.\n";
 }
 
 void write_overview(std::ostream& os) {
   os << "potluck - submit jobs to a Potluck daemon, follow them and read their results.\n\n"
-        "Usage:\n  potluck COMMAND [ARGS] [flags]\n\nCommands:\n";
-  for (const auto& c : commands()) os << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.summary << '\n';
-  os << "  help      Show help for a command\n\nGlobal flags:\n";
+        "Usage:\n  potluck COMMAND [ARGS] [flags]\n";
+  std::size_t width = 4;  // "help"
+  for (const auto& c : commands()) width = std::max(width, c.name.size());
+  width += 2;
+  const std::pair<command_group, const char*> sections[] = {
+      {command_group::jobs, "Commands"},
+      {command_group::accounts, "Accounts and tokens"},
+      {command_group::admin, "Operators (need a token with the admin scope)"}};
+  for (const auto& [group, title] : sections) {
+    os << '\n' << title << ":\n";
+    for (const auto& c : commands())
+      if (c.group == group) os << "  " << c.name << std::string(width - c.name.size(), ' ') << c.summary << '\n';
+  }
+  os << "\n  help" << std::string(width - 4, ' ') << "Show help for a command\n\nGlobal flags:\n";
   auto options = global_options();
   options.push_back({"version", 0, "", "print the version"});
   write_options(os, options);
   os << "\nEnvironment:\n"
-        "  POTLUCK_URL   the daemon's URL (default http://127.0.0.1:8080)\n"
-        "  NO_COLOR      any value turns colours off\n"
+        "  POTLUCK_URL       the daemon's URL (default: the config file's, else http://127.0.0.1:8080)\n"
+        "  POTLUCK_TOKEN     the API token to send (default: the config file's)\n"
+        "  XDG_CONFIG_HOME   the config file is $XDG_CONFIG_HOME/potluck/config.json\n"
+        "                    (default ~/.config/potluck/config.json); potluck login writes it\n"
+        "  NO_COLOR          any value turns colours off\n"
         "\nExit status:\n"
-        "  0 success, 1 the job failed or was cancelled, 2 a usage mistake, 3 the daemon cannot be\n"
-        "  reached, 4 the daemon refused the request (its message is shown)\n"
+        "  0 success, 1 the job failed or was cancelled (or admin audit found problems), 2 a usage\n"
+        "  mistake or an unusable config file, 3 the daemon cannot be reached, 4 the daemon refused\n"
+        "  the request (its message is shown)\n"
         "\nExamples:\n"
         "  potluck tasks\n"
         "  potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]' --wait\n"
         "  potluck jobs --state failed\n"
+        "  potluck account create alice --login\n"
         "\nRun 'potluck help COMMAND' or 'potluck COMMAND --help' for a command's flags and examples.\n";
 }
 
@@ -987,7 +1074,8 @@ std::size_t command_position(const std::vector<std::string>& args) {
     const auto& a = args[i];
     if (a == "--") return i + 1 < args.size() ? i + 1 : args.size();
     if (a.size() > 1 && a[0] == '-') {
-      if (a == "--url") ++i;
+      for (const auto& o : global_options())
+        if (!o.value_name.empty() && a == "--" + o.name) ++i;
       continue;
     }
     return i;
@@ -995,15 +1083,34 @@ std::size_t command_position(const std::vector<std::string>& args) {
   return args.size();
 }
 
-parsed_command parse(const std::vector<std::string>& args, const command_spec* command, std::size_t command_at) {
+// The command named by args[at] and, for a group's command, args[at + 1]; `words` says how many.
+const command_spec* find_command_at(const std::vector<std::string>& args, std::size_t at, std::size_t& words) {
+  words = 1;
+  if (at >= args.size()) return nullptr;
+  if (at + 1 < args.size())
+    if (auto* c = find_command(args[at] + " " + args[at + 1])) {
+      words = 2;
+      return c;
+    }
+  return find_command(args[at]);
+}
+
+bool looks_like_a_negative_number(std::string_view a) {
+  return a.size() > 1 && a[0] == '-' && ((a[1] >= '0' && a[1] <= '9') || a[1] == '.');
+}
+
+// Parses the flags and arguments around the command's words, args[command_at, command_at + words).
+parsed_command parse(const std::vector<std::string>& args, const command_spec* command, std::size_t command_at,
+                     std::size_t words) {
   parsed_command p;
   p.command = command;
-  const std::string help_ref = command ? "potluck " + command->name + " --help" : "potluck --help";
+  const auto is_command_word = [&](std::size_t i) { return i >= command_at && i < command_at + words; };
   bool options_done = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (i == command_at) continue;
+    if (is_command_word(i)) continue;
     const auto& a = args[i];
-    if (options_done || a.size() < 2 || a[0] != '-') {
+    if (options_done || a.size() < 2 || a[0] != '-' ||
+        (command && command->numbers == dash_numbers::are_args && looks_like_a_negative_number(a))) {
       p.args.push_back(a);
       continue;
     }
@@ -1036,16 +1143,18 @@ parsed_command parse(const std::vector<std::string>& args, const command_spec* c
       if (command)
         for (const auto& o : command->options) names.push_back(o.name);
       const auto near = suggestion(name, names);
-      throw usage_error("unknown flag '" + a + "'" + (near.empty() ? "" : "; did you mean --" + near + "?") +
+      // The name only: an unknown "--tokn=SECRET" must not print the secret.
+      throw usage_error("unknown flag '" + (a[1] == '-' ? "--" + name : a) + "'" +
+                        (near.empty() ? "" : "; did you mean --" + near + "?") +
                         (command ? "" : " (flags of a command go after it: potluck COMMAND --flag)"));
     }
     if (spec->value_name.empty()) {
-      if (inline_value) throw usage_error("--" + spec->name + " takes no value (got '" + a + "')");
+      if (inline_value) throw usage_error("--" + spec->name + " takes no value (got '--" + spec->name + "=...')");
       p.values[spec->name].push_back("");
       continue;
     }
     if (!inline_value) {
-      if (i + 1 >= args.size() || i + 1 == command_at)
+      if (i + 1 >= args.size() || is_command_word(i + 1))
         throw usage_error("--" + spec->name + " needs a value: --" + spec->name + " " + spec->value_name);
       inline_value = args[++i];
     }
@@ -1057,13 +1166,18 @@ parsed_command parse(const std::vector<std::string>& args, const command_spec* c
   return p;
 }
 
-void report_usage_error(std::ostream& err, bool color, const std::string& message, const command_spec* command) {
+void report_usage_error(std::ostream& err, bool color, const std::string& message, const std::string& help_command) {
   err << paint("error:", tone::red, color) << " " << message << '\n';
-  err << "Run '" << (command ? "potluck " + command->name + " --help" : std::string("potluck --help"))
-      << "' for usage.\n";
+  err << "Run '" << help_command << "' for usage.\n";
+}
+
+void report_usage_error(std::ostream& err, bool color, const std::string& message, const command_spec* command) {
+  report_usage_error(err, color, message,
+                     command ? "potluck " + command->name + " --help" : std::string("potluck --help"));
 }
 
 std::string api_hint(const api_error& e, const context& ctx) {
+  if (auto hint = account_hint(e, ctx); !hint.empty()) return hint;
   if (e.code == "unknown_task") return "See the tasks the connected workers offer: potluck tasks";
   if (e.code == "invalid_input" || e.code == "invalid_params" || e.code == "unknown_backend")
     return ctx.task.empty() ? "" : "See what the task takes: potluck tasks " + ctx.task;
@@ -1073,11 +1187,57 @@ std::string api_hint(const api_error& e, const context& ctx) {
   return {};
 }
 
+// Finds the daemon's URL and the token (flags, environment, config file) and makes the context.
+// Throws usage_error or config_error.
+void make_context(std::optional<context>& ctx, const parsed_command& p, const terminal& term, std::ostream& out,
+                  std::ostream& err) {
+  const auto path = config_path(term.xdg_config_home, term.home);
+  credential_sources sources;
+  if (p.has("url")) sources.flag_url = p.value("url");
+  sources.env_url = term.url;
+  if (p.has("token")) {
+    sources.flag_token = p.value("token");
+    if (sources.flag_token->empty()) throw usage_error("--token is empty");
+  }
+  sources.env_token = term.token;
+  const bool token_used = p.command->token_use == saved_token::use;
+  const bool url_known = sources.flag_url || sources.env_url;
+  const bool token_known = sources.flag_token || sources.env_token;
+  std::optional<config_file> config;
+  if (path && (!url_known || (token_used && !token_known)))
+    config = read_config(*path, token_used ? permission_check::enforce : permission_check::skip);
+  if (config && !token_used) config->token.reset();
+  if (config) sources.config = &*config;
+  auto creds = resolve_credentials(sources, default_url);
+
+  std::optional<base_url> url;
+  try {
+    url = parse_base_url(creds.url);
+  } catch (const usage_error& e) {
+    if (url_known || !config || !config->url) throw;
+    throw config_error("the config file " + path->string() + " holds a bad url: " + e.what());
+  }
+  ctx.emplace(term, out, err, http_client(*url, request_timeout));
+  if (!creds.token.empty() && token_used) {
+    if (auto problem = token_problem(creds.token); !problem.empty()) {
+      if (creds.source == token_source::config_file)
+        throw config_error("the token in the config file " + path->string() + " cannot be sent: " + problem +
+                           ".\nLog in again: potluck login");
+      throw usage_error(std::string("the token from ") + to_string(creds.source) + " cannot be sent: " + problem +
+                        " (a Potluck token is plk_ followed by 64 hex digits)");
+    }
+    ctx->client.set_bearer_token(creds.token);
+  }
+  ctx->creds = std::move(creds);
+  ctx->config_path = path;
+}
+
 }  // namespace
 
 int run(const std::vector<std::string>& args, const terminal& term, std::ostream& out, std::ostream& err) {
   const bool err_color_default = term.stderr_tty && term.ansi && !term.no_color;
   const auto at = command_position(args);
+  std::size_t words = 1;
   const command_spec* command = nullptr;
   std::string command_name = at < args.size() ? args[at] : "";
   if (command_name == "help") {
@@ -1086,15 +1246,41 @@ int run(const std::vector<std::string>& args, const terminal& term, std::ostream
       write_overview(out);
       return exit_ok;
     }
-    if (auto* c = find_command(rest[0])) {
+    if (auto* c = find_command_at(rest, 0, words)) {
       write_command_help(out, *c);
+      return exit_ok;
+    }
+    if (rest.size() == 1 && !group_commands(rest[0]).empty()) {
+      write_group_help(out, rest[0]);
       return exit_ok;
     }
     report_usage_error(err, err_color_default, "unknown command '" + rest[0] + "'", nullptr);
     return exit_usage;
   }
   if (!command_name.empty()) {
-    command = find_command(command_name);
+    command = find_command_at(args, at, words);
+    if (!command && !group_commands(command_name).empty()) {
+      // A group's name without one of its commands: "potluck admin", "potluck admin frob".
+      const auto group = group_commands(command_name);
+      const bool has_next = at + 1 < args.size() && !args[at + 1].starts_with("-");
+      if (!has_next && std::any_of(args.begin(), args.end(), [](const std::string& a) { return a == "--help" || a == "-h"; })) {
+        write_group_help(out, command_name);
+        return exit_ok;
+      }
+      std::vector<std::string> names;
+      for (const auto* c : group) names.push_back(c->name);
+      std::string message;
+      if (has_next) {
+        const auto near = suggestion(command_name + " " + args[at + 1], names);
+        message = "unknown command '" + command_name + " " + args[at + 1] + "'" +
+                  (near.empty() ? "" : "; did you mean '" + near + "'?");
+      } else {
+        message = "potluck " + command_name + " needs a command:";
+        for (std::size_t i = 0; i < names.size(); ++i) message += (i ? ", " : " ") + names[i].substr(command_name.size() + 1);
+      }
+      report_usage_error(err, err_color_default, message, "potluck help " + command_name);
+      return exit_usage;
+    }
     if (!command) {
       std::vector<std::string> names = {"help"};
       for (const auto& c : commands()) names.push_back(c.name);
@@ -1108,7 +1294,7 @@ int run(const std::vector<std::string>& args, const terminal& term, std::ostream
 
   parsed_command p;
   try {
-    p = parse(args, command, at);
+    p = parse(args, command, at, words);
   } catch (const usage_error& e) {
     report_usage_error(err, err_color_default, e.what(), command);
     return exit_usage;
@@ -1131,10 +1317,12 @@ int run(const std::vector<std::string>& args, const terminal& term, std::ostream
   const bool no_color = term.no_color || p.has("no-color") || !term.ansi;
   std::optional<context> ctx;
   try {
-    const auto url = parse_base_url(p.has("url") ? p.value("url") : term.url.value_or(default_url));
-    ctx.emplace(term, out, err, http_client(url, request_timeout));
+    make_context(ctx, p, term, out, err);
   } catch (const usage_error& e) {
     report_usage_error(err, err_color_default && !no_color, e.what(), command);
+    return exit_usage;
+  } catch (const config_error& e) {
+    err << paint("error:", tone::red, err_color_default && !no_color) << " " << e.what() << '\n';
     return exit_usage;
   }
   ctx->json = p.has("json");
@@ -1145,6 +1333,9 @@ int run(const std::vector<std::string>& args, const terminal& term, std::ostream
     return command->handler(*ctx, p);
   } catch (const usage_error& e) {
     report_usage_error(err, ctx->color_err, e.what(), command);
+    return exit_usage;
+  } catch (const config_error& e) {
+    err << paint("error:", tone::red, ctx->color_err) << " " << e.what() << '\n';
     return exit_usage;
   } catch (const unreachable_error& e) {
     err << paint("error:", tone::red, ctx->color_err) << " cannot reach the Potluck daemon at " << e.url() << ": "

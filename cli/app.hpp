@@ -3,15 +3,20 @@
 //   potluck submit TASK --input NAME=VALUE ... [--param KEY=VALUE] [--wait]
 //   potluck jobs [--state S] [--limit N]  |  job ID [--wait]  |  cancel ID...
 //   potluck workers  |  tasks [TASK]  |  help [COMMAND]
+//   potluck account [show]  |  account create NAME [--login]  |  login  |  logout
+//   potluck tokens  |  tokens create NAME [--scope S]...  |  tokens revoke ID  |  ledger
+//   potluck admin audit  |  admin grant ACCOUNT CREDITS [--memo TEXT]
 //
 // run() is the whole program except for reading the process environment and the terminal,
 // which main() does and passes in (environment variables are read only in main).
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace potluck::cli {
@@ -20,7 +25,8 @@ namespace potluck::cli {
 enum exit_status : int {
   exit_ok = 0,
   exit_job_failed = 1,   // the job failed or was cancelled (submit --wait, job --wait)
-  exit_usage = 2,        // a mistake on the command line
+  exit_check_failed = 1, // admin audit found problems in the books
+  exit_usage = 2,        // a mistake on the command line, or an unusable config file
   exit_unreachable = 3,  // the daemon could not be reached
   exit_api_error = 4,    // the daemon refused the request (its message is shown)
   exit_interrupted = 130,
@@ -35,6 +41,15 @@ struct terminal {
   bool ansi = true;                // TERM is not "dumb": escapes for colour and redrawing work
   bool unicode = true;             // the locale's charset is UTF-8
   std::size_t columns = 80;        // the width of the terminal stderr is on
+  std::optional<std::string> token;            // POTLUCK_TOKEN
+  std::optional<std::string> xdg_config_home;  // XDG_CONFIG_HOME: where the config file is
+  std::optional<std::string> home;             // HOME
+  bool stdin_tty = false;
+  // `potluck login` reads the token with these. read_line: one line of stdin (nullopt at its
+  // end); read_secret: shows the prompt on the terminal and reads a line without echo. Unset
+  // reads nothing.
+  std::function<std::optional<std::string>()> read_line;
+  std::function<std::optional<std::string>(std::string_view prompt)> read_secret;
 };
 
 inline constexpr const char* default_url = "http://127.0.0.1:8080";

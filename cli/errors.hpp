@@ -1,5 +1,5 @@
 // The errors the potluck CLI turns into exit statuses (see cli/app.hpp): a mistake on the
-// command line (2) and a daemon that cannot be reached (3).
+// command line or an unusable config file (2) and a daemon that cannot be reached (3).
 #pragma once
 
 #include <stdexcept>
@@ -9,6 +9,13 @@ namespace potluck::cli {
 
 // A mistake in the command line: shown with a pointer to --help, exit status 2.
 class usage_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The config file cannot be used (unreadable, not JSON, a token in a file others may read) or
+// written: shown as is, exit status 2. The message names the file and what to do.
+class config_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };

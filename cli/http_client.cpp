@@ -80,7 +80,7 @@ http::verb verb_of(std::string_view method) {
 }
 
 void prepare(exchange& x, const base_url& url, std::string_view method, std::string_view target,
-             std::string_view body, std::string_view accept) {
+             std::string_view body, std::string_view accept, const std::string& bearer_token) {
   x.req.method(verb_of(method));
   x.req.target(url.prefix + std::string(target));
   x.req.version(11);
@@ -88,6 +88,7 @@ void prepare(exchange& x, const base_url& url, std::string_view method, std::str
   x.req.set(http::field::user_agent, user_agent);
   x.req.set(http::field::accept, accept);
   x.req.set(http::field::connection, "close");
+  if (!bearer_token.empty()) x.req.set(http::field::authorization, "Bearer " + bearer_token);
   if (!body.empty() || method == "POST") {
     x.req.set(http::field::content_type, "application/json");
     x.req.body() = std::string(body);
@@ -124,7 +125,7 @@ base_url parse_base_url(std::string_view text) {
 
 http_response http_client::request(std::string_view method, std::string_view target, std::string_view body) {
   exchange x;
-  prepare(x, url_, method, target, body, "application/json");
+  prepare(x, url_, method, target, body, "application/json", bearer_token_);
   http::response_parser<http::string_body> parser;
   parser.body_limit(max_response_body_bytes);
   x.start(url_, timeout_, [&] {
@@ -138,6 +139,7 @@ http_response http_client::request(std::string_view method, std::string_view tar
   http_response out;
   out.status = res.result_int();
   out.content_type = std::string(res[http::field::content_type]);
+  out.retry_after = std::string(res[http::field::retry_after]);
   out.body = std::move(res.body());
   return out;
 }
@@ -147,7 +149,7 @@ stream_end http_client::follow_events(std::string_view target,
                                       const std::function<void()>& on_tick, std::chrono::milliseconds tick,
                                       std::chrono::milliseconds idle_timeout, http_response& refused) {
   exchange x;
-  prepare(x, url_, "GET", target, {}, "text/event-stream");
+  prepare(x, url_, "GET", target, {}, "text/event-stream", bearer_token_);
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(boost::none);
   char chunk[16384];
@@ -217,6 +219,7 @@ stream_end http_client::follow_events(std::string_view target,
   if (parser.is_header_done() && parser.get().result_int() != 200) {
     refused.status = parser.get().result_int();
     refused.content_type = std::string(parser.get()[http::field::content_type]);
+    refused.retry_after = std::string(parser.get()[http::field::retry_after]);
     refused.body = std::move(refused_body);
   }
   return *outcome;

@@ -29,6 +29,7 @@ base_url parse_base_url(std::string_view url);
 struct http_response {
   unsigned status = 0;
   std::string content_type;
+  std::string retry_after;  // the Retry-After header (seconds), empty when absent
   std::string body;
 };
 
@@ -58,6 +59,11 @@ class http_client {
 
   const base_url& url() const { return url_; }
 
+  // Sent as "Authorization: Bearer TOKEN" with every request from now on; empty sends none.
+  // The caller checks it first (config.hpp's token_problem): it goes into a header as is.
+  void set_bearer_token(std::string token) { bearer_token_ = std::move(token); }
+  bool has_bearer_token() const { return !bearer_token_.empty(); }
+
   // `target` starts with '/' and is appended to the URL's prefix. Throws unreachable_error.
   http_response request(std::string_view method, std::string_view target, std::string_view body = {});
   http_response get(std::string_view target) { return request("GET", target); }
@@ -72,6 +78,7 @@ class http_client {
  private:
   base_url url_;
   std::chrono::milliseconds timeout_;
+  std::string bearer_token_;
 };
 
 }  // namespace potluck::cli

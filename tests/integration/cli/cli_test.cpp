@@ -1,6 +1,8 @@
 // End-to-end tests of the potluck CLI: the real binary, run as a user or a script would run it,
 // against a real potluckd and potluck-worker (testing and blas plugins) on loopback. Checks what
-// people see (tables, results, messages) and what scripts rely on (exit statuses, --json, -q).
+// people see (tables, results, messages) and what scripts rely on (exit statuses, --json, -q),
+// and the account commands: sign-up, login and the config file, tokens, the ledger, the
+// operator's audit and grants.
 #define BOOST_TEST_MODULE integration_cli
 #include <boost/test/unit_test.hpp>
 
@@ -9,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,11 +41,22 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
-// The potluck binary as a child process with its own stdout and stderr files, and an environment
-// without POTLUCK_URL or NO_COLOR unless given.
+using env_map = std::map<std::string, std::string>;
+
+// A HOME of its own for every potluck the tests run unless they give one, so that no config file
+// of the person running the tests is read or written.
+const fs::path& test_home() {
+  static const fs::path dir = make_temp_dir("potluck-cli-home");
+  return dir;
+}
+
+// The potluck binary as a child process with its own stdout and stderr files, stdin from
+// `stdin_file` (default /dev/null), and an environment without POTLUCK_URL, POTLUCK_TOKEN,
+// NO_COLOR or XDG_CONFIG_HOME unless given, and with HOME at test_home() unless given.
 class cli_process {
  public:
-  explicit cli_process(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
+  explicit cli_process(const std::vector<std::string>& args, const env_map& env = {},
+                       const fs::path& stdin_file = "/dev/null") {
     static int counter = 0;
     static const fs::path dir = make_temp_dir("potluck-cli-it");
     const auto n = std::to_string(++counter);
@@ -53,10 +67,13 @@ class cli_process {
     std::vector<std::string> envs;
     for (char** e = environ; *e; ++e) {
       const std::string entry = *e;
-      if (entry.starts_with("POTLUCK_URL=") || entry.starts_with("NO_COLOR=")) continue;
+      if (entry.starts_with("POTLUCK_URL=") || entry.starts_with("POTLUCK_TOKEN=") || entry.starts_with("NO_COLOR=") ||
+          entry.starts_with("HOME=") || entry.starts_with("XDG_CONFIG_HOME="))
+        continue;
       envs.push_back(entry);
     }
     for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+    if (!env.contains("HOME")) envs.push_back("HOME=" + test_home().string());
     std::vector<char*> argp, envp;
     for (auto& a : argv) argp.push_back(a.data());
     argp.push_back(nullptr);
@@ -64,7 +81,7 @@ class cli_process {
     envp.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 0, stdin_file.c_str(), O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&actions, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int rc = ::posix_spawn(&pid_, argp[0], &actions, nullptr, argp.data(), envp.data());
@@ -97,8 +114,9 @@ class cli_process {
   fs::path out_, err_;
 };
 
-cli_result run_potluck(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {}) {
-  cli_process p(args, env);
+cli_result run_potluck(const std::vector<std::string>& args, const env_map& env = {},
+                       const fs::path& stdin_file = "/dev/null") {
+  cli_process p(args, env, stdin_file);
   auto r = p.wait();
   BOOST_TEST_MESSAGE("potluck " << [&] {
     std::string s;
@@ -110,18 +128,35 @@ cli_result run_potluck(const std::vector<std::string>& args, const std::map<std:
 
 std::string url_of(const daemon_process& d) { return "http://127.0.0.1:" + std::to_string(d.http_port()); }
 
-// One daemon with one worker (two slots) for the whole suite.
+// Signs `name` up with a plain HTTP request; returns the secret of its first token.
+std::string sign_up(const daemon_process& d, const std::string& name) {
+  auto r = http(d.http_port(), "POST", "/api/v1/accounts", R"({"name":")" + name + R"("})");
+  if (r.status != 201) throw std::runtime_error("cannot sign up " + name + ": " + r.body);
+  return std::string(r.json().at("token").at("secret").as_string());
+}
+
+// The operator's token, which potluckd wrote to its data folder on its first start.
+std::string admin_token(const daemon_process& d) {
+  std::ifstream in(d.data_dir() / "admin-token");
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+// One daemon with one worker (two slots) for the whole suite, and a user who submits the jobs.
 struct hub {
   daemon_process daemon;
   std::unique_ptr<child_process> worker;
-  hub() : worker(start_worker(daemon, "cli-worker", 2)) {
+  std::string token;
+  hub() : worker(start_worker(daemon, "cli-worker", 2)), token(sign_up(daemon, "cli-tests")) {
     if (!wait_for_workers(daemon, 1)) throw std::runtime_error("the worker did not register:\n" + worker->log());
   }
   std::string url() const { return url_of(daemon); }
-  // potluck --url URL ARGS...
+  env_map env() const { return {{"POTLUCK_TOKEN", token}}; }
+  // POTLUCK_TOKEN=the user's potluck --url URL ARGS...
   cli_result run(std::vector<std::string> args) const {
     args.insert(args.begin(), {"--url", url()});
-    return run_potluck(args);
+    return run_potluck(args, env());
   }
 };
 
@@ -174,7 +209,8 @@ BOOST_AUTO_TEST_CASE(empty_states_say_what_to_do_next) {
   BOOST_TEST(tasks.status == 0);
   BOOST_TEST(contains(tasks.out, "No tasks on offer"));
   BOOST_TEST(contains(tasks.out, "potluck-worker --daemon " + lonely.workers_endpoint()));
-  auto submit = run_potluck(with({"--url", url}, {"submit", "linalg.matmul", "--input", "a=[[1]]", "--input", "b=[[1]]"}));
+  auto submit = run_potluck(with({"--url", url}, {"submit", "linalg.matmul", "--input", "a=[[1]]", "--input", "b=[[1]]"}),
+                            {{"POTLUCK_TOKEN", sign_up(lonely, "lonely")}});
   BOOST_TEST(submit.status == 4);
   BOOST_TEST(contains(submit.err, "unknown task 'linalg.matmul'"));
   BOOST_TEST(contains(submit.err, "potluck tasks"));
@@ -337,7 +373,7 @@ BOOST_AUTO_TEST_CASE(cancel_stops_a_running_job_and_a_waiting_cli_exits_1) {
   const auto sid = std::to_string(id);
   BOOST_TEST_REQUIRE(eventually([&] { return h.run({"job", sid, "-q"}).out == "running\n"; }, 20s));
   // A second CLI follows the job's event stream meanwhile.
-  cli_process follower({"--url", h.url(), "job", sid, "--wait"});
+  cli_process follower({"--url", h.url(), "job", sid, "--wait"}, h.env());
 
   auto cancel = h.run({"cancel", sid});
   BOOST_TEST(cancel.status == 0);
@@ -354,7 +390,7 @@ BOOST_AUTO_TEST_CASE(cancel_stops_a_running_job_and_a_waiting_cli_exits_1) {
 
 BOOST_AUTO_TEST_CASE(submit_wait_ends_with_exit_1_when_the_job_is_cancelled) {
   auto& h = the_hub();
-  cli_process waiting({"--url", h.url(), "submit", "test.sleep", "--param", "ms=60000", "--wait"});
+  cli_process waiting({"--url", h.url(), "submit", "test.sleep", "--param", "ms=60000", "--wait"}, h.env());
   std::string running;
   BOOST_TEST_REQUIRE(eventually([&] {
     running = h.run({"jobs", "--state", "running", "-q"}).out;
@@ -418,11 +454,226 @@ BOOST_AUTO_TEST_CASE(a_waiting_cli_survives_a_daemon_restart) {
   auto worker = start_worker(d, "restart-worker", 1);
   BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
   const auto url = url_of(d);
-  cli_process waiting({"--url", url, "submit", "test.sleep", "--param", "ms=2000", "--wait"});
+  cli_process waiting({"--url", url, "submit", "test.sleep", "--param", "ms=2000", "--wait"},
+                      {{"POTLUCK_TOKEN", sign_up(d, "restarter")}});
   BOOST_TEST_REQUIRE(eventually([&] { return run_potluck({"--url", url, "jobs", "--state", "running", "-q"}).out == "1\n"; }, 20s));
   d.restart();  // kill -9, then the same ports and data
   auto r = waiting.wait(60s);
   BOOST_TEST(r.status == 0, "stderr: " << r.err << "\ndaemon log:\n" << d.process().log());
   BOOST_TEST(contains(r.err, "job 1: lost the daemon, reconnecting"));
   BOOST_TEST(contains(r.out, "slept_ms  i64[1]\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts and API tokens: each test has a daemon of its own (sign-ups are rate limited per
+// client address) and a config folder of its own.
+
+namespace {
+
+// HOME and XDG_CONFIG_HOME in a fresh temp folder: where potluck login saves the token.
+struct config_home {
+  fs::path home = make_temp_dir("potluck-cli-user");
+  fs::path file() const { return home / "cfg" / "potluck" / "config.json"; }
+  env_map env(env_map more = {}) const {
+    more.emplace("HOME", home.string());
+    more.emplace("XDG_CONFIG_HOME", (home / "cfg").string());
+    return more;
+  }
+};
+
+mode_t mode_of(const fs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return 0;
+  return st.st_mode & 0777;
+}
+
+const std::regex secret_line("\n  (plk_[0-9a-f]{64})\n");
+
+std::string secret_in(const std::string& out) {
+  std::smatch m;
+  if (!std::regex_search(out, m, secret_line)) return {};
+  return m[1];
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(create_an_account_log_in_and_see_the_starter_balance) {
+  daemon_process d;
+  const auto url = url_of(d);
+  config_home user;
+  auto created = run_potluck({"--url", url, "account", "create", "alice", "--login"}, user.env());
+  BOOST_TEST_REQUIRE(created.status == 0, created.err);
+  BOOST_TEST(contains(created.out, "Created account alice (user) with 100 credits."));
+  BOOST_TEST(contains(created.out, "\"default\" (read, submit, publish, donate)"));
+  const auto secret = secret_in(created.out);
+  BOOST_TEST_REQUIRE(!secret.empty(), "no secret in: " << created.out);
+  BOOST_TEST(contains(created.err, "shown only this once"));
+  BOOST_TEST(contains(created.err, "logged in as alice"));
+  // The config file is private, and its folder too.
+  BOOST_TEST(mode_of(user.file()) == 0600u);
+  BOOST_TEST(mode_of(user.file().parent_path()) == 0700u);
+  BOOST_TEST(contains(read_text(user.file()), secret));
+
+  // The saved URL and token serve from now on, without --url.
+  auto shown = run_potluck({"account"}, user.env());
+  BOOST_TEST(shown.status == 0, shown.err);
+  BOOST_TEST(contains(shown.out, "Account:  alice (user)"));
+  BOOST_TEST(contains(shown.out, "Balance:  100 credits"));
+  BOOST_TEST(contains(shown.out, "Token:    default: read, submit, publish, donate"));
+  BOOST_TEST(contains(shown.out, "Daemon:   " + url));
+  BOOST_TEST(shown.out.find(secret) == std::string::npos);
+  auto as_json = run_potluck({"account", "show", "--json"}, user.env());
+  BOOST_TEST_REQUIRE(as_json.status == 0);
+  BOOST_TEST(json::parse(as_json.out).at("account").at("balance").as_int64() == 100'000'000);
+
+  // Somewhere else, log in with the secret on stdin; logout forgets it.
+  config_home laptop;
+  const auto token_file = laptop.home / "token.txt";
+  std::ofstream(token_file) << secret << "\n";
+  auto login = run_potluck({"--url", url, "login"}, laptop.env(), token_file);
+  BOOST_TEST(login.status == 0, login.err);
+  BOOST_TEST(contains(login.out, "Logged in as alice at " + url));
+  BOOST_TEST(mode_of(laptop.file()) == 0600u);
+  BOOST_TEST(run_potluck({"account", "-q"}, laptop.env()).out == "alice\n");
+  auto logout = run_potluck({"logout"}, laptop.env());
+  BOOST_TEST(logout.status == 0);
+  BOOST_TEST(contains(logout.out, "removed the token"));
+  auto after = run_potluck({"account"}, laptop.env());
+  BOOST_TEST(after.status == 4);
+  BOOST_TEST(contains(after.err, "potluck login"));
+
+  // A token in a config file others may read is refused, with the fix.
+  BOOST_TEST_REQUIRE(::chmod(user.file().c_str(), 0644) == 0);
+  auto exposed = run_potluck({"account"}, user.env());
+  BOOST_TEST(exposed.status == 2);
+  BOOST_TEST(contains(exposed.err, "chmod 600 " + user.file().string()));
+  BOOST_TEST(exposed.err.find(secret) == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(tokens_create_list_and_revoke_and_a_revoked_token_gets_401_with_the_hint) {
+  daemon_process d;
+  const auto url = url_of(d);
+  const env_map alice = {{"POTLUCK_TOKEN", sign_up(d, "alice")}};
+
+  auto made = run_potluck({"--url", url, "tokens", "create", "laptop", "--scope", "read", "--scope", "submit"}, alice);
+  BOOST_TEST_REQUIRE(made.status == 0, made.err);
+  BOOST_TEST(contains(made.out, "\"laptop\" (read, submit)"));
+  const auto laptop = secret_in(made.out);
+  BOOST_TEST_REQUIRE(!laptop.empty(), "no secret in: " << made.out);
+  BOOST_TEST(contains(made.err, "shown only this once"));
+
+  auto list = run_potluck({"--url", url, "tokens"}, alice);
+  BOOST_TEST(list.status == 0);
+  BOOST_TEST(list.out.starts_with("ID  NAME"));
+  BOOST_TEST(contains(list.out, "LAST USED  STATE"));
+  BOOST_TEST(contains(list.out, "read,submit"));
+  BOOST_TEST(contains(list.out, "live, in use"));  // the default token, which made this call
+  BOOST_TEST(list.out.find(laptop) == std::string::npos);
+
+  auto listed = json::parse(run_potluck({"--url", url, "tokens", "--json"}, alice).out);
+  std::int64_t laptop_id = 0;
+  for (const auto& t : listed.at("tokens").as_array())
+    if (t.at("name").as_string() == "laptop") laptop_id = t.at("id").as_int64();
+  BOOST_TEST_REQUIRE(laptop_id > 0);
+
+  // The new token works, within its scopes.
+  const env_map with_laptop = {{"POTLUCK_TOKEN", laptop}};
+  BOOST_TEST(run_potluck({"--url", url, "account", "-q"}, with_laptop).out == "alice\n");
+  auto too_much = run_potluck({"--url", url, "tokens", "create", "more", "--scope", "donate"}, with_laptop);
+  BOOST_TEST(too_much.status == 4);
+  BOOST_TEST(contains(too_much.err, "lacks"));
+  BOOST_TEST(contains(too_much.err, "scopes it has itself"));
+
+  auto revoked = run_potluck({"--url", url, "tokens", "revoke", std::to_string(laptop_id)}, alice);
+  BOOST_TEST(revoked.status == 0, revoked.err);
+  BOOST_TEST(revoked.out == "Revoked token " + std::to_string(laptop_id) + ".\n");
+  auto refused = run_potluck({"--url", url, "account"}, with_laptop);
+  BOOST_TEST(refused.status == 4);
+  BOOST_TEST(contains(refused.err, "was revoked"));
+  BOOST_TEST(contains(refused.err, "The token from POTLUCK_TOKEN has been revoked"));
+  BOOST_TEST(contains(refused.err, "potluck login"));
+  BOOST_TEST(refused.err.find(laptop) == std::string::npos);
+  BOOST_TEST(contains(run_potluck({"--url", url, "tokens"}, alice).out, "revoked"));
+
+  auto again = run_potluck({"--url", url, "tokens", "revoke", std::to_string(laptop_id)}, alice);
+  BOOST_TEST(again.status == 4);
+  BOOST_TEST(contains(again.err, "List your tokens and their IDs: potluck tokens"));
+}
+
+BOOST_AUTO_TEST_CASE(the_operator_audits_grants_and_the_ledger_shows_the_grant) {
+  daemon_process d;
+  const auto url = url_of(d);
+  const auto admin = admin_token(d);
+  BOOST_TEST_REQUIRE(admin.starts_with("plk_"));
+  const env_map operator_env = {{"POTLUCK_TOKEN", admin}};
+  const env_map bob = {{"POTLUCK_TOKEN", sign_up(d, "bob")}};
+
+  auto audit = run_potluck({"--url", url, "admin", "audit"}, operator_env);
+  BOOST_TEST(audit.status == 0, audit.err);
+  BOOST_TEST(std::regex_match(audit.out, std::regex("books balance: [0-9,.]+ credits minted, held by [0-9]+ accounts, "
+                                                    "[0-9]+ ledger rows checked\n")),
+             "stdout: " << audit.out);
+  // Also with --token, the flag.
+  BOOST_TEST(run_potluck({"--url", url, "--token", admin, "admin", "audit", "-q"}).status == 0);
+
+  auto grant = run_potluck({"--url", url, "admin", "grant", "bob", "2.5", "--memo", "thanks for the GPU"}, operator_env);
+  BOOST_TEST(grant.status == 0, grant.err);
+  BOOST_TEST(std::regex_match(grant.out, std::regex("Granted 2.5 credits to bob \\(ledger entry [0-9]+\\)\\.\n")),
+             "stdout: " << grant.out);
+
+  auto ledger = run_potluck({"--url", url, "ledger"}, bob);
+  BOOST_TEST(ledger.status == 0, ledger.err);
+  BOOST_TEST(ledger.out.starts_with("TIME "));
+  BOOST_TEST(contains(ledger.out, "KIND"));
+  BOOST_TEST(contains(ledger.out, "COUNTERPARTY"));
+  std::istringstream lines(ledger.out);
+  std::string header, newest, oldest;
+  std::getline(lines, header);
+  std::getline(lines, newest);
+  std::getline(lines, oldest);
+  BOOST_TEST(contains(newest, "grant"));
+  BOOST_TEST(contains(newest, "+2.5"));
+  BOOST_TEST(contains(newest, "mint"));
+  BOOST_TEST(contains(newest, "thanks for the GPU"));
+  BOOST_TEST(contains(oldest, "+100"));  // the starter grant
+  BOOST_TEST(contains(run_potluck({"--url", url, "account"}, bob).out, "Balance:  102.5 credits"));
+  BOOST_TEST(run_potluck({"--url", url, "ledger", "--limit", "1", "-q"}, bob).out.size() > 1u);
+
+  // Not the operator: refused, with where the admin token is.
+  auto not_admin = run_potluck({"--url", url, "admin", "audit"}, bob);
+  BOOST_TEST(not_admin.status == 4);
+  BOOST_TEST(contains(not_admin.err, "admin"));
+  BOOST_TEST(contains(not_admin.err, "admin-token"));
+  auto nobody = run_potluck({"--url", url, "admin", "grant", "nobody", "1"}, operator_env);
+  BOOST_TEST(nobody.status == 4);
+  BOOST_TEST(contains(nobody.err, "nobody"));
+  // A usage mistake is caught before anything is sent.
+  BOOST_TEST(run_potluck({"--url", url, "admin", "grant", "bob", "-1"}, operator_env).status == 2);
+  BOOST_TEST(run_potluck({"--url", url, "admin", "grant", "bob", "0.0000001"}, operator_env).status == 2);
+
+  BOOST_TEST(run_potluck({"--url", url, "admin", "audit"}, operator_env).status == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_taken_name_and_a_missing_token_exit_4_with_what_to_do) {
+  daemon_process d;
+  const auto url = url_of(d);
+  BOOST_TEST_REQUIRE(run_potluck({"--url", url, "account", "create", "carol", "-q"}).status == 0);
+  auto taken = run_potluck({"--url", url, "account", "create", "carol"});
+  BOOST_TEST(taken.status == 4);
+  BOOST_TEST(contains(taken.err, "error: "));
+  BOOST_TEST(contains(taken.err, "carol"));
+  BOOST_TEST(contains(taken.err, "Pick another name."));
+  BOOST_TEST(taken.out.empty());
+  auto bad_name = run_potluck({"--url", url, "account", "create", "Carol_1"});
+  BOOST_TEST(bad_name.status == 4);
+  BOOST_TEST(contains(bad_name.err, "lowercase"));
+
+  config_home nobody;
+  for (auto args : {std::vector<std::string>{"account"}, {"tokens"}, {"ledger"}}) {
+    args.insert(args.begin(), {"--url", url});
+    auto r = run_potluck(args, nobody.env());
+    BOOST_TEST(r.status == 4);
+    BOOST_TEST(contains(r.err, "error: this needs an API token"));
+    BOOST_TEST(contains(r.err, "Log in first: potluck login (or set POTLUCK_TOKEN)."));
+  }
 }

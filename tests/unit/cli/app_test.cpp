@@ -55,15 +55,32 @@ BOOST_AUTO_TEST_CASE(no_arguments_and_help_show_the_overview) {
   for (auto args : {std::vector<std::string>{}, {"help"}, {"--help"}, {"-h"}}) {
     auto o = run_cli(args);
     BOOST_TEST(o.status == 0);
-    for (const char* command : {"submit", "jobs", "job", "cancel", "workers", "tasks"}) BOOST_TEST(has(o.out, command));
+    for (const char* command : {"submit", "jobs", "job", "cancel", "workers", "tasks", "account create", "login",
+                                "logout", "tokens create", "tokens revoke", "ledger", "admin audit", "admin grant"})
+      BOOST_TEST(has(o.out, std::string("\n  ") + command + " "));
     BOOST_TEST(has(o.out, "POTLUCK_URL"));
+    BOOST_TEST(has(o.out, "POTLUCK_TOKEN"));
+    BOOST_TEST(has(o.out, "--token TOKEN"));
     BOOST_TEST(has(o.out, "Exit status"));
   }
 }
 
 BOOST_AUTO_TEST_CASE(every_command_has_help_with_an_example) {
-  for (std::string command : {"submit", "jobs", "job", "cancel", "workers", "tasks"}) {
-    for (auto args : {std::vector<std::string>{command, "--help"}, {"help", command}, {command, "-h"}}) {
+  for (std::string command : {"submit", "jobs", "job", "cancel", "workers", "tasks", "account", "account show",
+                              "account create", "login", "logout", "tokens", "tokens create", "tokens revoke", "ledger",
+                              "admin audit", "admin grant"}) {
+    std::vector<std::string> words;
+    for (std::size_t start = 0; start <= command.size();) {
+      auto end = std::min(command.find(' ', start), command.size());
+      words.push_back(command.substr(start, end - start));
+      start = end + 1;
+    }
+    auto with = [&](std::vector<std::string> before, std::vector<std::string> after) {
+      before.insert(before.end(), words.begin(), words.end());
+      before.insert(before.end(), after.begin(), after.end());
+      return before;
+    };
+    for (auto args : {with({}, {"--help"}), with({"help"}, {}), with({}, {"-h"})}) {
       auto o = run_cli(args);
       BOOST_TEST(o.status == 0);
       BOOST_TEST(has(o.out, "Usage:\n  potluck " + command));
@@ -74,6 +91,14 @@ BOOST_AUTO_TEST_CASE(every_command_has_help_with_an_example) {
   }
   // --help wins over anything else on the line, even mistakes.
   BOOST_TEST(run_cli({"job", "--help"}).status == 0);
+  BOOST_TEST(run_cli({"admin", "grant", "--help"}).status == 0);
+  // A group's help lists its commands.
+  for (auto args : {std::vector<std::string>{"help", "admin"}, {"admin", "--help"}}) {
+    auto o = run_cli(args);
+    BOOST_TEST(o.status == 0);
+    BOOST_TEST(has(o.out, "potluck admin audit"));
+    BOOST_TEST(has(o.out, "potluck admin grant"));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(the_version) {

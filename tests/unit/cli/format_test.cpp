@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include <limits>
 #include <sstream>
 
 using namespace potluck::cli;
@@ -192,4 +193,70 @@ BOOST_AUTO_TEST_CASE(the_progress_line_fits_narrow_terminals) {
   v.progress = 0;
   v.message.clear();
   BOOST_TEST(progress_line(v, 200, false, false).find('[') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(credits_show_up_to_six_decimals_trimmed_with_separators) {
+  BOOST_TEST(format_credits(0) == "0");
+  BOOST_TEST(format_credits(1) == "0.000001");
+  BOOST_TEST(format_credits(500'000) == "0.5");
+  BOOST_TEST(format_credits(1'000'000) == "1");
+  BOOST_TEST(format_credits(1'234'500'000) == "1,234.5");
+  BOOST_TEST(format_credits(1'234'567'890'123) == "1,234,567.890123");
+  BOOST_TEST(format_credits(-2'500'000) == "-2.5");
+  BOOST_TEST(format_credits(100'000'000) == "100");
+  BOOST_TEST(format_credits(std::numeric_limits<std::int64_t>::max()) == "9,223,372,036,854.775807");
+  BOOST_TEST(format_credits(std::numeric_limits<std::int64_t>::min()) == "-9,223,372,036,854.775808");
+  // Signed, for the ledger.
+  BOOST_TEST(format_credits(5'000'000, sign_display::always) == "+5");
+  BOOST_TEST(format_credits(-5'000'000, sign_display::always) == "-5");
+  BOOST_TEST(format_credits(0, sign_display::always) == "0");
+}
+
+BOOST_AUTO_TEST_CASE(credits_parse_from_what_people_type) {
+  std::string problem;
+  auto parse = [&](std::string_view text) { return parse_credits(text, problem); };
+  BOOST_TEST(parse("2.5").value() == 2'500'000);
+  BOOST_TEST(parse("1000").value() == 1'000'000'000);
+  BOOST_TEST(parse("0.000001").value() == 1);
+  BOOST_TEST(parse("0").value() == 0);
+  BOOST_TEST(parse("1.").has_value() == false);
+  BOOST_TEST(parse(".5").value() == 500'000);
+  BOOST_TEST(parse("007").value() == 7'000'000);
+  BOOST_TEST(parse("1,234.5").value() == 1'234'500'000);  // what format_credits prints
+  BOOST_TEST(parse("1,234,567").value() == 1'234'567'000'000);
+  BOOST_TEST(parse("9223372036854.775807").value() == std::numeric_limits<std::int64_t>::max());
+  // Round trip.
+  for (std::int64_t micro : {std::int64_t{1}, std::int64_t{1'234'500'000}, std::int64_t{987'654'321}})
+    BOOST_TEST(parse(format_credits(micro)).value() == micro);
+}
+
+BOOST_AUTO_TEST_CASE(bad_credits_say_why) {
+  struct bad {
+    std::string text, says;
+  };
+  const std::vector<bad> cases = {
+      {"", "empty"},
+      {"-5", "negative"},
+      {"-0.5", "negative"},
+      {"1.1234567", "more than 6 decimals"},
+      {"abc", "not a number"},
+      {"1e6", "not a number"},
+      {"+3", "not a number"},
+      {" 1", "not a number"},
+      {"1 ", "not a number"},
+      {"1.2.3", "not a number"},
+      {".", "not a number"},
+      {"1,23", "not a number"},
+      {"1234,567", "not a number"},
+      {",123", "not a number"},
+      {"1,234.", "not a number"},
+      {"0x10", "not a number"},
+      {"9223372036854.775808", "too large"},
+      {"99999999999999999999", "too large"},
+  };
+  for (const auto& c : cases) {
+    std::string problem;
+    BOOST_TEST(!parse_credits(c.text, problem).has_value(), "'" << c.text << "' parsed");
+    BOOST_TEST(problem.find(c.says) != std::string::npos, "'" << c.text << "': " << problem);
+  }
 }

@@ -1,0 +1,141 @@
+// What the potluck CLI's command handlers share (internal to cli/): the command table's entry,
+// a parsed command line, the running context, the daemon's refusals (api_error) and the JSON
+// field helpers. app.cpp holds the table, the parser and the job commands; accounts.cpp the
+// account, token, ledger and admin commands.
+#pragma once
+
+#include "cli/app.hpp"
+#include "cli/config.hpp"
+#include "cli/http_client.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace potluck::cli {
+
+struct context;
+struct parsed_command;
+
+struct option_spec {
+  std::string name;        // long name without "--"
+  char short_name = 0;     // 'q' for -q; 0 for none
+  std::string value_name;  // "NAME=VALUE"; empty for a flag without value
+  std::string help;
+  bool repeated = false;
+};
+
+// Where `potluck help` lists a command.
+enum class command_group { jobs, accounts, admin, alias };
+// Whether "-5" after the command is an argument (a negative amount, refused with a clear
+// message) or a flag.
+enum class dash_numbers { are_flags, are_args };
+// What the command takes from the config file: everything, or only the URL (login replaces the
+// saved token and logout removes it, so neither uses it, nor refuses a file others may read).
+enum class saved_token { use, ignore };
+
+struct command_spec {
+  std::string name;         // one word, or two for a command of a group: "tokens create"
+  std::string summary;      // one line, for `potluck help`
+  std::string usage;        // "potluck job ID [flags]"
+  std::string description;  // a few lines for `potluck COMMAND --help`
+  std::vector<option_spec> options;
+  std::size_t min_args = 0, max_args = 0;
+  std::string args_hint;    // said when the arguments are wrong: "takes a job ID, like: potluck job 12"
+  std::vector<std::string> examples;
+  int (*handler)(context&, const parsed_command&) = nullptr;
+  command_group group = command_group::jobs;
+  dash_numbers numbers = dash_numbers::are_flags;
+  saved_token token_use = saved_token::use;
+};
+
+struct parsed_command {
+  const command_spec* command = nullptr;
+  std::map<std::string, std::vector<std::string>, std::less<>> values;  // flags hold one ""
+  std::vector<std::string> args;
+
+  bool has(std::string_view name) const { return values.find(name) != values.end(); }
+  std::string value(std::string_view name, std::string fallback = {}) const {
+    auto it = values.find(name);
+    return it == values.end() || it->second.empty() ? fallback : it->second.back();
+  }
+  std::vector<std::string> all(std::string_view name) const {
+    auto it = values.find(name);
+    return it == values.end() ? std::vector<std::string>{} : it->second;
+  }
+};
+
+// The daemon refused a request: exit status 4, with its message and a hint.
+class api_error : public std::runtime_error {
+ public:
+  api_error(unsigned status, std::string code, std::string message, std::string retry_after = {})
+      : std::runtime_error(message), status(status), code(std::move(code)), retry_after(std::move(retry_after)) {}
+  unsigned status;
+  std::string code;
+  std::string retry_after;  // the Retry-After header of a 429, in seconds
+};
+
+struct context {
+  context(const terminal& t, std::ostream& o, std::ostream& e, http_client c)
+      : term(t), out(o), err(e), client(std::move(c)) {}
+  const terminal& term;
+  std::ostream& out;
+  std::ostream& err;
+  http_client client;
+  bool json = false;
+  bool quiet = false;
+  bool color_out = false;
+  bool color_err = false;
+  credentials creds;                                // where the URL and the token came from
+  std::optional<std::filesystem::path> config_path;  // nullopt: neither HOME nor XDG_CONFIG_HOME
+  // Hints a command sets for the refusals it expects; empty ones fall back to the general hints.
+  std::string task;                // the task a command is about
+  std::string not_found_hint;      // for a 404 that is not a missing route
+  std::string missing_scope_hint;  // for 403 missing_scope
+  std::string unauthorized_hint;   // for 401, instead of "log in"
+};
+
+std::string string_field(const boost::json::object& o, std::string_view key, std::string fallback = {});
+std::int64_t int_field(const boost::json::object& o, std::string_view key, std::int64_t fallback = 0);
+std::optional<std::int64_t> time_field(const boost::json::object& o, std::string_view key);
+// o[key] when it is an object; an empty object otherwise.
+const boost::json::object& object_field(const boost::json::value& v, std::string_view key);
+
+// Sends a request; a status other than `ok_statuses` becomes an api_error with the daemon's
+// message. Returns the parsed JSON answer.
+boost::json::value call(context& ctx, std::string_view method, const std::string& target, std::string_view body,
+                        std::initializer_list<unsigned> ok_statuses);
+// --json: indented on a terminal, one line otherwise.
+void print_json(context& ctx, const boost::json::value& v);
+// "Key:   value" lines, the values aligned.
+void print_fields(context& ctx, const std::vector<std::pair<std::string, std::string>>& rows);
+// A number of --flag from 1 to max, or usage_error.
+int parse_positive(const std::string& flag, const std::string& text, int max);
+std::int64_t now_ms();
+
+// accounts.cpp
+int cmd_account_show(context& ctx, const parsed_command& p);
+int cmd_account_create(context& ctx, const parsed_command& p);
+int cmd_login(context& ctx, const parsed_command& p);
+int cmd_logout(context& ctx, const parsed_command& p);
+int cmd_tokens(context& ctx, const parsed_command& p);
+int cmd_tokens_create(context& ctx, const parsed_command& p);
+int cmd_tokens_revoke(context& ctx, const parsed_command& p);
+int cmd_ledger(context& ctx, const parsed_command& p);
+int cmd_admin_audit(context& ctx, const parsed_command& p);
+int cmd_admin_grant(context& ctx, const parsed_command& p);
+
+// The hint under a refusal about accounts and tokens (401, 403, 409, 429, ...); "" when the
+// job commands' hints apply.
+std::string account_hint(const api_error& e, const context& ctx);
+
+}  // namespace potluck::cli
