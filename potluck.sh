@@ -61,13 +61,15 @@ run() {
   local data=${POTLUCK_DATA_DIR:-$ROOT/var}
   mkdir -p "$data"
   say "starting potluckd (http://$http, workers on $workers, data in $data)"
-  "$BUILD_DIR/bin/potluckd" --http "$http" --workers "$workers" --data-dir "$data" &
+  # --local-session: the dashboard in a browser on this machine signs in as the operator.
+  "$BUILD_DIR/bin/potluckd" --http "$http" --workers "$workers" --data-dir "$data" --local-session &
   local daemon_pid=$!
   trap 'kill $daemon_pid $worker_pid 2>/dev/null; wait 2>/dev/null; exit 0' INT TERM EXIT
   local worker_pid=""
   wait_for_http "http://$http/healthz"
   say "starting a local potluck-worker"
-  "$BUILD_DIR/bin/potluck-worker" --daemon "$workers" --name "local-$(hostname)" &
+  # The local worker donates for the operator, with the admin token the daemon wrote.
+  "$BUILD_DIR/bin/potluck-worker" --daemon "$workers" --name "local-$(hostname)" --token-file "$data/admin-token" &
   worker_pid=$!
   cat <<MSG
 
@@ -75,7 +77,8 @@ run() {
     dashboard:  http://$http/
     API:        curl http://$http/api/v1/workers
                 curl http://$http/api/v1/tasks
-    a job:      curl -X POST http://$http/api/v1/jobs -H 'Content-Type: application/json' \\
+    a token:    export POTLUCK_TOKEN=\$(cat $data/admin-token)     (the operator's; keep it private)
+    a job:      curl -X POST http://$http/api/v1/jobs -H "Authorization: Bearer \$POTLUCK_TOKEN" \\
                   -d '{"task":"linalg.matmul","inputs":{"a":{"dtype":"f32","data":[[1,2],[3,4]]},"b":{"dtype":"f32","data":[[5,6],[7,8]]}}}'
   Press Ctrl-C to stop.
 

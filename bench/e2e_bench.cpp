@@ -123,7 +123,8 @@ class cluster {
     daemon_ = std::make_unique<child_process>(
         std::vector<std::string>{(opts.build_dir / "bin" / "potluckd").string(), "--http",
                                  "127.0.0.1:" + std::to_string(http_port_), "--workers", endpoint, "--data-dir",
-                                 (dir_ / "data").string(), "--heartbeat-ms", "1000", "--log-level", "warn"},
+                                 (dir_ / "data").string(), "--heartbeat-ms", "1000", "--log-level", "warn",
+                                 "--rate-limit", "0"},
         dir_ / "potluckd.log");
     wait_until("potluckd to answer /healthz", [&] {
       http_connection c(http_port_);
@@ -134,7 +135,8 @@ class cluster {
       workers_.push_back(std::make_unique<child_process>(
           std::vector<std::string>{(opts.build_dir / "bin" / "potluck-worker").string(), "--daemon", endpoint,
                                    "--plugins", (opts.build_dir / "lib" / "potluck" / "plugins").string(), "--slots",
-                                   "1", "--name", name, "--gpus", "none", "--log-level", "warn"},
+                                   "1", "--name", name, "--gpus", "none", "--log-level", "warn",
+                                   "--token-file", (dir_ / "data" / "admin-token").string()},
           dir_ / ("worker-" + name + ".log")));
     }
     wait_until("/api/v1/workers to list " + std::to_string(worker_count) + " workers", [&] {
@@ -145,6 +147,9 @@ class cluster {
       return r.status == 200 && listed == static_cast<std::size_t>(worker_count);
     });
     metrics_ = std::make_unique<http_connection>(http_port_);
+    std::ifstream token_file(dir_ / "data" / "admin-token");
+    std::getline(token_file, token_);
+    if (token_.empty()) fail("potluckd wrote no admin token in its data folder");
   }
 
   ~cluster() {
@@ -155,6 +160,8 @@ class cluster {
   }
 
   std::uint16_t http_port() const { return http_port_; }
+  // The operator's API token, which submits the bench's jobs.
+  const std::string& token() const { return token_; }
 
   // The counters from /api/v1/stats: atomics only, cheap enough to poll every few ms. (/metrics
   // also counts the journal by state with a full table scan, which would load the daemon
@@ -261,16 +268,17 @@ class cluster {
   std::unique_ptr<child_process> daemon_;
   std::vector<std::unique_ptr<child_process>> workers_;
   std::unique_ptr<http_connection> metrics_;
+  std::string token_;
 };
 
 // Runs `connections` threads that each take requests (by index) until `requests` are done;
 // each request must be answered `expected_status`. Returns when all are sent and answered.
 class submitters {
  public:
-  submitters(std::uint16_t port, int connections, std::size_t requests, std::string target,
+  submitters(std::uint16_t port, const std::string& token, int connections, std::size_t requests, std::string target,
              std::function<const std::string&(std::size_t)> body, int expected_status)
       : requests_(requests), target_(std::move(target)), body_(std::move(body)), expected_(expected_status) {
-    for (int i = 0; i < connections; ++i) conns_.push_back(std::make_unique<http_connection>(port));
+    for (int i = 0; i < connections; ++i) conns_.push_back(std::make_unique<http_connection>(port, token));
   }
   ~submitters() { join(); }
 
@@ -346,7 +354,7 @@ e2e_result run_e2e(const options& opts, int worker_count) {
       bodies.push_back(b + "]}");
     }
     const auto base = c.counters();
-    submitters s(c.http_port(), batch_connections, bodies.size(), "/api/v1/jobs/batch",
+    submitters s(c.http_port(), c.token(), batch_connections, bodies.size(), "/api/v1/jobs/batch",
                  [&](std::size_t i) -> const std::string& { return bodies[i]; }, 202);
     const auto t0 = clock_type::now();
     s.start();
@@ -364,7 +372,7 @@ e2e_result run_e2e(const options& opts, int worker_count) {
   // Single path: the same M jobs, one per request, over opts.single_connections connections.
   {
     const auto base = c.counters();
-    submitters s(c.http_port(), opts.single_connections, static_cast<std::size_t>(opts.jobs), "/api/v1/jobs",
+    submitters s(c.http_port(), c.token(), opts.single_connections, static_cast<std::size_t>(opts.jobs), "/api/v1/jobs",
                  [&](std::size_t) -> const std::string& { return single_body; }, 202);
     const auto t0 = clock_type::now();
     s.start();
@@ -381,7 +389,7 @@ e2e_result run_e2e(const options& opts, int worker_count) {
 
   // Latency: sequential synchronous round trips on one keep-alive connection.
   {
-    http_connection conn(c.http_port());
+    http_connection conn(c.http_port(), c.token());
     std::vector<double> ms;
     ms.reserve(latency_samples);
     for (int i = 0; i < latency_warmup + latency_samples; ++i) {

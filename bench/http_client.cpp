@@ -25,7 +25,7 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-http_connection::http_connection(std::uint16_t port) : port_(port) { open(); }
+http_connection::http_connection(std::uint16_t port, std::string token) : port_(port), token_(std::move(token)) { open(); }
 
 http_connection::~http_connection() { close(); }
 
@@ -74,6 +74,7 @@ http_reply http_connection::request(std::string_view method, std::string_view ta
   if (fd_ < 0) open();
   out_.clear();
   out_.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  if (!token_.empty()) out_.append("Authorization: Bearer ").append(token_).append("\r\n");
   if (method == "POST" || !body.empty())
     out_.append("Content-Type: application/json\r\nContent-Length: ").append(std::to_string(body.size())).append("\r\n");
   out_.append("\r\n").append(body);

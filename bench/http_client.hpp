@@ -16,7 +16,8 @@ struct http_reply {
 
 class http_connection {
  public:
-  explicit http_connection(std::uint16_t port);
+  // `token`: sent as "Authorization: Bearer" with every request when not empty.
+  explicit http_connection(std::uint16_t port, std::string token = {});
   ~http_connection();
   http_connection(const http_connection&) = delete;
   http_connection& operator=(const http_connection&) = delete;
@@ -31,6 +32,7 @@ class http_connection {
   bool fill(const char* what);  // reads more bytes into buffer_; false at EOF
 
   std::uint16_t port_;
+  std::string token_;
   int fd_ = -1;
   std::string buffer_;
   std::string out_;

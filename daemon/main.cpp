@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   int prefetch_ms = 5;
   double starter_credits = 100;
   std::string signup = "open";
+  double rate_limit = 100;
   po::options_description desc("Usage: potluckd [options]\n\nThe Potluck daemon: HTTP API, dashboard, job journal and worker broker.\n\nOptions");
   desc.add_options()
       ("help,h", "show this help")
@@ -66,6 +67,10 @@ int main(int argc, char** argv) {
       ("http-threads", po::value(&options.http_threads)->default_value(options.http_threads), "HTTP I/O threads")
       ("starter-grant", po::value(&starter_credits)->default_value(starter_credits), "credits granted to each new account")
       ("signup", po::value(&signup)->default_value(signup), "open: anyone may create an account; closed: nobody")
+      ("rate-limit", po::value(&rate_limit)->default_value(rate_limit),
+       "requests a second each API token may make, bursts of 10 times that; 0: no limit")
+      ("anonymous-workers", "accept workers that give no donor token")
+      ("local-session", "let a dashboard on this machine sign in as the operator by itself (single-user machines)")
       ("public", "allow listening on addresses other than loopback")
       ("log-level", po::value(&log_level)->default_value(log_level), "trace, debug, info, warn, error");
   po::variables_map vm;
@@ -113,6 +118,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.signup_open = signup == "open";
+  if (!(rate_limit >= 0 && rate_limit <= 1e6)) {
+    std::cerr << "potluckd: --rate-limit must be from 0 to 1000000\n";
+    return 2;
+  }
+  options.token_rate_limit = {rate_limit, rate_limit * 10};
+  options.anonymous_workers = vm.count("anonymous-workers") > 0;
+  options.local_session = vm.count("local-session") > 0;
   if (options.max_attempts < 1) {
     std::cerr << "potluckd: --max-attempts must be at least 1\n";
     return 2;

@@ -4,6 +4,9 @@
 // connections per host, so views subscribe to this one stream instead of opening their own.
 // After an error the stream is closed and opened again with a growing delay; every
 // reconnect emits 'resync' so views reload what they may have missed meanwhile.
+//
+// Requests carry "Authorization: Bearer TOKEN" when session.js knows a token; the stream is
+// public and carries none (EventSource cannot send headers, and a token never goes in a URL).
 
 import { setServerTime } from './format.js';
 
@@ -15,12 +18,25 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, body) {
+// session.js supplies the token and hears about 401s to requests that carried it.
+let auth = { token: () => null, unauthorized: () => {} };
+export function setAuth(provider) {
+  auth = provider;
+}
+
+// `token`: send this token instead of the session's (checking a pasted token before keeping it);
+// a 401 to such a request is the caller's to show and does not end the session.
+async function request(method, path, body, { token } = {}) {
+  const explicit = token !== undefined;
+  const sent = explicit ? token : auth.token();
+  const headers = {};
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (sent) headers.Authorization = `Bearer ${sent}`;
   let response;
   try {
     response = await fetch(`/api/v1${path}`, {
       method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
@@ -31,8 +47,10 @@ async function request(method, path, body) {
   try { data = text ? JSON.parse(text) : null; } catch { /* not JSON: handled below */ }
   if (!response.ok) {
     const error = data && data.error;
-    throw new ApiError(response.status, error?.code ?? `http_${response.status}`,
+    const e = new ApiError(response.status, error?.code ?? `http_${response.status}`,
       error?.message ?? `${response.status} ${response.statusText || 'error'}`);
+    if (response.status === 401 && sent && !explicit) auth.unauthorized(e, sent);
+    throw e;
   }
   return data;
 }
@@ -50,6 +68,17 @@ export const api = {
   job: (id) => request('GET', `/jobs/${encodeURIComponent(id)}`),
   submit: (job) => request('POST', '/jobs', job),
   cancel: (id) => request('POST', `/jobs/${encodeURIComponent(id)}/cancel`),
+  signUp: (name) => request('POST', '/accounts', { name }),
+  localSession: () => request('POST', '/session/local', {}),
+  account: (options) => request('GET', '/account', undefined, options),
+  ledger: ({ limit = 50, cursor = '' } = {}) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set('cursor', String(cursor));
+    return request('GET', `/account/ledger?${q}`);
+  },
+  tokens: () => request('GET', '/account/tokens').then((d) => d.tokens ?? []),
+  createToken: (name, scopes) => request('POST', '/account/tokens', { name, scopes }),
+  revokeToken: (id) => request('DELETE', `/account/tokens/${encodeURIComponent(id)}`),
   health: () => fetch('/healthz').then((r) => r.json()),
 };
 

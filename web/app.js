@@ -5,16 +5,21 @@
 //   #/jobs/ID     one job: state, progress, timings, result or error, cancel
 //   #/tasks       the tasks connected workers offer
 //   #/tasks/NAME  a form for one task, built from its declared inputs and parameters
+//   #/signin      sign up, or sign in with a token (account.js)
+//   #/account     balance, ledger, API tokens, sign out (account.js)
 //
+// The header shows who this browser is signed in as (session.js) and their balance.
 // A view is a function (element, params) → cleanup. Views render with `html` (which escapes
 // everything from the daemon) and follow the page's one event stream through `on`.
 
+import { accountPage, signInPage } from './account.js';
 import { api, connectEvents, on, startSampling, stats, streamState, TERMINAL, HISTORY_MS, SAMPLE_MS } from './api.js';
 import { areaChart, niceCeil } from './charts.js';
 import { mountTaskForm } from './editors.js';
 import {
-  esc, fmtBytes, fmtDateTime, fmtDuration, fmtInt, fmtRate, html, plural, refreshRelativeTimes, serverNow, timeAgo, toMs,
+  esc, fmtBytes, fmtCredits, fmtDateTime, fmtDuration, fmtInt, fmtRate, html, plural, refreshRelativeTimes, serverNow, timeAgo, toMs,
 } from './format.js';
+import { onSession, refreshAccount, session } from './session.js';
 import { tensorView } from './tensor.js';
 
 const view = document.getElementById('view');
@@ -363,7 +368,7 @@ function overview(el) {
   const stopJobs = mountJobList(el.querySelector('[data-jobs]'), {
     limit: 12,
     emptyHint: html`<p><strong>No jobs yet.</strong> Pick a task under <a href="#/tasks">Tasks</a> and submit one, or from a shell:</p>
-      <pre><code>curl -X POST ${location.origin}/api/v1/jobs -d '{"task": "linalg.matmul", "inputs": {
+      <pre><code>curl -X POST ${location.origin}/api/v1/jobs -H "Authorization: Bearer $POTLUCK_TOKEN" -d '{"task": "linalg.matmul", "inputs": {
   "a": {"dtype": "f32", "data": [[1, 2], [3, 4]]},
   "b": {"dtype": "f32", "data": [[5, 6], [7, 8]]}}}'</code></pre>`,
   });
@@ -421,7 +426,8 @@ function jobPage(el, { id }) {
         </div>
         <div class="head-actions">
           ${badge(job.state)}
-          ${live ? html`<button type="button" class="danger" data-cancel data-testid="cancel-job" ${cancelling ? 'disabled' : ''}>${cancelling ? 'Cancelling…' : 'Cancel job'}</button>` : ''}
+          ${!live ? '' : session.state === 'signed-out' ? html`<a class="button secondary" href="#/signin" data-testid="cancel-signin">Sign in to cancel</a>`
+            : html`<button type="button" class="danger" data-cancel data-testid="cancel-job" ${cancelling ? 'disabled' : ''}>${cancelling ? 'Cancelling…' : 'Cancel job'}</button>`}
         </div>
       </header>
       ${cancelError ? html`<div class="notice error" role="alert">${cancelError}</div>` : ''}
@@ -503,9 +509,10 @@ function jobPage(el, { id }) {
     if (TERMINAL.has(e.state)) load();  // the result, the error and the timings
   });
   const offResync = on('resync', load);
+  const offSession = onSession(render);
   el.innerHTML = html`<p class="muted loading">Loading job #${id}…</p>`;
   load();
-  return () => { offJob(); offResync(); };
+  return () => { offJob(); offResync(); offSession(); };
 }
 
 // ------------------------------------------------------------------ tasks
@@ -523,6 +530,7 @@ function tasksPage(el) {
 function taskPage(el, { name }) {
   document.title = `${name} · Potluck`;
   let mounted = false;
+  let stopForm = null;
   el.innerHTML = html`<nav class="crumbs" aria-label="Breadcrumb"><a href="#/tasks">Tasks</a> <span aria-hidden="true">/</span> ${name}</nav>
     <div data-task><p class="muted loading">Loading ${name}…</p></div>`;
   const body = el.querySelector('[data-task]');
@@ -547,11 +555,11 @@ function taskPage(el, { name }) {
       ${task.workers ? '' : html`<div class="notice warn" data-testid="task-offline">No connected worker offers this task right now:
         a job you submit waits in the queue until one connects.</div>`}
       <div class="panel" data-form></div>`;
-    mountTaskForm(body.querySelector('[data-form]'), task, {
+    stopForm = mountTaskForm(body.querySelector('[data-form]'), task, {
       onSubmitted: (accepted) => { location.hash = `#/jobs/${accepted.id}`; },
     });
   });
-  return stop;
+  return () => { stop(); stopForm?.(); };
 }
 
 // ------------------------------------------------------------------ router and shell
@@ -561,9 +569,19 @@ const routes = [
   [/^\/jobs\/(?<id>\d+)\/?$/, jobPage, 'jobs'],
   [/^\/tasks\/?$/, tasksPage, 'tasks'],
   [/^\/tasks\/(?<name>[^/]+)\/?$/, taskPage, 'tasks'],
+  [/^\/signin\/?$/, signInPage, 'signin'],
+  [/^\/account\/?$/, accountPage, 'account'],
 ];
 
 let cleanup = null;
+// Where "Continue" goes after signing in: the page the user was on before #/signin.
+let returnTo = '#/account';
+
+function continueTo() {
+  const target = returnTo;
+  returnTo = '#/account';
+  if (location.hash === target) route(); else location.hash = target;
+}
 
 function route() {
   const hash = location.hash.replace(/^#/, '') || '/';
@@ -585,7 +603,7 @@ function route() {
     const el = document.createElement('div');
     el.className = `view view-${section}`;
     view.replaceChildren(el);
-    cleanup = fn(el, params, new URLSearchParams(search)) ?? null;
+    cleanup = fn(el, params, new URLSearchParams(search), { continueTo }) ?? null;
     return;
   }
   view.innerHTML = html`<div class="empty"><h1>Nothing here</h1><p><a href="#/">Back to the overview</a>.</p></div>`;
@@ -599,9 +617,56 @@ function showStream(state) {
   document.querySelector('[data-testid="offline"]').hidden = state !== 'reconnecting';
 }
 
+// The header's account: the name and balance linking to #/account, or "Sign in". Redrawn only
+// when it changes, so that a focused link keeps its focus.
+let whoMarkup = '';
+function showWho() {
+  const here = location.hash.replace(/^#\/?/, '').split(/[/?]/)[0];
+  const current = (section) => (here === section ? html`aria-current="page"` : '');
+  let markup = '';
+  if (session.state === 'signed-in') {
+    const a = session.account;
+    markup = html`<a class="who-link" href="#/account" data-section="account" data-testid="account-link" ${current('account')}
+        title="${a ? `Signed in as ${a.name}: your account, ledger and tokens` : 'Your account'}">
+      <span class="who-name" data-testid="header-account">${a?.name ?? 'account'}</span>
+      ${a ? html`<span class="who-balance" data-testid="header-balance">${fmtCredits(a.balance)} <span class="unit">credits</span></span>` : ''}</a>`;
+  } else if (session.state === 'signed-out') {
+    markup = html`<a class="button secondary who-signin" href="#/signin" data-section="signin" data-testid="signin-link" ${current('signin')}>Sign in</a>`;
+  }
+  markup = String(markup);
+  if (markup === whoMarkup) return;
+  whoMarkup = markup;
+  document.querySelector('[data-who]').innerHTML = markup;
+}
+
+onSession((kind) => {
+  showWho();
+  if (kind === 'renewed') route();  // the view's requests failed with the old token
+  if (kind !== 'expired') return;
+  // A 401 to the stored token: it is gone; say why on the sign-in page, then come back here.
+  if (!location.hash.startsWith('#/signin')) {
+    returnTo = location.hash || '#/';
+    location.hash = '#/signin';
+  } else {
+    route();
+  }
+});
+showWho();
+
+// The balance changes when jobs finish (charges and payouts) and may have while the stream was down.
+const refreshBalance = debounced(refreshAccount, 1000, 5000);
+on('job', (e) => { if (TERMINAL.has(e.state)) refreshBalance(); });
+on('resync', refreshBalance);
+
 on('stream', showStream);
 showStream(streamState);
-window.addEventListener('hashchange', () => { route(); window.scrollTo(0, 0); });
+window.addEventListener('hashchange', (e) => {
+  const from = new URL(e.oldURL).hash;
+  if (location.hash.startsWith('#/signin') && !from.startsWith('#/signin')) returnTo = from || '#/';
+  route();
+  showWho();
+  window.scrollTo(0, 0);
+});
 setInterval(() => { refreshRelativeTimes(); refreshElapsed(); }, 1000);
 connectEvents();
 startSampling();

@@ -4,9 +4,13 @@
 //
 // Dimensions are named in specs ("f32[m,k]", "f32[k,n]"): every grid that uses the same
 // letter shares one size, so a's columns and b's rows of linalg.matmul cannot disagree.
+//
+// Submitting needs a token with the submit scope (session.js): signed out, the form offers
+// "Sign in to submit" in place of its button; the daemon's 401 or 403 is shown as it came.
 
 import { api } from './api.js';
 import { fmtInt, html } from './format.js';
+import { onSession, ready, session } from './session.js';
 
 const NUMERIC = new Set(['f16', 'bf16', 'f32', 'f64', 'i8', 'i32', 'i64', 'u8']);
 const INTEGER = new Set(['i8', 'i32', 'i64', 'u8']);
@@ -224,13 +228,33 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     ${(task.outputs ?? []).length ? html`<section class="form-section outputs"><h2>Outputs</h2><ul class="plain" data-outputs>${outputsPreview()}</ul></section>` : ''}
     <div class="form-error" role="alert" data-testid="submit-error" hidden></div>
     <div class="form-actions">
-      <button type="submit" class="primary" data-testid="submit">Submit job</button>
+      <div class="submit-slot" data-submit-slot></div>
       <details class="curl"><summary>Same request with curl</summary><pre><code data-curl></code></pre></details>
     </div>
   </form>`;
 
   const form = root.querySelector('form');
   const errorBox = form.querySelector('[data-testid="submit-error"]');
+  const submitSlot = form.querySelector('[data-submit-slot]');
+  let submitting = false;
+  let submitMarkup = '';
+
+  // The button, or the way to get a token; redrawn when the session changes (only then: the
+  // balance changes often, and a redraw would take the focus off the button).
+  function renderSubmit() {
+    const scopes = session.tokenInfo?.scopes;
+    const lacksSubmit = session.state === 'signed-in' && Array.isArray(scopes) && !scopes.includes('submit');
+    const markup = String(session.state === 'signed-out'
+      ? html`<a class="button primary" href="#/signin" data-testid="submit-signin">Sign in to submit</a>
+        <p class="hint">Submitting a job needs an account and its token.</p>`
+      : html`<button type="submit" class="primary" data-testid="submit" ${submitting ? 'disabled' : ''}>${submitting ? 'Submitting…' : 'Submit job'}</button>
+      ${lacksSubmit ? html`<p class="hint" data-testid="submit-scope-hint">This browser's token “${session.tokenInfo.name}” has no <code>submit</code> scope.
+        <a href="#/signin">Use another token</a>.</p>` : ''}`);
+    if (markup === submitMarkup) return;
+    submitMarkup = markup;
+    submitSlot.innerHTML = markup;
+  }
+  renderSubmit();
 
   function showError(message) {
     errorBox.hidden = !message;
@@ -327,7 +351,7 @@ export function mountTaskForm(root, task, { onSubmitted }) {
       const out = form.querySelector('[data-curl]');
       const { job, error } = collect();
       out.textContent = error ? `# ${error}` :
-        `curl -X POST '${location.origin}/api/v1/jobs?wait=true' \\\n  -H 'Content-Type: application/json' \\\n  -d '${JSON.stringify(job).replace(/'/g, "'\\''")}'`;
+        `curl -X POST '${location.origin}/api/v1/jobs?wait=true' \\\n  -H "Authorization: Bearer $POTLUCK_TOKEN" \\\n  -H 'Content-Type: application/json' \\\n  -d '${JSON.stringify(job).replace(/'/g, "'\\''")}'`;
     }, 150);
   }
 
@@ -410,7 +434,6 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     }
   });
 
-  let submitting = false;
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     if (submitting) return;
@@ -421,20 +444,21 @@ export function mountTaskForm(root, task, { onSubmitted }) {
       return;
     }
     submitting = true;
-    const button = form.querySelector('button[type="submit"]');
-    button.disabled = true;
-    button.textContent = 'Submitting…';
+    renderSubmit();
     try {
+      await ready;  // the first page load may still be finding out who this is
+      if (session.state === 'signed-out') return;
       const accepted = await api.submit(job);
       onSubmitted(accepted);
     } catch (err) {
+      // 401 (no or a revoked token) and 403 (a token without submit) come with the daemon's word.
       showError(err.message);
     } finally {
       submitting = false;
-      button.disabled = false;
-      button.textContent = 'Submit job';
+      renderSubmit();
     }
   });
 
   updateCurl();
+  return onSession(renderSubmit);
 }

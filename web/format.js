@@ -137,3 +137,15 @@ export function refreshRelativeTimes(root = document) {
 export function plural(n, one, many = `${one}s`) {
   return `${fmtInt(n)} ${n === 1 ? one : many}`;
 }
+
+// Amounts are integers in micro-credits (1 credit = 1,000,000).
+const MICRO = 1_000_000;
+const credits = new Intl.NumberFormat(undefined, { maximumFractionDigits: 6 });
+
+// 100000000 → "100", 1500000 → "1.5", 1 → "0.000001"; with sign: "+100", "−2.5" (a real minus).
+export function fmtCredits(micro, { sign = false } = {}) {
+  if (!Number.isFinite(micro)) return '–';
+  const text = credits.format(Math.abs(micro) / MICRO);
+  if (!sign) return micro < 0 ? `−${text}` : text;
+  return micro > 0 ? `+${text}` : micro < 0 ? `−${text}` : text;
+}

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <array>
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -72,6 +74,10 @@ int main(int argc, char** argv) {
       ("slots", po::value<long>()->default_value(1), "CPU slots: jobs run at once on the CPU (1..256)")
       ("prefetch", po::value<long>()->default_value(8),
        "jobs the daemon may send ahead while every slot is busy (0..1024); it sends only short ones")
+      ("token", po::value<std::string>(),
+       "the donor's API token (other users of this machine can see it in 'ps': prefer --token-file)")
+      ("token-file", po::value<std::string>(),
+       "file holding the donor's API token (a token with the donate scope); or set POTLUCK_TOKEN")
       ("name", po::value<std::string>(), "this worker's name as the daemon shows it (default: the hostname)")
       ("gpus", po::value<std::string>()->default_value("all"), "all: one slot per NVIDIA GPU; none: CPU only")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical, off")
@@ -161,6 +167,19 @@ int main(int argc, char** argv) {
     if (prefetch < 0 || prefetch > 1024)
       throw usage_error("--prefetch must be between 0 and 1024 (got " + std::to_string(prefetch) + ")");
     config.prefetch = static_cast<std::size_t>(prefetch);
+    if (vm.count("token") && vm.count("token-file")) throw usage_error("give --token or --token-file, not both");
+    if (vm.count("token")) {
+      config.token = vm["token"].as<std::string>();
+    } else if (vm.count("token-file")) {
+      const auto file = vm["token-file"].as<std::string>();
+      std::ifstream in(file);
+      if (!in) throw usage_error("--token-file: cannot read '" + file + "'");
+      std::getline(in, config.token);
+      while (!config.token.empty() && std::isspace(static_cast<unsigned char>(config.token.back()))) config.token.pop_back();
+      if (config.token.empty()) throw usage_error("--token-file: '" + file + "' is empty");
+    } else if (const char* env = std::getenv("POTLUCK_TOKEN"); env && *env) {
+      config.token = env;
+    }
     const auto gpus = vm["gpus"].as<std::string>();
     if (gpus != "all" && gpus != "none") throw usage_error("--gpus must be 'all' or 'none' (got '" + gpus + "')");
     config.gpus = gpus == "none" ? gpu_mode::none : gpu_mode::all;

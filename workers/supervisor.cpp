@@ -859,6 +859,7 @@ void supervisor::send_hello(clock::time_point now) {
       {"plugins", plugins_},
       {"load_errors", load_errors_},
   };
+  if (!config_.token.empty()) hello["token"] = config_.token;
   if (state_ != link_state::connecting) {
     connecting_since_ = now;
     quiet_warning_interval_ = hello_quiet_warning_first;

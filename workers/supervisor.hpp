@@ -31,6 +31,7 @@ struct supervisor_config {
   std::size_t cpu_slots = 1;
   std::size_t prefetch = 8;  // jobs the daemon may send ahead of a free slot (HELLO "prefetch")
   std::string name;
+  std::string token;  // the donor's API token, sent in HELLO; never logged
   std::string hostname;
   gpu_mode gpus = gpu_mode::all;
   std::string log_level = "info";  // passed to runners

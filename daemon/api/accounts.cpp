@@ -6,6 +6,7 @@
 #include "daemon/api/routes.hpp"
 #include "daemon/app/app.hpp"
 #include "daemon/http/http.hpp"
+#include "daemon/market/operator.hpp"
 #include "daemon/market/tokens.hpp"
 
 #include <boost/json.hpp>
@@ -77,17 +78,6 @@ http::response refusal_response(const market::refusal& r) {
   return res;
 }
 
-// The caller, or nothing after answering the request with why not.
-std::optional<market::caller> authenticate(daemon_app& app, const http::request& req, http::responder& res,
-                                           std::uint32_t scope) {
-  auto outcome = app.auth().check(req.header("authorization"), scope, now_ms());
-  if (auto* refused = std::get_if<market::refusal>(&outcome)) {
-    res.send(refusal_response(*refused));
-    return std::nullopt;
-  }
-  return std::get<market::caller>(std::move(outcome));
-}
-
 // The JSON object body, or nothing after answering 400.
 std::optional<json::object> object_body(const http::request& req, http::responder& res) {
   boost::system::error_code ec;
@@ -124,6 +114,16 @@ http::response store_error(const std::exception& e) {
 
 }  // namespace
 
+std::optional<market::caller> authenticate(daemon_app& app, const http::request& req, http::responder& res,
+                                           std::uint32_t scope) {
+  auto outcome = app.auth().check(req.header("authorization"), scope, now_ms());
+  if (auto* refused = std::get_if<market::refusal>(&outcome)) {
+    res.send(refusal_response(*refused));
+    return std::nullopt;
+  }
+  return std::get<market::caller>(std::move(outcome));
+}
+
 void add_account_routes(http::router& router, daemon_app& app) {
   // Sign-up: a user account with the starter grant and a first token (its secret shown once).
   router.add("POST", "/api/v1/accounts", [&app](http::request& req, http::responder res) {
@@ -159,6 +159,28 @@ void add_account_routes(http::router& router, daemon_app& app) {
         res->send(store_error(e));
       }
     });
+  });
+
+  // The local operator's dashboard signs in by itself (potluckd --local-session, as the README's
+  // first command runs it): only for a browser on this machine, reaching the daemon by a
+  // loopback name (a page of another site that resolves its name to 127.0.0.1 is refused).
+  router.add("POST", "/api/v1/session/local", [&app](http::request& req, http::responder res) {
+    const auto& token = app.local_session_token();
+    const auto client = req.remote.substr(0, req.remote.rfind(':'));
+    const bool loopback_client = client.starts_with("127.") || client == "[::1]" || client == "::1";
+    std::string host = req.header("host") ? *req.header("host") : "";
+    if (auto colon = host.rfind(':'); colon != std::string::npos && host.find(']', colon) == std::string::npos)
+      host.resize(colon);
+    const bool loopback_host = host == "localhost" || host.starts_with("127.") || host == "[::1]";
+    if (token.empty() || !loopback_client || !loopback_host) {
+      res.send(http::json_error(404, "no_local_session",
+                                "this daemon gives no local session; sign in with an API token"));
+      return;
+    }
+    auto me = app.accounts().find_account(market::operator_account_name);
+    json::object out{{"token", token}};
+    if (me) out["account"] = account_json(*me);
+    res.send(http::json(200, json::serialize(out)));
   });
 
   router.add("GET", "/api/v1/account", [&app](http::request& req, http::responder res) {

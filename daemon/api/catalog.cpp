@@ -46,6 +46,7 @@ void add_catalog_routes(http::router& router, daemon_app& app) {
       o["name"] = w.name;
       o["hostname"] = w.hostname;
       o["software"] = w.software;
+      o["owner"] = w.owner.empty() ? json::value(nullptr) : json::value(w.owner);
       boost::system::error_code ec;
       auto devices = json::parse(w.devices_json, ec);
       o["devices"] = ec ? json::value(json::object()) : std::move(devices);

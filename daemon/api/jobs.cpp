@@ -199,6 +199,8 @@ std::string job_json(const job_record& rec, const std::optional<live_job>& live,
   out += ",\"attempt\":" + std::to_string(attempt) + ",\"max_attempts\":" + std::to_string(rec.max_attempts);
   out += ",\"worker\":";
   if (worker.empty()) out += "null"; else append_string(out, worker);
+  out += ",\"account_id\":";
+  out += rec.account_id ? std::to_string(rec.account_id) : "null";
   auto stamp = [&](const char* key, std::int64_t ms) {
     out += ",\"";
     out += key;
@@ -294,6 +296,8 @@ void answer_when_done(daemon_app& app, std::shared_ptr<http::responder> res, std
 
 // Validates and journals one or many jobs; answers after the commit.
 void submit(daemon_app& app, http::request& req, http::responder res, bool batch) {
+  const auto who = authenticate(app, req, res, token_scope::submit);
+  if (!who) return;
   // ?wait=true (single jobs): answer with the result when the job ends, up to wait_ms.
   std::optional<std::chrono::milliseconds> wait;
   if (auto* w = req.query_param("wait"); w && !batch && (*w == "true" || *w == "1")) {
@@ -349,6 +353,7 @@ void submit(daemon_app& app, http::request& req, http::responder res, bool batch
   pending.reserve(subs.size());
   for (std::size_t i = 0; i < subs.size(); ++i) {
     subs[i].record.id = subs[i].job.id = first_id + static_cast<std::int64_t>(i);
+    subs[i].record.account_id = who->account.id;
     records.push_back(std::move(subs[i].record));
     pending.push_back(std::move(subs[i].job));
   }
@@ -454,8 +459,15 @@ void add_job_routes(http::router& router, daemon_app& app) {
   });
 
   router.add("POST", "/api/v1/jobs/{id}/cancel", [&app](http::request& req, http::responder res) {
+    const auto who = authenticate(app, req, res, token_scope::submit);
+    if (!who) return;
     job_record rec;
     if (!lookup(app, req, res, rec)) return;
+    if (rec.account_id != who->account.id && !(who->token.scopes & token_scope::admin)) {
+      res.send(http::json_error(403, "not_your_job", "job " + std::to_string(rec.id) +
+                                                         " belongs to another account; only its owner or the operator can cancel it"));
+      return;
+    }
     if (is_terminal(rec.state)) {
       res.send(http::json_error(409, "job_finished", "job " + std::to_string(rec.id) + " already " + to_string(rec.state)));
       return;

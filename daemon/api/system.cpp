@@ -87,7 +87,8 @@ void add_system_routes(http::router& router, daemon_app& app) {
         "POST /api/v1/jobs/batch", "GET /api/v1/jobs", "GET /api/v1/jobs/{id}", "POST /api/v1/jobs/{id}/cancel",
         "GET /api/v1/jobs/{id}/events", "GET /api/v1/events", "POST /api/v1/accounts", "GET /api/v1/account",
         "GET /api/v1/account/ledger", "GET /api/v1/account/tokens", "POST /api/v1/account/tokens",
-        "DELETE /api/v1/account/tokens/{id}", "GET /api/v1/admin/audit", "POST /api/v1/admin/grants"};
+        "DELETE /api/v1/account/tokens/{id}", "GET /api/v1/admin/audit", "POST /api/v1/admin/grants",
+        "POST /api/v1/session/local"};
     res.send(http::json(200, json::serialize(json::object{{"routes", std::move(routes)}})));
   });
 }

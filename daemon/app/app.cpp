@@ -26,11 +26,16 @@ void daemon_app::start() {
   auto operator_setup = market::ensure_operator(accounts(), options_.data_dir, options_.starter_grant, started_ms_);
   new_admin_token_ = std::move(operator_setup.new_secret);
   admin_token_file_ = operator_setup.token_file;
+  if (options_.local_session)
+    local_session_token_ = market::make_local_session_token(accounts(), operator_setup.account, started_ms_);
 
   broker_options broker_opts;
   broker_opts.endpoint = options_.workers_endpoint;
   broker_opts.heartbeat_interval = options_.heartbeat_interval;
   broker_opts.prefetch_budget = options_.prefetch_budget;
+  broker_opts.authenticate_worker = [this](const std::string* token) {
+    return market::check_donor_token(accounts(), token, options_.anonymous_workers);
+  };
   broker_ = std::make_unique<broker>(broker_opts, *store_, events_, metrics_);
 
   // Jobs a previous daemon accepted but did not finish: queue them again.

@@ -47,6 +47,8 @@ struct daemon_options {
   bool signup_open = true;
   market::rate_limit token_rate_limit;                // per API token
   market::rate_limit signup_rate_limit{0.2, 5};       // per client address, for sign-ups
+  bool anonymous_workers = false;  // accept workers that give no donor token
+  bool local_session = false;      // POST /api/v1/session/local hands loopback dashboards a token
 };
 
 class daemon_app {
@@ -71,6 +73,8 @@ class daemon_app {
   // The admin token made at this start, to print once; empty when the one on file still holds.
   const std::optional<std::string>& new_admin_token() const { return new_admin_token_; }
   const std::filesystem::path& admin_token_file() const { return admin_token_file_; }
+  // The operator's token for dashboards on this machine (--local-session); empty otherwise.
+  const std::string& local_session_token() const { return local_session_token_; }
   broker& jobs() { return *broker_; }
   event_hub& events() { return events_; }
   metrics& counters() { return metrics_; }
@@ -93,6 +97,7 @@ class daemon_app {
   std::unique_ptr<work_queue> work_;
   std::optional<std::string> new_admin_token_;
   std::filesystem::path admin_token_file_;
+  std::string local_session_token_;
   std::unique_ptr<broker> broker_;
   std::unique_ptr<http::router> router_;
   std::unique_ptr<http::server> server_;

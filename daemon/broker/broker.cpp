@@ -108,6 +108,7 @@ struct broker::impl {
     worker* w = nullptr;
     protocol::message msg;
     std::string error;  // why a HELLO was refused, or why frames did not decode
+    std::string owner;  // the account of a HELLO's donor token
   };
   using action = void (impl::*)(context&);
   struct transition {
@@ -253,7 +254,7 @@ struct broker::impl {
     using protocol::command;
     switch (ctx.msg.cmd) {
       case command::hello:
-        ctx.error = validate_hello(ctx.msg.header);
+        ctx.error = validate_hello(ctx.msg.header, ctx.owner);
         return ctx.error.empty() ? worker_event::hello_valid : worker_event::hello_invalid;
       case command::heartbeat: return ctx.w ? worker_event::heartbeat : worker_event::other;
       case command::progress: return ctx.w ? worker_event::progress : worker_event::other;
@@ -433,7 +434,16 @@ struct broker::impl {
     return -1;
   }
 
-  std::string validate_hello(const json::object& h) {
+  std::string validate_hello(const json::object& h, std::string& owner) {
+    if (options.authenticate_worker) {
+      const auto* t = h.if_contains("token");
+      std::string token;
+      if (t && t->is_string()) token = std::string(t->as_string());
+      else if (t) return "\"token\" must be a string";
+      auto credentials = options.authenticate_worker(t ? &token : nullptr);
+      if (!credentials.ok) return credentials.refusal;
+      owner = std::move(credentials.owner);
+    }
     auto* name = h.if_contains("name");
     if (!name || !name->is_string() || name->as_string().empty() || name->as_string().size() > max_worker_name_bytes)
       return "\"name\" must be a string of 1 to 64 bytes";
@@ -473,6 +483,7 @@ struct broker::impl {
     w->info.name = string_field(h, "name", "worker");
     w->info.hostname = string_field(h, "hostname", "");
     w->info.software = string_field(h, "software", "");
+    w->info.owner = ctx.owner;
     if (auto* d = h.if_contains("devices"); d && d->is_object()) w->info.devices_json = json::serialize(*d);
     else w->info.devices_json = "{}";
     std::set<std::string> slot_backends;

@@ -30,6 +30,15 @@ namespace potluck::daemon {
 class event_hub;
 struct metrics;
 
+// Who a worker's HELLO token (nullptr: none) belongs to, or why the worker is refused. Called
+// on the broker thread: it must be quick (a journal read, no write).
+struct worker_credentials {
+  bool ok = false;
+  std::string owner;    // the account's name; "" for an anonymous worker
+  std::string refusal;  // why not, for the worker's operator
+};
+using worker_authenticator = std::function<worker_credentials(const std::string* token)>;
+
 struct broker_options {
   std::string endpoint = "tcp://127.0.0.1:5555";
   std::chrono::milliseconds heartbeat_interval{1000};
@@ -37,6 +46,7 @@ struct broker_options {
   // Short jobs are sent to a worker ahead of a free slot (when its HELLO offers "prefetch"),
   // as many as would wait at most this long there in all; 0 turns prefetch off.
   std::chrono::milliseconds prefetch_budget{5};
+  worker_authenticator authenticate_worker;  // empty: every worker is accepted, anonymous
 };
 
 // A journaled job handed to the broker for dispatch.
@@ -62,6 +72,7 @@ struct live_job {
 
 struct worker_snapshot {
   std::string id, name, hostname, software;
+  std::string owner;         // the account whose donor token it gave; "" when anonymous
   std::string devices_json;  // {"cpu": {...}, "gpus": [...]}
   std::string plugins_json;  // [{"name","version","tasks":[...]}]
   std::vector<std::string> load_errors;

@@ -70,6 +70,7 @@ std::variant<caller, refusal> authenticator::check(const std::string* authorizat
 }
 
 std::optional<refusal> authenticator::charge(const std::string& key, const rate_limit& limit) {
+  if (limit.rate <= 0) return std::nullopt;  // no limit
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(mutex_);
   if (buckets_.size() > max_buckets) {

@@ -34,8 +34,8 @@ struct refusal {
 };
 
 struct rate_limit {
-  double rate = 50;    // requests a second, sustained
-  double burst = 200;  // requests at once
+  double rate = 100;    // requests a second, sustained; 0: no limit
+  double burst = 1000;  // requests at once
 };
 
 // "read", "submit", "publish", "donate", "admin" <-> token_scope bits.

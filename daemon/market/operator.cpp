@@ -65,4 +65,41 @@ operator_setup ensure_operator(account_store& accounts, const std::filesystem::p
   return setup;
 }
 
+std::string make_local_session_token(account_store& accounts, const account_record& operator_account,
+                                     std::int64_t now_ms) {
+  for (const auto& t : accounts.list_tokens(operator_account.id))
+    if (t.live() && t.name == local_session_token_name) accounts.revoke_token(operator_account.id, t.id, now_ms);
+  auto token = mint_token();
+  accounts.create_token(operator_account.id, local_session_token_name,
+                        token_scope::read | token_scope::submit | token_scope::donate, token.prefix, token.hash, now_ms);
+  return std::move(token.secret);
+}
+
+worker_credentials check_donor_token(account_store& accounts, const std::string* token, bool anonymous_ok) {
+  worker_credentials c;
+  if (!token) {
+    c.ok = anonymous_ok;
+    if (!c.ok)
+      c.refusal = "this daemon takes only workers with a donor token: start the worker with --token-file FILE "
+                  "(or POTLUCK_TOKEN) holding an API token with the donate scope";
+    return c;
+  }
+  if (!looks_like_token(*token)) {
+    c.refusal = "the worker's token is not a Potluck API token (plk_ and 64 hex digits)";
+    return c;
+  }
+  auto match = accounts.find_token(hash_token(*token));
+  if (!match) {
+    c.refusal = "the worker's token is unknown to this daemon";
+  } else if (!match->token.live()) {
+    c.refusal = "the worker's token '" + match->token.name + "' (" + match->token.prefix + "…) was revoked";
+  } else if (!(match->token.scopes & token_scope::donate)) {
+    c.refusal = "the worker's token '" + match->token.name + "' lacks the donate scope";
+  } else {
+    c.ok = true;
+    c.owner = match->account.name;
+  }
+  return c;
+}
+
 }  // namespace potluck::daemon::market

@@ -7,6 +7,7 @@
 // (deleting the file and restarting is how an operator who lost it gets a new one).
 #pragma once
 
+#include "daemon/broker/broker.hpp"
 #include "daemon/store/account_store.hpp"
 
 #include <filesystem>
@@ -27,5 +28,15 @@ struct operator_setup {
 // Throws std::runtime_error naming the file when it cannot be written.
 operator_setup ensure_operator(account_store& accounts, const std::filesystem::path& data_dir,
                                std::int64_t starter_grant, std::int64_t now_ms);
+
+// A fresh token for the operator's dashboard on this machine (read, submit, donate; not admin),
+// replacing the one of the previous start. Its secret lives only in the daemon's memory.
+inline constexpr const char* local_session_token_name = "dashboard on this machine";
+std::string make_local_session_token(account_store& accounts, const account_record& operator_account,
+                                     std::int64_t now_ms);
+
+// Checks a worker's HELLO token (nullptr: none): a live token with the donate scope names the
+// donor; no token is accepted only when `anonymous_ok`.
+worker_credentials check_donor_token(account_store& accounts, const std::string* token, bool anonymous_ok);
 
 }  // namespace potluck::daemon::market

@@ -45,6 +45,7 @@ struct job_record {
   std::string inputs_blob;   // tensors encoded with protocol::encode_tensors
   std::string outputs_blob;  // likewise, when succeeded
   std::string error_code, error_message;  // when failed or cancelled
+  std::int64_t account_id = 0;  // who submitted it (0: before accounts existed)
 };
 
 struct write_result {

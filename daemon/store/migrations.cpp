@@ -12,7 +12,7 @@
 namespace potluck::daemon::store_detail {
 namespace {
 
-constexpr std::array<migration, 2> migrations{{
+constexpr std::array<migration, 3> migrations{{
     {1, R"sql(
 CREATE TABLE jobs (
   id            INTEGER PRIMARY KEY,
@@ -90,6 +90,11 @@ CREATE TRIGGER ledger_rows_are_never_changed BEFORE UPDATE ON ledger
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never changed: write a new movement instead'); END;
 CREATE TRIGGER ledger_rows_are_never_deleted BEFORE DELETE ON ledger
 BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted: write a new movement instead'); END;
+)sql"},
+    // 3: the account a job belongs to (0: submitted before accounts existed).
+    {3, R"sql(
+ALTER TABLE jobs ADD COLUMN account_id INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX jobs_by_account ON jobs (account_id, id);
 )sql"},
 }};
 

@@ -71,11 +71,11 @@ void bind_state(sqlite3_stmt* stmt, int index, job_state state) {
 // Column order of every SELECT below; list and count leave the blobs out.
 constexpr const char* job_columns =
     "id, task, backend, model, state, attempt, max_attempts, worker, created_ms, started_ms, "
-    "finished_ms, error_code, error_message, params_json";
+    "finished_ms, error_code, error_message, params_json, account_id";
 enum job_column : int {
   col_id, col_task, col_backend, col_model, col_state, col_attempt, col_max_attempts, col_worker,
   col_created_ms, col_started_ms, col_finished_ms, col_error_code, col_error_message,
-  col_params_json, col_inputs, col_outputs
+  col_params_json, col_account_id, col_inputs, col_outputs
 };
 
 enum class with_blobs { none, inputs, inputs_and_outputs };
@@ -102,6 +102,7 @@ job_record read_job(sqlite3_stmt* stmt, with_blobs blobs) {
   job.error_code = column_text(stmt, col_error_code);
   job.error_message = column_text(stmt, col_error_message);
   job.params_json = column_text(stmt, col_params_json);
+  job.account_id = sqlite3_column_int64(stmt, col_account_id);
   if (blobs != with_blobs::none) job.inputs_blob = column_blob(stmt, col_inputs);
   if (blobs == with_blobs::inputs_and_outputs) job.outputs_blob = column_blob(stmt, col_outputs);
   return job;
@@ -179,8 +180,8 @@ class sqlite_job_store final : public job_store, public account_store {
     insert_ = prepare(db_.get(), file_,
                       "INSERT INTO jobs (id, task, backend, model, state, attempt, max_attempts, "
                       "worker, created_ms, started_ms, finished_ms, error_code, error_message, "
-                      "params_json, inputs, outputs) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
+                      "params_json, inputs, outputs, account_id) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
     mark_running_ = prepare(db_.get(), file_,
                             "UPDATE jobs SET state = 'running', worker = ?2, attempt = ?3, "
                             "started_ms = ?4 WHERE id = ?1 AND state IN ('queued', 'running')");
@@ -759,6 +760,7 @@ class sqlite_job_store final : public job_store, public account_store {
     bind_text(stmt, 14, job.params_json);
     bind_blob(stmt, 15, job.inputs_blob);
     bind_blob(stmt, 16, job.outputs_blob);
+    sqlite3_bind_int64(stmt, 17, job.account_id);
     if (step_done(stmt, error)) return true;
     *error = "job " + std::to_string(job.id) + ": " + *error;
     return false;

@@ -9,12 +9,14 @@
 //
 // The tests run in order and share one daemon, one worker and one browser page. Every wait is
 // on a condition of the page or the daemon, with a deadline; nothing sleeps for a fixed time.
+// The daemon runs with --local-session, so the page starts signed in as the local operator (who
+// may submit); the account tests then sign up, sign out and sign in again with a token.
 // Whatever happens, the processes, the browser and the temporary folders go at the end.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,11 +36,14 @@ const WORKER_NAME = 'browser-test-worker';
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'potluck-browser-'));
 const children = [];
 let daemon;
+let adminToken;        // the operator's token (var/admin-token): the tests' own requests use it
 let base;              // http://127.0.0.1:PORT
 let workersEndpoint;   // tcp://127.0.0.1:PORT
 let context;
 let page;
 let matmulJobId;       // the job the matmul test submitted
+let signedUp;          // {name, secret} of the account the sign-up test made
+const SESSION_KEY = 'potluck.session';  // web/session.js keeps the token here
 const pageErrors = [];
 
 // ------------------------------------------------------------------ processes
@@ -98,7 +103,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAllNow(); p
 // ------------------------------------------------------------------ HTTP and page helpers
 async function apiPost(route, body) {
   const r = await fetch(`${base}/api/v1${route}`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${adminToken}` }, body: JSON.stringify(body),
   });
   const data = await r.json();
   assert.ok(r.ok, `POST ${route}: ${r.status} ${JSON.stringify(data)}`);
@@ -109,6 +114,20 @@ async function apiGet(route) {
   const r = await fetch(`${base}/api/v1${route}`);
   assert.ok(r.ok, `GET ${route}: ${r.status}`);
   return r.json();
+}
+
+// Any request, with an optional token; the status and the parsed answer, whatever they are.
+async function apiCall(method, route, { token, body } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(`${base}/api/v1${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, data: text ? JSON.parse(text) : null };
+}
+
+async function storedSession() {
+  return page.evaluate((key) => localStorage.getItem(key), SESSION_KEY);
 }
 
 // Waits until the daemon says a job is in `state` (for jobs the page did not submit).
@@ -158,6 +177,17 @@ async function waitForRowState(id, state, timeoutMs = WAIT_MS) {
   }
 }
 
+// Waits until an element's attribute has `value`.
+async function waitForAttribute(selector, name, value, timeoutMs = WAIT_MS) {
+  try {
+    await page.waitForFunction(([sel, attr, want]) => document.querySelector(sel)?.getAttribute(attr) === want,
+      [selector, name, value], { timeout: timeoutMs, polling: 50 });
+  } catch {
+    const now = await page.locator(selector).first().getAttribute(name, { timeout: 500 }).catch(() => '(no such element)');
+    assert.fail(`waiting for ${selector} [${name}="${value}"]; it has ${now}`);
+  }
+}
+
 async function noHorizontalOverflow() {
   return page.evaluate(() => {
     const doc = document.documentElement;
@@ -185,10 +215,11 @@ async function submitAndOpenJob() {
 before(async () => {
   daemon = startProcess('potluckd', path.join(buildDir, 'bin', 'potluckd'), [
     '--http', '127.0.0.1:0', '--workers', 'tcp://127.0.0.1:*', '--data-dir', path.join(tmp, 'var'),
-    '--web-dir', path.join(sourceDir, 'web'), '--heartbeat-ms', '200',
+    '--web-dir', path.join(sourceDir, 'web'), '--heartbeat-ms', '200', '--local-session',
   ]);
   const m = await waitForOutput(daemon, /listening on (http:\/\/[\d.]+:\d+).*workers on (tcp:\/\/[^,\s]+)/);
   [, base, workersEndpoint] = m;
+  adminToken = readFileSync(path.join(tmp, 'var', 'admin-token'), 'utf8').trim();
 
   assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing: run tests/browser/setup.sh`);
   context = await chromium.launchPersistentContext(path.join(tmp, 'chromium-profile'), {
@@ -201,6 +232,9 @@ before(async () => {
   page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  // A token never goes to the console.
+  page.on('console', (m) => { if (/plk_[0-9a-f]{8}/.test(m.text())) pageErrors.push(`a token in the console: ${m.text().slice(0, 40)}…`); });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
   // The page may only talk to its own daemon: no CDN, no outside font.
   await context.route((url) => !url.href.startsWith(base) && !url.href.startsWith('data:'), (route) => {
     pageErrors.push(`request outside the daemon: ${route.request().url()}`);
@@ -234,7 +268,7 @@ test('a worker that connects appears live with its CPU, GPUs, plugins and tasks'
   await page.evaluate(() => { window.__sameDocument = true; });
   startProcess('potluck-worker', path.join(buildDir, 'bin', 'potluck-worker'), [
     '--daemon', workersEndpoint, '--plugins', pluginDir, '--gpus', 'none', '--slots', '2',
-    '--name', WORKER_NAME, '--grace-ms', '1000',
+    '--name', WORKER_NAME, '--grace-ms', '1000', '--token-file', path.join(tmp, 'var', 'admin-token'),
   ]);
   await waitForText('[data-testid="worker"]', WORKER_NAME, START_MS);
   assert.match(await textOf('[data-testid="worker-cpu"]'), /\d+ cores? · [\d.,]+ [KMGT]iB/);
@@ -364,6 +398,214 @@ test('a phone-sized viewport has no horizontal overflow', async () => {
     if (shot) await screenshot(shot);
   }
   await page.setViewportSize({ width: 1366, height: 900 });
+});
+
+// ------------------------------------------------------------------ accounts and tokens
+test('the local operator is signed in; sign up a new account and see its token once', async () => {
+  await page.goto(`${base}/#/`);
+  await page.locator('[data-testid="account-link"]').waitFor();
+  const operator = (await textOf('[data-testid="header-account"]')).trim();
+  assert.ok(operator, 'the local session names its account');
+
+  await page.locator('[data-testid="account-link"]').click();
+  await page.waitForURL(/#\/account$/);
+  await page.goto(`${base}/#/signin`);
+  await page.locator('[data-testid="signup-form"]').waitFor();
+  await waitForText('[data-testid="signin-current"]', operator);
+  await screenshot('signin.png');
+
+  const name = `browser-${Date.now().toString(36)}`;
+  await page.getByLabel('Account name').fill(name);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.locator('[data-testid="signup-secret"]').waitFor();
+  const secret = (await textOf('[data-testid="signup-secret"] [data-testid="secret"]')).trim();
+  assert.match(secret, /^plk_[0-9a-f]{64}$/);
+  assert.match(await textOf('[data-testid="signup-secret"]'), /Store it now; it will not be shown again/);
+  signedUp = { name, secret };
+
+  // The header: the new account and its starter grant (100 credits unless the daemon says otherwise).
+  await waitForText('[data-testid="header-account"]', name);
+  const account = (await apiCall('GET', '/account', { token: secret })).data.account;
+  assert.ok(account.balance > 0, 'a starter grant');
+  await waitForText('[data-testid="header-balance"]', `${account.balance / 1e6} credits`);
+
+  await page.getByRole('button', { name: 'Copy' }).click();
+  await waitForText('[data-testid="copy-secret"]', 'Copied');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), secret, 'Copy puts the token on the clipboard');
+  await screenshot('token-once.png');
+
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.waitForURL(/#\/account$/);  // where the user was before #/signin
+  await page.locator('[data-testid="ledger"]').waitFor();
+  assert.equal(await page.locator('[data-testid="signup-secret"]').count(), 0);
+  assert.ok(!(await page.content()).includes(secret), 'the secret is not on the page any more');
+  assert.ok(!page.url().includes(secret), 'nor in the URL');
+  assert.equal(JSON.parse(await storedSession()).token, secret, 'this browser keeps it to sign in');
+});
+
+test('a name the daemon refuses shows its message next to the field', async () => {
+  await page.goto(`${base}/#/signin`);
+  const bad = 'Bad Name!';
+  const daemonSays = await apiCall('POST', '/accounts', { body: { name: bad } });
+  assert.equal(daemonSays.status, 400);
+  await page.getByLabel('Account name').fill(bad);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await waitForText('[data-testid="signup-error"]', 'is not allowed');
+  assert.equal((await textOf('[data-testid="signup-error"]')).trim(), daemonSays.data.error.message);
+  assert.equal(await page.getByLabel('Account name').getAttribute('aria-invalid'), 'true');
+  // A taken name, too.
+  await page.getByLabel('Account name').fill(signedUp.name);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await waitForText('[data-testid="signup-error"]', signedUp.name);
+  assert.equal(await page.locator('[data-testid="signup-secret"]').count(), 0, 'no account, no secret');
+  await waitForText('[data-testid="header-account"]', signedUp.name);  // still signed in as before
+});
+
+test('the account page shows the balance and the starter grant in the ledger', async () => {
+  await page.goto(`${base}/#/`);
+  await page.locator('[data-testid="account-link"]').click();
+  await page.waitForURL(/#\/account$/);
+  await waitForText('[data-testid="account-name"]', signedUp.name);
+  const { data } = await apiCall('GET', '/account/ledger', { token: signedUp.secret });
+  const grant = data.entries.find((e) => e.kind === 'grant');
+  assert.ok(grant, `the daemon's ledger has the grant: ${JSON.stringify(data)}`);
+  await waitForText('[data-testid="account-balance"]', `${grant.amount / 1e6}`);
+  const row = page.locator('[data-testid="ledger-row"][data-kind="grant"]');
+  await row.waitFor();
+  const amount = row.locator('[data-testid="ledger-amount"]');
+  assert.equal((await amount.innerText()).trim(), `+${grant.amount / 1e6}`);
+  assert.match(await amount.getAttribute('class'), /\bplus\b/, 'incoming credits are coloured as such');
+  assert.ok((await row.innerText()).includes(grant.counterparty), `the row names ${grant.counterparty}`);
+  await screenshot('account.png');
+});
+
+test('a token with only read: created with its secret shown once, listed, then revoked', async () => {
+  await page.goto(`${base}/#/account`);
+  await page.locator('[data-testid="token-row"]').first().waitFor();
+  const form = page.locator('[data-testid="token-create"]');
+  await form.getByLabel('New token').fill('read-only');
+  await form.locator('[data-testid="scope-read"]').check();
+  for (const s of ['submit', 'publish', 'donate']) await form.locator(`[data-testid="scope-${s}"]`).uncheck();
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.locator('[data-testid="token-secret"]').waitFor();
+  const secret = (await textOf('[data-testid="token-secret"] [data-testid="secret"]')).trim();
+  assert.match(secret, /^plk_[0-9a-f]{64}$/);
+  const made = (await apiCall('GET', '/account', { token: secret })).data.token;
+  assert.deepEqual(made.scopes, ['read']);
+
+  const row = page.locator(`[data-testid="token-row"][data-token-id="${made.id}"]`);
+  await row.waitFor();
+  assert.equal((await row.locator('[data-testid="token-scopes"]').innerText()).trim(), 'read');
+  assert.match(await row.innerText(), new RegExp(`${made.prefix}…`));
+  assert.equal(await row.getAttribute('data-live'), 'true');
+  await screenshot('account-token-created.png');
+
+  await page.getByRole('button', { name: 'Done' }).click();
+  assert.equal(await page.locator('[data-testid="token-secret"]').count(), 0, 'the secret goes once dismissed');
+  await row.getByRole('button', { name: 'Revoke token read-only' }).click();
+  await row.locator('[data-testid="revoke-confirm"]').click();
+  await waitForAttribute(`[data-testid="token-row"][data-token-id="${made.id}"]`, 'data-live', 'false');
+  assert.match(await row.locator('[data-testid="token-state"]').innerText(), /revoked/);
+  const refused = await apiCall('GET', '/account', { token: secret });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.data.error.code, 'revoked_token');
+  await waitForText('[data-testid="header-account"]', signedUp.name);  // this browser's own token lives on
+});
+
+test('on a phone the sign-in and account pages fit the screen', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    for (const [route, ready, shot] of [['#/account', '[data-testid="ledger"]', 'phone-account.png'],
+      ['#/signin', '[data-testid="signup-form"]', 'phone-signin.png']]) {
+      await page.goto(`${base}/${route}`);
+      await page.locator(ready).waitFor();
+      const o = await noHorizontalOverflow();
+      assert.ok(o.scrollWidth <= o.clientWidth && o.wide.length === 0,
+        `${route} overflows a 390 px screen: scrollWidth ${o.scrollWidth} > ${o.clientWidth}; widest: ${o.wide.join(', ')}`);
+      await screenshot(shot);
+    }
+  } finally {
+    await page.setViewportSize({ width: 1366, height: 900 });
+  }
+});
+
+test('signed out, the header offers sign-in and the task form says to sign in to submit', async () => {
+  await page.goto(`${base}/#/account`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await waitForText('[data-testid="signin-link"]', 'Sign in');
+  assert.ok(!(await storedSession()).includes('plk_'), 'the token is forgotten');
+  // A reload does not sign the local operator back in.
+  await page.reload();
+  await page.locator('[data-testid="signin-link"]').waitFor();
+  await openTask('linalg.matmul');
+  await waitForText('[data-testid="submit-signin"]', 'Sign in to submit');
+  assert.equal(await page.locator('[data-testid="submit-signin"]').getAttribute('href'), '#/signin');
+  assert.equal(await page.locator('[data-testid="submit"]').count(), 0, 'no button that would fail');
+  // The daemon agrees: no token, no job.
+  const refused = await apiCall('POST', '/jobs', { body: { task: 'test.sleep', params: { ms: 1 } } });
+  assert.equal(refused.status, 401, `the daemon answered ${refused.status} ${JSON.stringify(refused.data)}`);
+});
+
+test('a pasted token signs in again and returns to the form, which submits', async () => {
+  await page.locator('[data-testid="submit-signin"]').click();
+  await page.waitForURL(/#\/signin$/);
+  const tokenInput = page.getByLabel('API token');
+  await tokenInput.fill('plk_not-a-token');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  const daemonSays = await apiCall('GET', '/account', { token: 'plk_not-a-token' });
+  await waitForText('[data-testid="token-error"]', daemonSays.data.error.message);
+  assert.equal(await page.locator('[data-testid="signin-link"]').count(), 1, 'still signed out');
+
+  await tokenInput.fill(signedUp.secret);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL(/#\/tasks\/linalg\.matmul$/);
+  await waitForText('[data-testid="header-account"]', signedUp.name);
+  await page.locator('[data-testid="matrix-a"]').waitFor();
+  const id = await submitAndOpenJob();
+  await waitForText('[data-testid="job-state"]', 'succeeded');
+  assert.ok(id > 0);
+});
+
+test('with a token that lacks submit, the form shows the daemon\'s 403', async () => {
+  const made = await apiCall('POST', '/account/tokens', { token: signedUp.secret, body: { name: 'watcher', scopes: ['read'] } });
+  assert.equal(made.status, 201);
+  signedUp.readOnly = made.data.token;
+  await openTask('linalg.matmul');
+  await page.goto(`${base}/#/signin`);
+  await page.getByLabel('API token').fill(made.data.token.secret);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL(/#\/tasks\/linalg\.matmul$/);  // back where the user was
+  await waitForText('[data-testid="submit-scope-hint"]', 'watcher');
+  await page.locator('[data-testid="submit"]').click();
+  const daemonSays = await apiCall('POST', '/jobs', { token: made.data.token.secret, body: { task: 'test.sleep', params: { ms: 1 } } });
+  assert.equal(daemonSays.status, 403, `the daemon answered ${daemonSays.status} ${JSON.stringify(daemonSays.data)}`);
+  await waitForText('[data-testid="submit-error"]', daemonSays.data.error.message);
+  assert.match(page.url(), /#\/tasks\/linalg\.matmul$/, 'a refused job stays on the form');
+});
+
+test('a token revoked elsewhere sends the page to sign-in with the daemon\'s message', async () => {
+  await page.goto(`${base}/#/`);
+  await page.locator('[data-testid="account-link"]').waitFor();
+  const revoked = await apiCall('DELETE', `/account/tokens/${signedUp.readOnly.id}`, { token: signedUp.secret });
+  assert.equal(revoked.status, 200);
+  await page.locator('[data-testid="account-link"]').click();
+  await page.waitForURL(/#\/signin$/);
+  await waitForText('[data-testid="signin-notice"]', 'was revoked');
+  await page.locator('[data-testid="signin-link"]').waitFor();
+  assert.ok(!(await storedSession()).includes('plk_'), 'the revoked token is forgotten');
+});
+
+test('a local session whose token went stale gets this start\'s token by itself', async () => {
+  // As after a daemon restart: the browser holds a local-session token the daemon no longer takes.
+  await page.evaluate(([key, token]) => localStorage.setItem(key, JSON.stringify({ token, local: true })),
+    [SESSION_KEY, signedUp.readOnly.secret]);
+  await page.goto(`${base}/#/account`);
+  await page.reload();
+  await page.locator('[data-testid="ledger"]').waitFor();
+  const local = (await apiCall('POST', '/session/local')).data;
+  await waitForText('[data-testid="account-name"]', local.account.name);
+  assert.equal(JSON.parse(await storedSession()).token, local.token, 'the new token is kept');
+  assert.match(page.url(), /#\/account$/, 'no detour through the sign-in page');
 });
 
 test('when the last worker leaves, the overview says so', async () => {

@@ -247,3 +247,112 @@ BOOST_AUTO_TEST_CASE(a_token_used_too_fast_gets_429_with_retry_after) {
   // Other tokens are not affected.
   BOOST_TEST(http_as(admin_token(d), d.http_port(), "GET", "/api/v1/account").status == 200);
 }
+
+BOOST_AUTO_TEST_CASE(submitting_and_cancelling_need_a_token_and_only_the_owner_cancels) {
+  daemon_process d;
+  const auto port = d.http_port();
+  const std::string job = R"({"task":"test.sleep","params":{"ms":60000}})";
+  // No worker offers test.sleep yet: the checks below come before any task lookup matters.
+  auto none = http(port, "POST", "/api/v1/jobs", job);
+  BOOST_TEST(none.status == 401);
+  BOOST_TEST(error_code(none) == "missing_token");
+  BOOST_TEST(http(port, "POST", "/api/v1/jobs/batch", R"({"jobs":[)" + job + "]}").status == 401);
+
+  const auto hank_signed_up = sign_up(d, "hank");
+  const auto hank = secret_of(hank_signed_up);
+  auto reader = http_as(hank, port, "POST", "/api/v1/account/tokens", R"({"name":"r","scopes":["read"]})");
+  const auto read_only = std::string(reader.json().at("token").at("secret").as_string());
+  auto refused = http_as(read_only, port, "POST", "/api/v1/jobs", job);
+  BOOST_TEST(refused.status == 403);
+  BOOST_TEST(error_code(refused) == "missing_scope");
+
+  auto worker = start_worker(d, "w");
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), worker->log());
+  auto mine = http_as(hank, port, "POST", "/api/v1/jobs", job);
+  BOOST_TEST_REQUIRE(mine.status == 202, mine.body);
+  const auto id = mine.json().at("id").as_int64();
+  const auto cancel_path = "/api/v1/jobs/" + std::to_string(id) + "/cancel";
+
+  BOOST_TEST(http(port, "POST", cancel_path).status == 401);
+  const auto ivy = secret_of(sign_up(d, "ivy"));
+  auto not_hers = http_as(ivy, port, "POST", cancel_path);
+  BOOST_TEST(not_hers.status == 403);
+  BOOST_TEST(error_code(not_hers) == "not_your_job");
+  auto job_now = http(port, "GET", "/api/v1/jobs/" + std::to_string(id)).json();
+  BOOST_TEST(job_now.at("state").as_string() != "cancelled");
+  BOOST_TEST(job_now.at("account_id").as_int64() == hank_signed_up.at("account").at("id").as_int64());
+  BOOST_TEST(http_as(hank, port, "POST", cancel_path).status == 200);
+
+  // The operator may cancel anyone's job.
+  auto again = http_as(hank, port, "POST", "/api/v1/jobs", job);
+  BOOST_TEST(http_as(admin_token(d), port, "POST", "/api/v1/jobs/" + std::to_string(again.json().at("id").as_int64()) + "/cancel").status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(workers_donate_with_a_token_and_are_refused_without_one) {
+  daemon_process d;
+  // An empty token file is a usage error, said at once.
+  auto empty = start_worker(d, "empty", 1, {"--token-file", "/dev/null"});
+  const auto status = empty->wait(30s);
+  BOOST_TEST_REQUIRE(status.has_value(), empty->log());
+  BOOST_TEST(WEXITSTATUS(*status) == 2);
+  BOOST_TEST(empty->log().find("is empty") != std::string::npos, empty->log());
+  const auto jill = sign_up(d, "jill");
+  const auto token_id = jill.at("token").at("id").as_int64();
+  const auto token_file = d.data_dir() / "jill-token";
+  std::ofstream(token_file) << secret_of(jill) << "\n";
+
+  auto donor = start_worker(d, "donor", 1, {"--token-file", token_file.string()});
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), donor->log());
+  const auto workers = http(d.http_port(), "GET", "/api/v1/workers").json();
+  BOOST_TEST(workers.at("workers").as_array()[0].at("owner").as_string() == "jill");
+
+  // A revoked token does not register again: after a daemon restart the worker says hello
+  // with it and is refused, saying why.
+  BOOST_TEST(http_as(secret_of(jill), d.http_port(), "DELETE", "/api/v1/account/tokens/" + std::to_string(token_id)).status == 200);
+  d.restart();
+  BOOST_TEST(eventually([&] { return donor->log().find("was revoked") != std::string::npos; }, 30s), donor->log());
+  BOOST_TEST(http(d.http_port(), "GET", "/api/v1/workers").json().at("workers").as_array().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_without_a_token_is_refused_unless_the_daemon_takes_anonymous_ones) {
+  {
+    daemon_process d;
+    auto w = std::make_unique<child_process>(
+        std::vector<std::string>{(build_dir() / "bin" / "potluck-worker").string(), "--daemon", d.workers_endpoint(),
+                                 "--plugins", plugin_dir().string(), "--name", "nobody", "--gpus", "none"},
+        d.data_dir() / "worker-nobody.log");
+    BOOST_TEST(eventually([&] { return w->log().find("donor token") != std::string::npos; }, 30s), w->log());
+    BOOST_TEST(http(d.http_port(), "GET", "/api/v1/workers").json().at("workers").as_array().empty());
+  }
+  daemon_process open({"--anonymous-workers"});
+  auto w = std::make_unique<child_process>(
+      std::vector<std::string>{(build_dir() / "bin" / "potluck-worker").string(), "--daemon", open.workers_endpoint(),
+                               "--plugins", plugin_dir().string(), "--name", "nobody", "--gpus", "none"},
+      open.data_dir() / "worker-nobody.log");
+  BOOST_TEST_REQUIRE(wait_for_workers(open, 1), w->log());
+  BOOST_TEST(http(open.http_port(), "GET", "/api/v1/workers").json().at("workers").as_array()[0].at("owner").is_null());
+}
+
+BOOST_AUTO_TEST_CASE(the_local_session_is_only_for_this_machine_and_only_when_asked_for) {
+  daemon_process plain;
+  auto r = http(plain.http_port(), "POST", "/api/v1/session/local");
+  BOOST_TEST(r.status == 404);
+  BOOST_TEST(error_code(r) == "no_local_session");
+
+  daemon_process local({"--local-session"});
+  auto ok = http(local.http_port(), "POST", "/api/v1/session/local");
+  BOOST_TEST_REQUIRE(ok.status == 200, ok.body);
+  const auto token = std::string(ok.json().at("token").as_string());
+  BOOST_TEST(ok.json().at("account").at("name").as_string() == "operator");
+  BOOST_TEST(http_as(token, local.http_port(), "GET", "/api/v1/account").status == 200);
+  BOOST_TEST(http_as(token, local.http_port(), "GET", "/api/v1/admin/audit").status == 403);  // not an admin token
+  // A page of another site whose name resolves to 127.0.0.1 gets nothing.
+  auto rebound = http(local.http_port(), "POST", "/api/v1/session/local", {}, "application/json",
+                      {{"Host", "evil.example:" + std::to_string(local.http_port())}});
+  BOOST_TEST(rebound.status == 404);
+  // A restart hands out a new one and the old one stops working.
+  local.restart();
+  auto fresh = http(local.http_port(), "POST", "/api/v1/session/local");
+  BOOST_TEST(std::string(fresh.json().at("token").as_string()) != token);
+  BOOST_TEST(http_as(token, local.http_port(), "GET", "/api/v1/account").status == 401);
+}

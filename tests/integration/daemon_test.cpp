@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_clear_4xx_and_the_daemon_keeps_serving) {
   BOOST_TEST(error_code(r) == "job_not_found");
   r = http(d.http_port(), "GET", "/api/v1/jobs/abc");
   BOOST_TEST(r.status == 400);
-  r = http(d.http_port(), "POST", "/api/v1/jobs/987654/cancel");
+  r = http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs/987654/cancel");
   BOOST_TEST(r.status == 404);
   r = http(d.http_port(), "GET", "/api/v1/nothing-here");
   BOOST_TEST(r.status == 404);
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_clear_4xx_and_the_daemon_keeps_serving) {
   BOOST_TEST(http(d.http_port(), "GET", "/healthz").status == 200);
   const auto id = submit_ok(d, matmul_job);
   BOOST_TEST(wait_for_job(d, id).at("state").as_string() == "succeeded");
-  r = http(d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel");
+  r = http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel");
   BOOST_TEST(r.status == 409);
   BOOST_TEST(d.process().running());
 }
@@ -249,7 +249,7 @@ BOOST_AUTO_TEST_CASE(jobs_accepted_before_a_daemon_kill_all_complete_once) {
   const int count = 40;
   for (int i = 0; i < count; ++i) batch += std::string(i ? "," : "") + sleep_job(30);
   batch += "]}";
-  auto r = http(d.http_port(), "POST", "/api/v1/jobs/batch", batch);
+  auto r = http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs/batch", batch);
   BOOST_TEST_REQUIRE(r.status == 202, r.body);
   std::vector<std::int64_t> ids;
   const auto accepted = r.json();
@@ -294,7 +294,7 @@ BOOST_AUTO_TEST_CASE(cancel_stops_a_running_job_and_frees_its_slot) {
   BOOST_TEST_REQUIRE(wait_for_workers(d, 1), worker->log());
   const auto id = submit_ok(d, sleep_job(60000));
   BOOST_TEST_REQUIRE(eventually([&] { return job_state(d, id) == "running"; }, 20s));
-  auto r = http(d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel");
+  auto r = http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel");
   BOOST_TEST(r.status == 200, r.body);
   auto job = get_job(d, id);
   BOOST_TEST(job.at("state").as_string() == "cancelled");

@@ -12,6 +12,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -134,7 +135,9 @@ void write_all(int fd, const std::string& data) {
 
 std::string request_text(const std::string& method, const std::string& target, const std::string& body,
                          const std::string& content_type, const http_headers& headers = {}) {
-  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  const bool own_host = std::any_of(headers.begin(), headers.end(), [](const auto& h) { return h.first == "Host"; });
+  std::string req = method + " " + target + " HTTP/1.1\r\n" + (own_host ? "" : "Host: 127.0.0.1\r\n") +
+                    "Connection: close\r\n";
   for (const auto& [name, value] : headers) req += name + ": " + value + "\r\n";
   if (!body.empty() || method == "POST")
     req += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
@@ -143,6 +146,14 @@ std::string request_text(const std::string& method, const std::string& target, c
 }
 
 }  // namespace
+
+std::string daemon_process::admin_token() const {
+  std::ifstream in(data_dir_ / "admin-token");
+  std::string token;
+  std::getline(in, token);
+  if (token.empty()) throw std::runtime_error("no admin token in " + (data_dir_ / "admin-token").string());
+  return token;
+}
 
 http_reply http_as(const std::string& token, std::uint16_t port, const std::string& method, const std::string& target,
                    const std::string& body) {
@@ -295,6 +306,12 @@ std::unique_ptr<child_process> start_worker(const daemon_process& d, const std::
                                    "--name", name,
                                    "--gpus", "none",
                                    "--log-level", "debug"};
+  // It donates for the operator unless told otherwise.
+  if (std::find(extra_args.begin(), extra_args.end(), "--token-file") == extra_args.end() &&
+      std::find(extra_args.begin(), extra_args.end(), "--token") == extra_args.end()) {
+    argv.push_back("--token-file");
+    argv.push_back((d.data_dir() / "admin-token").string());
+  }
   for (auto& a : extra_args) argv.push_back(std::move(a));
   return std::make_unique<child_process>(argv, d.data_dir() / ("worker-" + name + ".log"));
 }
@@ -311,7 +328,7 @@ bool wait_for_workers(const daemon_process& d, std::size_t count, std::chrono::m
 }
 
 http_reply submit(const daemon_process& d, const std::string& job_json) {
-  return http(d.http_port(), "POST", "/api/v1/jobs", job_json);
+  return http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs", job_json);
 }
 
 json::object wait_for_job(const daemon_process& d, std::int64_t id, std::chrono::milliseconds deadline) {

@@ -82,6 +82,8 @@ class daemon_process {
   std::uint16_t http_port() const { return http_port_; }
   std::string workers_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(worker_port_); }
   const std::filesystem::path& data_dir() const { return data_dir_; }
+  // The operator's token, from the data folder (written at the first start).
+  std::string admin_token() const;
   child_process& process() { return *process_; }
 
  private:

@@ -36,7 +36,8 @@ until_ok 20 curl -fsS http://127.0.0.1:$HTTP/healthz || fail "installed potluckd
 curl -fsS http://127.0.0.1:$HTTP/ | grep -q Potluck || fail "the installed dashboard is not served"
 
 start_worker() {
-  "$PREFIX/bin/potluck-worker" --daemon tcp://127.0.0.1:$WP --name installed --gpus none >>"$WORK/worker.log" 2>&1 &
+  "$PREFIX/bin/potluck-worker" --daemon tcp://127.0.0.1:$WP --name installed --gpus none \
+    --token-file "$WORK/var/admin-token" >>"$WORK/worker.log" 2>&1 &
   WORKER=$!
   PIDS+=($WORKER)
 }
@@ -45,6 +46,7 @@ has_task() { curl -fsS http://127.0.0.1:$HTTP/api/v1/tasks | grep -q "\"$1\""; }
 until_ok 20 has_task linalg.matmul || fail "the installed worker did not find its plugins next to itself"
 
 reply=$(curl -fsS -X POST "http://127.0.0.1:$HTTP/api/v1/jobs?wait=true" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $(cat "$WORK/var/admin-token")" \
   -d '{"task":"linalg.matmul","inputs":{"a":{"dtype":"f32","data":[[1,2],[3,4]]},"b":{"dtype":"f32","data":[[5,6],[7,8]]}}}')
 echo "$reply" | grep -q '"data":\[19,22,43,50\]' || fail "matmul through the installed tree gave: $reply"
 
@@ -56,6 +58,7 @@ kill -TERM "$WORKER"; wait "$WORKER" || true
 start_worker
 until_ok 20 has_task example.scale || fail "example.scale did not appear after the worker restart"
 reply=$(curl -fsS -X POST "http://127.0.0.1:$HTTP/api/v1/jobs?wait=true" -H 'Content-Type: application/json' \
+  -H "Authorization: Bearer $(cat "$WORK/var/admin-token")" \
   -d '{"task":"example.scale","inputs":{"x":{"dtype":"f32","shape":[2,2],"data":[1,2,3,4]}},"params":{"factor":2.5}}')
 echo "$reply" | grep -q '"data":\[2.5,5,7.5,10\]' || fail "example.scale gave: $reply"
 echo "install layout, installed daemon and worker, and plugin-minimal: ok"

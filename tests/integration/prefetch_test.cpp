@@ -46,7 +46,7 @@ std::vector<std::int64_t> submit_echo_batch(const daemon_process& d, int first, 
   std::string batch = R"({"jobs":[)";
   for (int i = 0; i < count; ++i) batch += (i ? "," : "") + echo_job(first + i);
   batch += "]}";
-  auto r = http(d.http_port(), "POST", "/api/v1/jobs/batch", batch);
+  auto r = http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs/batch", batch);
   BOOST_TEST_REQUIRE(r.status == 202, "batch answered " << r.status << ": " << r.body.substr(0, 500));
   std::vector<std::int64_t> ids;
   const auto accepted = r.json();
@@ -127,7 +127,7 @@ void warm_up(const daemon_process& d, int count) {
 int cancel(const daemon_process& d, std::int64_t id) {
   http_reply r;
   const bool answered = eventually([&] {
-    r = http(d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel");
+    r = http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel");
     if (r.status == 409 && r.json().at("error").at("code").as_string() == "job_busy") return false;
     return true;
   }, 30s);
@@ -146,7 +146,7 @@ cancel_answer cancel_quietly(const daemon_process& d, std::int64_t id) {
   cancel_answer a;
   eventually([&] {
     try {
-      auto r = http(d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel");
+      auto r = http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel");
       a.status = r.status;
       a.body = r.body;
       a.code.clear();
@@ -220,7 +220,7 @@ void warm_up_sleep(const daemon_process& d, int count) {
   std::string batch = R"({"jobs":[)";
   for (int i = 0; i < count; ++i) batch += (i ? "," : "") + sleep_job(0);
   batch += "]}";
-  auto r = http(d.http_port(), "POST", "/api/v1/jobs/batch", batch);
+  auto r = http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs/batch", batch);
   BOOST_TEST_REQUIRE(r.status == 202, r.body);
   const auto accepted = r.json();
   for (const auto& j : accepted.at("jobs").as_array())
@@ -319,7 +319,7 @@ BOOST_AUTO_TEST_CASE(short_jobs_survive_a_worker_killed_while_holding_prefetched
 // cancelled: each ends once as cancelled, the others succeed, the worker answers every cancel
 // (so the daemon frees its place) and runs fresh jobs afterwards.
 BOOST_AUTO_TEST_CASE(cancelling_jobs_that_wait_on_a_worker_ends_them_once_and_frees_the_worker) {
-  daemon_process d;
+  daemon_process d({"--rate-limit", "0"});  // about 1,500 cancels in a burst, from one token
   auto worker = start_worker(d, "single", 1);
   BOOST_TEST_REQUIRE(wait_for_workers(d, 1), worker->log());
   const auto worker_id = worker_named(d, "single")->at("id");

@@ -150,9 +150,10 @@ def run_add(inputs):
 
 
 class Worker:
-    def __init__(self, endpoint, name):
+    def __init__(self, endpoint, name, token=None):
         self.endpoint = endpoint
         self.name = name
+        self.token = token
         self.context = zmq.Context()
         self.socket = None
         self.registered = False
@@ -202,6 +203,8 @@ class Worker:
             "plugins": [{"name": "py", "version": "0.1", "file": __file__, "tasks": [TASK]}],
             "load_errors": [],
         }
+        if self.token:
+            hello["token"] = self.token  # the donor's API token (3.3.1); never logged
         self.registered = False
         self.send(HELLO, hello)
         self.hello_sent_at = time.monotonic()
@@ -355,8 +358,13 @@ def main():
     parser = argparse.ArgumentParser(description="A minimal Potluck worker offering py.add (PLK/1).")
     parser.add_argument("--endpoint", default="tcp://127.0.0.1:5555", help="the daemon's worker endpoint")
     parser.add_argument("--name", default="py-" + socket.gethostname()[:40], help="worker name (1 to 64 bytes)")
+    parser.add_argument("--token-file", help="file holding the donor's API token (donate scope)")
     args = parser.parse_args()
-    worker = Worker(args.endpoint, args.name)
+    token = None
+    if args.token_file:
+        with open(args.token_file) as f:
+            token = f.read().strip()
+    worker = Worker(args.endpoint, args.name, token)
 
     def stop(signum, _frame):
         log("signal %d: stopping" % signum)

@@ -105,8 +105,10 @@ class Harness:
     # ------------------------------------------------------------------ HTTP
     def http(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base_url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
+        headers = {"Content-Type": "application/json"} if data else {}
+        if method != "GET":
+            headers["Authorization"] = "Bearer " + self.token
+        req = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
@@ -136,8 +138,13 @@ def run(h, build_dir):
     print("potluckd: %s, workers on %s" % (h.base_url, workers_endpoint))
 
     # ---- the worker
+    # The operator's token, written by potluckd at its first start: the worker donates with it
+    # and the test submits with it.
+    token_file = os.path.join(data_dir, "admin-token")
+    h.token = read(token_file).strip()
     worker, worker_log = h.start("python_worker", ["/usr/bin/python3", os.path.join(HERE, "python_worker.py"),
-                                                   "--endpoint", workers_endpoint, "--name", "py-test"])
+                                                   "--endpoint", workers_endpoint, "--name", "py-test",
+                                                   "--token-file", token_file])
 
     def registered_worker():
         status, body = h.http("GET", "/api/v1/workers")
