@@ -52,7 +52,18 @@ std::string query_text(sqlite3* db, const std::filesystem::path& file, const cha
   throw std::runtime_error(journal_error(file, sql, db));
 }
 
+// Once per process, before SQLite initialises: no memory statistics. They cost a global mutex
+// on every allocation of every connection, and nothing here reads them.
+void configure_sqlite_once() {
+  static const int configured = [] {
+    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) return 0;  // already initialised: harmless
+    return 1;
+  }();
+  (void)configured;
+}
+
 connection open_connection(const std::filesystem::path& file, open_mode mode, int busy_timeout_ms) {
+  configure_sqlite_once();
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (mode == open_mode::create) flags |= SQLITE_OPEN_CREATE;
   sqlite3* raw = nullptr;
