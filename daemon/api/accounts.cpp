@@ -297,6 +297,7 @@ void add_account_routes(http::router& router, daemon_app& app) {
           res->send(http::json_error(404, "not_found", "no live token " + std::to_string(id) + " on this account"));
           return;
         }
+        app.jobs().token_revoked(id);  // workers donating with it leave now
         res->send(http::json(200, R"({"revoked":true})"));
       } catch (const std::exception& e) {
         res->send(store_error(e));

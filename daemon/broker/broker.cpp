@@ -98,6 +98,7 @@ struct broker::impl {
     std::map<std::string, int> in_flight;       // by backend: running.size() split by backend
     std::map<std::string, int> long_in_flight;  // by backend: those of them with long_task
     int prefetch = 0;        // jobs it holds beyond its slots, waiting for a free slot (HELLO)
+    std::int64_t token_id = 0;  // the donor token it registered with (0: anonymous)
     bool draining = false;  // returned a job: shutting down, gets no new jobs
     steady_clock::time_point last_recv, last_send;
   };
@@ -109,6 +110,7 @@ struct broker::impl {
     protocol::message msg;
     std::string error;  // why a HELLO was refused, or why frames did not decode
     std::string owner;  // the account of a HELLO's donor token
+    std::int64_t token_id = 0;
   };
   using action = void (impl::*)(context&);
   struct transition {
@@ -146,6 +148,7 @@ struct broker::impl {
   std::mutex inbox_mutex;
   std::vector<pending_job> inbox_jobs;
   std::vector<std::pair<std::int64_t, std::function<void(bool)>>> inbox_cancels;
+  std::vector<std::int64_t> inbox_revoked_tokens;
 
   // Owned by the broker thread; `state_mutex` guards what snapshots read.
   mutable std::mutex state_mutex;
@@ -218,13 +221,16 @@ struct broker::impl {
   void drain_inbox() {
     std::vector<pending_job> new_jobs;
     std::vector<std::pair<std::int64_t, std::function<void(bool)>>> cancels;
+    std::vector<std::int64_t> revoked;
     {
       std::lock_guard lock(inbox_mutex);
       new_jobs.swap(inbox_jobs);
       cancels.swap(inbox_cancels);
+      revoked.swap(inbox_revoked_tokens);
     }
     for (auto& j : new_jobs) queue_new(std::move(j));
     for (auto& [id, done] : cancels) cancel_job(id, std::move(done));
+    for (auto token_id : revoked) disconnect_workers_of(token_id);
   }
 
   // ---------------------------------------------------------------- receiving
@@ -254,7 +260,7 @@ struct broker::impl {
     using protocol::command;
     switch (ctx.msg.cmd) {
       case command::hello:
-        ctx.error = validate_hello(ctx.msg.header, ctx.owner);
+        ctx.error = validate_hello(ctx.msg.header, ctx.owner, ctx.token_id);
         return ctx.error.empty() ? worker_event::hello_valid : worker_event::hello_invalid;
       case command::heartbeat: return ctx.w ? worker_event::heartbeat : worker_event::other;
       case command::progress: return ctx.w ? worker_event::progress : worker_event::other;
@@ -434,7 +440,7 @@ struct broker::impl {
     return -1;
   }
 
-  std::string validate_hello(const json::object& h, std::string& owner) {
+  std::string validate_hello(const json::object& h, std::string& owner, std::int64_t& token_id) {
     if (options.authenticate_worker) {
       const auto* t = h.if_contains("token");
       std::string token;
@@ -443,6 +449,7 @@ struct broker::impl {
       auto credentials = options.authenticate_worker(t ? &token : nullptr);
       if (!credentials.ok) return credentials.refusal;
       owner = std::move(credentials.owner);
+      token_id = credentials.token_id;
     }
     auto* name = h.if_contains("name");
     if (!name || !name->is_string() || name->as_string().empty() || name->as_string().size() > max_worker_name_bytes)
@@ -484,6 +491,7 @@ struct broker::impl {
     w->info.hostname = string_field(h, "hostname", "");
     w->info.software = string_field(h, "software", "");
     w->info.owner = ctx.owner;
+    w->token_id = ctx.token_id;
     if (auto* d = h.if_contains("devices"); d && d->is_object()) w->info.devices_json = json::serialize(*d);
     else w->info.devices_json = "{}";
     std::set<std::string> slot_backends;
@@ -541,6 +549,18 @@ struct broker::impl {
     rebuild_catalog();
     publish_worker_event(ref, "connected");
     pull_jobs_for(ref);
+  }
+
+  void disconnect_workers_of(std::int64_t token_id) {
+    std::vector<std::string> gone;
+    for (const auto& [identity, w] : workers_by_identity)
+      if (w->token_id == token_id) gone.push_back(identity);
+    for (const auto& identity : gone) {
+      auto& w = *workers_by_identity.at(identity);
+      spdlog::info("broker: worker {} ({}): its donor token was revoked; disconnecting it", w.info.id, w.info.name);
+      forget_worker(w, "disconnected (its token was revoked)");
+      send_disconnect(identity, "the worker's donor token was revoked");
+    }
   }
 
   void forget_worker(worker& w, const char* why) {
@@ -998,6 +1018,14 @@ void broker::enqueue(std::vector<pending_job> jobs) {
     }
   }
   if (was_empty) impl_->wake();
+}
+
+void broker::token_revoked(std::int64_t token_id) {
+  {
+    std::lock_guard lock(impl_->inbox_mutex);
+    impl_->inbox_revoked_tokens.push_back(token_id);
+  }
+  impl_->wake();
 }
 
 void broker::cancel(std::int64_t id, std::function<void(bool)> done) {

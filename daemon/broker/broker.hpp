@@ -35,6 +35,7 @@ struct metrics;
 struct worker_credentials {
   bool ok = false;
   std::string owner;    // the account's name; "" for an anonymous worker
+  std::int64_t token_id = 0;  // the token it gave; 0 for an anonymous worker
   std::string refusal;  // why not, for the worker's operator
 };
 using worker_authenticator = std::function<worker_credentials(const std::string* token)>;
@@ -109,6 +110,9 @@ class broker {
   // Cancels a live job: journals it cancelled and tells its worker. `done(true)` runs after
   // the commit; `done(false)` when the broker does not hold the job (terminal or unknown).
   void cancel(std::int64_t id, std::function<void(bool)> done);
+  // A donor token was revoked: the workers registered with it are disconnected (their jobs
+  // go back to the queue) and, saying hello again with it, refused. Any thread.
+  void token_revoked(std::int64_t token_id);
 
   std::optional<live_job> live(std::int64_t id) const;
   std::vector<worker_snapshot> workers() const;

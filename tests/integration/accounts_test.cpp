@@ -307,11 +307,23 @@ BOOST_AUTO_TEST_CASE(workers_donate_with_a_token_and_are_refused_without_one) {
   const auto workers = http(d.http_port(), "GET", "/api/v1/workers").json();
   BOOST_TEST(workers.at("workers").as_array()[0].at("owner").as_string() == "jill");
 
-  // A revoked token does not register again: after a daemon restart the worker says hello
-  // with it and is refused, saying why.
+  // Revoking the token disconnects the worker at once, and its next hello is refused, saying why.
   BOOST_TEST(http_as(secret_of(jill), d.http_port(), "DELETE", "/api/v1/account/tokens/" + std::to_string(token_id)).status == 200);
+  BOOST_TEST(eventually([&] { return donor->log().find("donor token was revoked") != std::string::npos; }, 30s),
+             donor->log());
+  auto refusals = [&] {
+    const auto log = donor->log();
+    std::size_t n = 0;
+    for (auto at = log.find("hello refused"); at != std::string::npos; at = log.find("hello refused", at + 1)) ++n;
+    return n;
+  };
+  BOOST_TEST(eventually([&] { return refusals() >= 1; }, 30s), donor->log());
+  BOOST_TEST(donor->log().find("was revoked") != std::string::npos);
+  BOOST_TEST(http(d.http_port(), "GET", "/api/v1/workers").json().at("workers").as_array().empty());
+  // A restart changes nothing: the next hello with the revoked token is refused too.
+  const auto before = refusals();
   d.restart();
-  BOOST_TEST(eventually([&] { return donor->log().find("was revoked") != std::string::npos; }, 30s), donor->log());
+  BOOST_TEST(eventually([&] { return refusals() > before; }, 30s), donor->log());
   BOOST_TEST(http(d.http_port(), "GET", "/api/v1/workers").json().at("workers").as_array().empty());
 }
 
