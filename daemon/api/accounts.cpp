@@ -26,11 +26,6 @@ constexpr int max_ledger_page = 500;
 constexpr std::int64_t max_grant = 1'000'000'000'000'000;  // a billion credits at once
 constexpr std::size_t max_tokens_per_account = 100;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 json::value time_or_null(std::int64_t ms) { return ms ? json::value(iso8601(ms)) : json::value(nullptr); }
 
 json::object account_json(const account_record& a) {
@@ -347,12 +342,13 @@ void add_account_routes(http::router& router, daemon_app& app) {
         }
         movement m{mint_account_id, account->id, amount, ledger_kind::grant, 0,
                    memo.empty() ? "granted by " + by : memo};
-        const auto ids = app.accounts().move({m}, now_ms());
-        auto entries = app.accounts().history(account->id, 1, ids.front() + 1);
+        const auto now = now_ms();
+        const auto ids = app.accounts().move({m}, now);
+        const ledger_entry entry{ids.front(), m.debit, m.credit, m.amount, m.kind, 0, now, m.memo};
         std::map<std::int64_t, std::string> names;
         spdlog::info("accounts: {} granted {} micro-credits to '{}'", by, amount, name);
         res->send(http::json(201, json::serialize(json::object{
-                                     {"entry", entry_json(entries.front(), account->id, app.accounts(), names)}})));
+                                     {"entry", entry_json(entry, account->id, app.accounts(), names)}})));
       } catch (const std::exception& e) {
         res->send(store_error(e));
       }

@@ -24,11 +24,6 @@ constexpr int default_list_limit = 50;
 constexpr std::int64_t default_wait_ms = 30'000;
 constexpr std::int64_t max_wait_ms = 600'000;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 struct submission {
   job_record record;
   pending_job job;

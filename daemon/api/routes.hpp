@@ -31,6 +31,9 @@ void add_account_routes(http::router& router, daemon_app& app);
 std::optional<market::caller> authenticate(daemon_app& app, const http::request& req, http::responder& res,
                                            std::uint32_t scope);
 
+// Wall-clock time, unix epoch milliseconds (what the journal records).
+std::int64_t now_ms();
+
 // "2026-11-22T07:26:25.123Z"; "" for 0.
 std::string iso8601(std::int64_t unix_ms);
 

@@ -13,6 +13,11 @@ namespace json = boost::json;
 
 namespace potluck::daemon::api {
 
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string iso8601(std::int64_t unix_ms) {
   if (unix_ms <= 0) return {};
   const std::time_t seconds = static_cast<std::time_t>(unix_ms / 1000);
@@ -27,8 +32,7 @@ std::string iso8601(std::int64_t unix_ms) {
 
 void add_system_routes(http::router& router, daemon_app& app) {
   router.add("GET", "/healthz", [&app](http::request&, http::responder res) {
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto now = now_ms();
     json::object o{{"status", "ok"},
                    {"version", "0.1.0"},
                    {"uptime_s", (now - app.started_ms()) / 1000},
@@ -58,8 +62,7 @@ void add_system_routes(http::router& router, daemon_app& app) {
   // derive rates from two readings.
   router.add("GET", "/api/v1/stats", [&app](http::request&, http::responder res) {
     const auto& m = app.counters();
-    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto now = now_ms();
     json::object o{{"time_ms", now},
                    {"uptime_s", (now - app.started_ms()) / 1000},
                    {"jobs_submitted", m.jobs_submitted.load()},
