@@ -147,12 +147,9 @@ std::string request_text(const std::string& method, const std::string& target, c
 
 }  // namespace
 
-std::string daemon_process::admin_token() const {
-  std::ifstream in(data_dir_ / "admin-token");
-  std::string token;
-  std::getline(in, token);
-  if (token.empty()) throw std::runtime_error("no admin token in " + (data_dir_ / "admin-token").string());
-  return token;
+const std::string& daemon_process::admin_token() const {
+  if (admin_token_.empty()) throw std::runtime_error("no admin token in " + (data_dir_ / "admin-token").string());
+  return admin_token_;
 }
 
 http_reply http_as(const std::string& token, std::uint16_t port, const std::string& method, const std::string& target,
@@ -290,6 +287,11 @@ void daemon_process::start() {
     }
   }, 20s);
   if (!up) throw std::runtime_error("potluckd did not come up; its log:\n" + process_->log());
+  // Written at the first start, before the daemon answers; kept across restarts (re-read in
+  // case it was made anew).
+  std::ifstream in(data_dir_ / "admin-token");
+  admin_token_.clear();
+  std::getline(in, admin_token_);
 }
 
 void daemon_process::kill9() {

@@ -83,7 +83,7 @@ class daemon_process {
   std::string workers_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(worker_port_); }
   const std::filesystem::path& data_dir() const { return data_dir_; }
   // The operator's token, from the data folder (written at the first start).
-  std::string admin_token() const;
+  const std::string& admin_token() const;
   child_process& process() { return *process_; }
 
  private:
@@ -92,6 +92,7 @@ class daemon_process {
   std::uint16_t http_port_, worker_port_;
   std::unique_ptr<child_process> process_;
   int starts_ = 0;
+  std::string admin_token_;
 };
 
 std::unique_ptr<child_process> start_worker(const daemon_process& d, const std::string& name, int slots = 1,

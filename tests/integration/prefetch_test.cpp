@@ -243,6 +243,35 @@ bool wait_for_flow(const daemon_process& d, std::int64_t done_before, std::int64
   return stat(stats(d), "queue_depth") > 0;
 }
 
+// Two 2-slot workers and a flow of `count` echo jobs through both, under way: `holder` (started
+// by the caller, with its own flags) runs a long sleep with short jobs held behind it, and
+// `other_name` is started here. `mid_flow` says whether jobs were still queued when it returned.
+struct held_flow {
+  json::object before;  // the daemon's stats before the sleep
+  std::int64_t sleeper = 0;
+  std::unique_ptr<child_process> other;
+  std::vector<std::int64_t> ids;
+  bool mid_flow = false;
+};
+
+held_flow start_held_flow(const daemon_process& d, const child_process& holder, const std::string& other_name,
+                          int count) {
+  held_flow f;
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), holder.log());
+  warm_up(d, 20);
+  warm_up_sleep(d, 20);
+  f.before = stats(d);
+  // One runner of the holder sleeps with jobs ahead of it; its other runner joins the flow.
+  f.sleeper = submit_ok(d, sleep_job(120000));
+  BOOST_TEST_REQUIRE(eventually([&] { return job_state(d, f.sleeper) == "running"; }, 20s));
+  f.other = start_worker(d, other_name, 2);
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 2), f.other->log());
+  const auto done_before = jobs_done_by_workers(d);
+  f.ids = submit_echo_batch(d, 0, count);
+  f.mid_flow = wait_for_flow(d, done_before, 300);
+  return f;
+}
+
 }  // namespace
 
 // A worker holding prefetched jobs (ahead in a busy runner, in its backlog, and flowing through
@@ -251,21 +280,8 @@ bool wait_for_flow(const daemon_process& d, std::int64_t done_before, std::int64
 BOOST_AUTO_TEST_CASE(short_jobs_survive_a_worker_killed_while_holding_prefetched_jobs) {
   daemon_process d;
   auto doomed = start_worker(d, "doomed", 2);
-  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), doomed->log());
-  warm_up(d, 20);
-  warm_up_sleep(d, 20);
-  const auto before = stats(d);
-
-  // One runner sleeps with jobs ahead of it; the other runs the flow.
-  const auto sleeper = submit_ok(d, sleep_job(120000));
-  BOOST_TEST_REQUIRE(eventually([&] { return job_state(d, sleeper) == "running"; }, 20s));
-  auto survivor = start_worker(d, "survivor", 2);
-  BOOST_TEST_REQUIRE(wait_for_workers(d, 2), survivor->log());
-  const auto done_before = jobs_done_by_workers(d);
   const int count = 5000;
-  const auto ids = submit_echo_batch(d, 0, count);
-
-  const bool mid_flow = wait_for_flow(d, done_before, 300);
+  auto [before, sleeper, survivor, ids, mid_flow] = start_held_flow(d, *doomed, "survivor", count);
   doomed->signal(SIGKILL);
   BOOST_TEST_REQUIRE(doomed->wait(10s).has_value());
   BOOST_TEST_MESSAGE("killed 'doomed' at " << stats_text(d));
@@ -416,20 +432,8 @@ BOOST_AUTO_TEST_CASE(sigterm_returns_prefetched_jobs_and_they_run_elsewhere) {
   daemon_process d;
   // A grace period longer than any test: the sleep is still running when the echo jobs are done.
   auto leaving = start_worker(d, "leaving", 2, {"--grace-ms", "600000"});
-  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), leaving->log());
-  warm_up(d, 20);
-  warm_up_sleep(d, 20);
-  const auto before = stats(d);
-
-  const auto sleeper = submit_ok(d, sleep_job(120000));
-  BOOST_TEST_REQUIRE(eventually([&] { return job_state(d, sleeper) == "running"; }, 20s));
-  auto staying = start_worker(d, "staying", 2);
-  BOOST_TEST_REQUIRE(wait_for_workers(d, 2), staying->log());
-  const auto done_before = jobs_done_by_workers(d);
   const int count = 5000;
-  const auto ids = submit_echo_batch(d, 0, count);
-
-  const bool mid_flow = wait_for_flow(d, done_before, 300);
+  auto [before, sleeper, staying, ids, mid_flow] = start_held_flow(d, *leaving, "staying", count);
   leaving->signal(SIGTERM);
   BOOST_TEST_MESSAGE("SIGTERM to 'leaving' at " << stats_text(d));
   BOOST_WARN_MESSAGE(mid_flow, "the flow had ended before the SIGTERM: only the jobs held behind the sleep were returned");
