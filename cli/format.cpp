@@ -152,55 +152,6 @@ std::string format_credits(std::int64_t micro_credits, sign_display sign) {
   return out;
 }
 
-std::optional<std::int64_t> parse_credits(std::string_view text, std::string& problem) {
-  const auto fail = [&](std::string why) -> std::optional<std::int64_t> {
-    problem = std::move(why);
-    return std::nullopt;
-  };
-  if (text.empty()) return fail("it is empty");
-  if (text.front() == '-') return fail("it is negative");
-  const auto dot = text.find('.');
-  std::string_view whole = text.substr(0, dot);
-  std::string_view decimals = dot == std::string_view::npos ? std::string_view{} : text.substr(dot + 1);
-  const auto not_a_number = "it is not a number of credits like 2.5 or 1000";
-  if (dot != std::string_view::npos && decimals.empty()) return fail(not_a_number);
-  if (whole.empty() && decimals.empty()) return fail(not_a_number);
-  // Separators, when there are any, in groups of three: 1,234,567.5
-  std::string digits;
-  if (whole.find(',') != std::string_view::npos) {
-    std::size_t group = 0;
-    bool first = true;
-    for (std::size_t i = 0; i <= whole.size(); ++i) {
-      if (i == whole.size() || whole[i] == ',') {
-        if (first ? (group == 0 || group > 3) : group != 3) return fail(not_a_number);
-        first = false;
-        group = 0;
-        continue;
-      }
-      ++group;
-      digits += whole[i];
-    }
-  } else {
-    digits = std::string(whole);
-  }
-  for (const char c : digits)
-    if (c < '0' || c > '9') return fail(not_a_number);
-  for (const char c : decimals)
-    if (c < '0' || c > '9') return fail(not_a_number);
-  if (decimals.size() > 6) return fail("it has more than 6 decimals (the smallest amount is 0.000001)");
-  std::uint64_t credits = 0;
-  if (!digits.empty()) {
-    auto r = std::from_chars(digits.data(), digits.data() + digits.size(), credits);
-    if (r.ec != std::errc()) return fail("it is too large");
-  }
-  std::uint64_t fraction = 0;
-  for (std::size_t i = 0; i < 6; ++i) fraction = fraction * 10 + (i < decimals.size() ? decimals[i] - '0' : 0);
-  constexpr auto limit = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
-  constexpr auto per_credit = static_cast<std::uint64_t>(micro_credits_per_credit);
-  if (credits > (limit - fraction) / per_credit) return fail("it is too large");
-  return static_cast<std::int64_t>(credits * per_credit + fraction);
-}
-
 std::string format_bytes(std::uint64_t bytes) {
   static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double v = static_cast<double>(bytes);

@@ -8,6 +8,8 @@
 
 #include <boost/json/fwd.hpp>
 
+#include "potluck/protocol/credits.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -57,13 +59,11 @@ std::string with_thousands(std::int64_t n);
 // credits with up to 6 decimals, trailing zeros trimmed, thousands separated:
 // 1234500000 -> "1,234.5", 1 -> "0.000001", -2500000 -> "-2.5"; with sign_display::always,
 // 5000000 -> "+5" (0 stays "0").
-inline constexpr std::int64_t micro_credits_per_credit = 1'000'000;
+using protocol::micro_credits_per_credit;
 enum class sign_display { negative_only, always };
 std::string format_credits(std::int64_t micro_credits, sign_display sign = sign_display::negative_only);
-// The other way: "2.5" -> 2500000, "1,234.5" -> 1234500000 (separators only in groups of three),
-// "0.000001" -> 1. nullopt with `problem` saying why for anything else: empty, negative, more
-// than 6 decimals, not a plain decimal number ("1e6", "+3", " 1"), or too large.
-std::optional<std::int64_t> parse_credits(std::string_view text, std::string& problem);
+// The other way (protocol/credits.hpp): "2.5" -> 2500000.
+using protocol::parse_credits;
 
 // 0 -> "0 B", 1536 -> "1.5 KiB", 17179869184 -> "16 GiB".
 std::string format_bytes(std::uint64_t bytes);

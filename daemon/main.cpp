@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   int prefetch_ms = 5;
   double starter_credits = 100;
   std::string signup = "open";
+  std::string free_tier = "on";
+  double fee_percent = 0;
   double rate_limit = 100;
   po::options_description desc("Usage: potluckd [options]\n\nThe Potluck daemon: HTTP API, dashboard, job journal and worker broker.\n\nOptions");
   desc.add_options()
@@ -67,6 +69,10 @@ int main(int argc, char** argv) {
       ("http-threads", po::value(&options.http_threads)->default_value(options.http_threads), "HTTP I/O threads")
       ("starter-grant", po::value(&starter_credits)->default_value(starter_credits), "credits granted to each new account")
       ("signup", po::value(&signup)->default_value(signup), "open: anyone may create an account; closed: nobody")
+      ("free-tier", po::value(&free_tier)->default_value(free_tier),
+       "on: jobs may bid 0 and run free on workers that accept free jobs; off: every job pays")
+      ("fee-percent", po::value(&fee_percent)->default_value(fee_percent),
+       "the operator's share of each charge, 0 to 100 (paid into the fees account)")
       ("rate-limit", po::value(&rate_limit)->default_value(rate_limit),
        "requests a second each API token may make, bursts of 10 times that; 0: no limit")
       ("anonymous-workers", "accept workers that give no donor token")
@@ -118,6 +124,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.signup_open = signup == "open";
+  if (free_tier != "on" && free_tier != "off") {
+    std::cerr << "potluckd: --free-tier must be 'on' or 'off'\n";
+    return 2;
+  }
+  options.free_tier = free_tier == "on";
+  if (!(fee_percent >= 0 && fee_percent <= 100)) {
+    std::cerr << "potluckd: --fee-percent must be from 0 to 100\n";
+    return 2;
+  }
+  options.fee_ppm = static_cast<std::int64_t>(std::llround(fee_percent * 1e4));
   if (!(rate_limit >= 0 && rate_limit <= 1e6)) {
     std::cerr << "potluckd: --rate-limit must be from 0 to 1000000\n";
     return 2;

@@ -78,6 +78,11 @@ int main(int argc, char** argv) {
        "the donor's API token (other users of this machine can see it in 'ps': prefer --token-file)")
       ("token-file", po::value<std::string>(),
        "file holding the donor's API token (a token with the donate scope); or set POTLUCK_TOKEN")
+      ("price", po::value<std::string>(),
+       "what this machine asks, in credits per million work units: 0.5 (every backend) or cpu=0.5,cuda=4 "
+       "(default 0: it runs jobs for free; a price needs a donor token)")
+      ("free-jobs", po::value<std::string>()->default_value("yes"),
+       "yes: also run free jobs (bid 0) when no paid job it could run is waiting; no: only paid jobs")
       ("name", po::value<std::string>(), "this worker's name as the daemon shows it (default: the hostname)")
       ("gpus", po::value<std::string>()->default_value("all"), "all: one slot per NVIDIA GPU; none: CPU only")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical, off")
@@ -180,6 +185,11 @@ int main(int argc, char** argv) {
     } else if (const char* env = std::getenv("POTLUCK_TOKEN"); env && *env) {
       config.token = env;
     }
+    if (vm.count("price")) config.prices = potluck::worker::parse_prices(vm["price"].as<std::string>());
+    const auto free_jobs = vm["free-jobs"].as<std::string>();
+    if (free_jobs != "yes" && free_jobs != "no")
+      throw usage_error("--free-jobs must be 'yes' or 'no' (got '" + free_jobs + "')");
+    config.accept_free = free_jobs == "yes";
     const auto gpus = vm["gpus"].as<std::string>();
     if (gpus != "all" && gpus != "none") throw usage_error("--gpus must be 'all' or 'none' (got '" + gpus + "')");
     config.gpus = gpus == "none" ? gpu_mode::none : gpu_mode::all;

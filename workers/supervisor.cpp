@@ -860,6 +860,12 @@ void supervisor::send_hello(clock::time_point now) {
       {"load_errors", load_errors_},
   };
   if (!config_.token.empty()) hello["token"] = config_.token;
+  if (!config_.prices.empty()) {
+    json::object prices;
+    for (const auto& [backend, price] : config_.prices) prices[backend] = price;
+    hello["prices"] = std::move(prices);
+  }
+  hello["accept_free"] = config_.accept_free;
   if (state_ != link_state::connecting) {
     connecting_since_ = now;
     quiet_warning_interval_ = hello_quiet_warning_first;

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,10 @@ struct supervisor_config {
   std::size_t prefetch = 8;  // jobs the daemon may send ahead of a free slot (HELLO "prefetch")
   std::string name;
   std::string token;  // the donor's API token, sent in HELLO; never logged
+  // The donor's asks by backend (HELLO "prices"), micro-credits per million work units; a
+  // backend not named asks 0. Whether free jobs (bid 0) are welcome (HELLO "accept_free").
+  std::map<std::string, std::int64_t> prices;
+  bool accept_free = true;
   std::string hostname;
   gpu_mode gpus = gpu_mode::all;
   std::string log_level = "info";  // passed to runners

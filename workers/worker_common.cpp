@@ -1,6 +1,9 @@
 // Shared worker helpers: signal self-pipe, wait-status wording, loggers, header fields.
 #include "workers/worker_common.hpp"
 
+#include "potluck/protocol/credits.hpp"
+#include "potluck/protocol/task_spec.hpp"
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <boost/json.hpp>
@@ -96,6 +99,46 @@ std::string header_string(const boost::json::object& header, std::string_view ke
   const auto* v = header.if_contains(key);
   if (!v || !v->is_string()) return {};
   return std::string(v->as_string());
+}
+
+std::map<std::string, std::int64_t> parse_prices(std::string_view text) {
+  const auto example = "write it like 0.5 (every backend) or cpu=0.5,cuda=4: credits per million work units";
+  auto price_of = [&](std::string_view amount, std::string_view backend) {
+    std::string problem;
+    auto micro = protocol::parse_credits(amount, problem);
+    if (!micro)
+      throw std::invalid_argument("--price '" + std::string(text) + "': the price" +
+                                  (backend.empty() ? "" : " for " + std::string(backend)) + " '" + std::string(amount) +
+                                  "' is not valid: " + problem + "; " + example);
+    if (*micro > protocol::max_price)
+      throw std::invalid_argument("--price '" + std::string(text) + "': at most " +
+                                  protocol::credits_string(protocol::max_price) + " credits per million work units");
+    return *micro;
+  };
+  std::map<std::string, std::int64_t> prices;
+  if (text.find('=') == std::string_view::npos) {
+    const auto price = price_of(text, {});
+    prices["cpu"] = prices["cuda"] = price;
+    return prices;
+  }
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const auto end = std::min(text.find(',', start), text.size());
+    const auto pair = text.substr(start, end - start);
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos)
+      throw std::invalid_argument("--price '" + std::string(text) + "': '" + std::string(pair) +
+                                  "' is not backend=price (no thousands separators here); " + example);
+    const auto backend = pair.substr(0, eq);
+    if (!protocol::is_known_backend(backend))
+      throw std::invalid_argument("--price '" + std::string(text) + "': unknown backend '" + std::string(backend) +
+                                  "' (cpu or cuda)");
+    if (prices.count(std::string(backend)))
+      throw std::invalid_argument("--price '" + std::string(text) + "': " + std::string(backend) + " is priced twice");
+    prices[std::string(backend)] = price_of(pair.substr(eq + 1), backend);
+    start = end + 1;
+  }
+  return prices;
 }
 
 }  // namespace potluck::worker

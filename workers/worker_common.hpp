@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,5 +64,10 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, spdlog::lev
 std::optional<std::int64_t> header_int(const boost::json::object& header, std::string_view key);
 // A string field, or "" when missing or not a string.
 std::string header_string(const boost::json::object& header, std::string_view key);
+
+// The donor's asks from --price: "0.5" (every backend) or "cpu=0.5,cuda=4", in credits per
+// million work units, to micro-credits per million units by backend. Throws
+// std::invalid_argument with a message naming what is wrong.
+std::map<std::string, std::int64_t> parse_prices(std::string_view text);
 
 }  // namespace potluck::worker

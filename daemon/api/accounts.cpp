@@ -313,6 +313,9 @@ void add_account_routes(http::router& router, daemon_app& app) {
                                                               {"sum_of_balances", report.sum_of_balances},
                                                               {"accounts_checked", report.accounts_checked},
                                                               {"entries_checked", report.entries_checked},
+                                                              {"jobs_checked", report.jobs_checked},
+                                                              {"escrow", report.escrow},
+                                                              {"reserved_by_unfinished_jobs", report.reserved_by_unfinished_jobs},
                                                               {"problems", std::move(problems)}})));
       } catch (const std::exception& e) {
         res->send(store_error(e));

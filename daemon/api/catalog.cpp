@@ -58,6 +58,10 @@ void add_catalog_routes(http::router& router, daemon_app& app) {
       for (const auto& [backend, n] : w.busy) busy[backend] = n, total_busy += n;
       o["slots"] = std::move(slots);
       o["busy"] = std::move(busy);
+      json::object prices;
+      for (const auto& [backend, ask] : w.prices) prices[backend] = ask;
+      o["prices"] = std::move(prices);  // asks, micro-credits per million work units
+      o["accepts_free"] = w.accepts_free;
       o["slots_total"] = total;
       o["slots_busy"] = total_busy;
       o["jobs_done"] = w.jobs_done;

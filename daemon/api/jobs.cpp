@@ -11,8 +11,11 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "potluck/protocol/credits.hpp"
+
 #include <charconv>
 #include <chrono>
+#include <unordered_map>
 
 namespace json = boost::json;
 
@@ -27,6 +30,7 @@ constexpr std::int64_t max_wait_ms = 600'000;
 struct submission {
   job_record record;
   pending_job job;
+  bool market_bid = false;  // no bid given: it bids the lowest ask (set in price_jobs)
 };
 
 struct rejection {
@@ -44,11 +48,37 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
   if (!v.is_object())
     return reject(400, "invalid_request", "a job must be a JSON object like {\"task\": \"linalg.matmul\", \"inputs\": {...}}");
   const auto& o = v.as_object();
-  static const std::array<std::string_view, 6> known_fields = {"task", "inputs", "params", "backend", "max_attempts", "model"};
+  static const std::array<std::string_view, 8> known_fields = {"task",         "inputs", "params", "backend",
+                                                              "max_attempts", "model",  "bid",    "max_price"};
   for (const auto& [key, _] : o)
     if (std::find(known_fields.begin(), known_fields.end(), std::string_view(key)) == known_fields.end())
       return reject(400, "invalid_request", "unknown field \"" + std::string(key) +
-                                                "\" (fields: task, inputs, params, backend, max_attempts, model)");
+                                                "\" (fields: task, inputs, params, backend, max_attempts, model, bid, max_price)");
+  // Prices: integers of micro-credits (1 credit = 1,000,000); a bid is per million work units.
+  std::optional<std::int64_t> bid, max_price;
+  auto read_amount = [&](const char* key, std::int64_t limit, const char* what, std::optional<std::int64_t>& out) {
+    auto* v = o.if_contains(key);
+    if (!v || v->is_null()) return true;
+    std::int64_t n = 0;
+    if (v->is_int64()) n = v->as_int64();
+    else if (v->is_uint64()) n = std::numeric_limits<std::int64_t>::max();
+    else {
+      why = {400, "invalid_price", std::string("\"") + key + "\" must be an integer number of micro-credits " + what +
+                                       " (1 credit = 1,000,000: 0.5 credits is 500000), not " + json::serialize(*v)};
+      return false;
+    }
+    if (n < 0 || n > limit) {
+      why = {400, "invalid_price", std::string("\"") + key + "\" must be from 0 to " + std::to_string(limit) +
+                                       " micro-credits " + what + ", got " + json::serialize(*v)};
+      return false;
+    }
+    out = n;
+    return true;
+  };
+  if (!read_amount("bid", protocol::max_price, "per million work units", bid)) return false;
+  if (!read_amount("max_price", protocol::max_job_cost, "for the whole job", max_price)) return false;
+  if (bid && max_price)
+    return reject(400, "invalid_price", "give \"bid\" (a price per million work units) or \"max_price\" (a total), not both");
   auto* task = o.if_contains("task");
   if (!task || !task->is_string() || task->as_string().empty())
     return reject(400, "invalid_request", "\"task\" is required and must be a task name such as \"linalg.matmul\"");
@@ -115,6 +145,7 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
     if (first_error.empty()) first_error = check.error;
   }
   if (!chosen) return reject(422, "invalid_input", "task '" + task_name + "': " + first_error);
+  protocol::input_check check = protocol::check_inputs(chosen->decl, metas);
 
   // Parameters.
   std::string params_json = "{}";
@@ -127,7 +158,37 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
     if (!error.empty()) return reject(422, "invalid_params", "task '" + task_name + "': " + error);
   }
 
+  // Work units, from the task's cost expression over the input dimensions, and what the job
+  // may cost: its bid, or the highest price its maximum total pays for.
+  std::int64_t units = 0;
+  try {
+    thread_local std::unordered_map<std::string, protocol::cost_expr> parsed;
+    if (parsed.size() > 1024) parsed.clear();
+    auto it = parsed.find(chosen->decl.cost);
+    if (it == parsed.end()) it = parsed.emplace(chosen->decl.cost, protocol::cost_expr::parse(chosen->decl.cost)).first;
+    units = std::max<std::int64_t>(0, it->second.evaluate(check.dims));
+  } catch (const std::exception& e) {
+    return reject(422, "invalid_input", "task '" + task_name + "': its cost cannot be worked out for these inputs: " + e.what());
+  }
   auto& rec = out.record;
+  rec.units = units;
+  if (max_price) {
+    rec.reserved = *max_price;
+    rec.bid = protocol::price_within(units, *max_price);
+    if (*max_price > 0 && rec.bid == 0)
+      return reject(422, "invalid_price", "\"max_price\" " + std::to_string(*max_price) + " micro-credits does not cover " +
+                                              std::to_string(units) + " work units at the smallest price (1 micro-credit per million)");
+  } else if (bid) {
+    rec.bid = *bid;
+    auto cost = protocol::cost_at(units, *bid);
+    if (!cost)
+      return reject(422, "invalid_price", "at a bid of " + std::to_string(*bid) + " micro-credits per million work units, " +
+                                              std::to_string(units) + " units would cost more than the most a job may (" +
+                                              protocol::credits_string(protocol::max_job_cost) + " credits)");
+    rec.reserved = *cost;
+  } else {
+    out.market_bid = true;
+  }
   rec.task = task_name;
   rec.backend = backend;
   rec.model = std::move(model);
@@ -143,6 +204,62 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
   job.inputs = std::move(inputs);
   job.max_attempts = max_attempts;
   return true;
+}
+
+// The bid of a job that names no price: the lowest that some connected worker offering it
+// takes. A worker that asks 0 takes a free job (bid 0) when it accepts free jobs and the free
+// tier is on, else the smallest paid bid. With no such worker, a free job where the free tier
+// allows it (it waits for one), else the smallest paid bid.
+std::int64_t market_bid(const daemon_app& app, const market_view& view) {
+  const bool free_ok = app.options().free_tier;
+  std::optional<std::int64_t> lowest;
+  for (const auto& offer : view.offers) {
+    const std::int64_t takes = offer.ask > 0 ? offer.ask : (offer.accepts_free && free_ok ? 0 : 1);
+    if (!lowest || takes < *lowest) lowest = takes;
+  }
+  return lowest.value_or(free_ok ? 0 : 1);
+}
+
+// Settles what each job bids and reserves once every job of a request parsed: a job that
+// named no price bids the lowest ask that could serve it now (0 where nobody asks anything,
+// which is a free job); a free job needs the free tier. Fills the pending jobs' copies.
+bool price_jobs(daemon_app& app, std::vector<submission>& subs, std::int64_t account_id, rejection& why, bool batch) {
+  std::unordered_map<std::string, std::int64_t> going_rate;  // by task|backend
+  for (std::size_t i = 0; i < subs.size(); ++i) {
+    auto& rec = subs[i].record;
+    if (subs[i].market_bid) {
+      const auto key = rec.task + '|' + rec.backend;
+      auto rate = going_rate.find(key);
+      if (rate == going_rate.end()) {
+        rate = going_rate.emplace(key, market_bid(app, app.jobs().market(rec.task, rec.backend, 0))).first;
+      }
+      rec.bid = rate->second;
+      rec.reserved = protocol::cost_at(rec.units, rec.bid).value_or(protocol::max_job_cost);
+    }
+    if (rec.bid == 0 && !app.options().free_tier) {
+      why = {402, "free_tier_off", std::string(batch ? "job " + std::to_string(i) + ": " : "") +
+                                       "this daemon runs no free jobs: give a \"bid\" above 0 or a \"max_price\" "
+                                       "(POST /api/v1/jobs/quote shows what workers ask)"};
+      return false;
+    }
+    rec.account_id = account_id;
+    auto& job = subs[i].job;
+    job.account_id = account_id;
+    job.units = rec.units;
+    job.bid = rec.bid;
+    job.reserved = rec.reserved;
+  }
+  return true;
+}
+
+// The message of a 402: what the account holds against what the jobs would reserve.
+std::string funds_message(daemon_app& app, std::int64_t account_id, std::int64_t needed, std::size_t jobs) {
+  const auto account = app.accounts().get_account(account_id);
+  const auto balance = account ? account->balance : 0;
+  return "your balance is " + protocol::credits_string(balance) + " credits, and " +
+         (jobs == 1 ? "this job reserves up to " : "these " + std::to_string(jobs) + " jobs reserve up to ") +
+         protocol::credits_string(needed) + " credits until " + (jobs == 1 ? "it ends" : "they end") +
+         ": lower the bid or max_price, or wait for running jobs to settle";
 }
 
 bool parse_id(const std::string& text, std::int64_t& id) {
@@ -162,7 +279,7 @@ void append_string(std::string& out, std::string_view s) { out += json::serializ
 
 // The job's JSON. `live` overlays what the broker knows of a job that is not terminal yet.
 std::string job_json(const job_record& rec, const std::optional<live_job>& live, bool with_io,
-                     tensor_encoding encoding) {
+                     tensor_encoding encoding, const std::string& paid_to = {}) {
   auto state = rec.state;
   double progress = state == job_state::succeeded ? 1.0 : 0.0;
   std::string message, worker = rec.worker;
@@ -196,6 +313,18 @@ std::string job_json(const job_record& rec, const std::optional<live_job>& live,
   if (worker.empty()) out += "null"; else append_string(out, worker);
   out += ",\"account_id\":";
   out += rec.account_id ? std::to_string(rec.account_id) : "null";
+  // What it may cost and, once it ended, what it cost: micro-credits; prices per million units.
+  const bool settled = is_terminal(state);
+  out += ",\"billing\":{\"units\":" + std::to_string(rec.units) + ",\"bid\":" + std::to_string(rec.bid) +
+         ",\"reserved\":" + std::to_string(rec.reserved) + ",\"settled\":" + (settled ? "true" : "false");
+  if (settled) {
+    out += ",\"price\":" + std::to_string(rec.price) + ",\"charged\":" + std::to_string(rec.charged) +
+           ",\"fee\":" + std::to_string(rec.fee) + ",\"refunded\":" + std::to_string(rec.reserved - rec.charged) +
+           ",\"paid_to\":";
+    if (rec.payee_id && rec.charged > 0 && !paid_to.empty()) append_string(out, paid_to);
+    else out += "null";
+  }
+  out += "}";
   auto stamp = [&](const char* key, std::int64_t ms) {
     out += ",\"";
     out += key;
@@ -341,6 +470,16 @@ void submit(daemon_app& app, http::request& req, http::responder res, bool batch
       return;
     }
   }
+  {
+    rejection why;
+    if (!price_jobs(app, subs, who->account.id, why, batch)) {
+      app.counters().http_rejected++;
+      res.send(http::json_error(why.status, why.code, why.message));
+      return;
+    }
+  }
+  std::int64_t reserving = 0;
+  for (const auto& sub : subs) reserving += sub.record.reserved;  // each at most max_job_cost
   const auto first_id = app.allocate_job_ids(subs.size());
   std::vector<job_record> records;
   std::vector<pending_job> pending;
@@ -348,13 +487,19 @@ void submit(daemon_app& app, http::request& req, http::responder res, bool batch
   pending.reserve(subs.size());
   for (std::size_t i = 0; i < subs.size(); ++i) {
     subs[i].record.id = subs[i].job.id = first_id + static_cast<std::int64_t>(i);
-    subs[i].record.account_id = who->account.id;
     records.push_back(std::move(subs[i].record));
     pending.push_back(std::move(subs[i].job));
   }
   auto shared_res = std::make_shared<http::responder>(std::move(res));
   auto shared_pending = std::make_shared<std::vector<pending_job>>(std::move(pending));
-  app.store().insert(std::move(records), [&app, shared_res, shared_pending, first_id, batch, wait, encoding](const write_result& r) {
+  const auto account_id = who->account.id;
+  app.store().insert(std::move(records), [&app, shared_res, shared_pending, first_id, batch, wait, encoding, account_id,
+                                          reserving](const write_result& r) {
+    if (!r.ok && r.refusal == "insufficient_funds") {
+      app.counters().http_rejected++;
+      shared_res->send(http::json_error(402, "insufficient_funds", funds_message(app, account_id, reserving, shared_pending->size())));
+      return;
+    }
     if (!r.ok) {
       spdlog::error("journal: inserting jobs failed: {}", r.error);
       shared_res->send(http::json_error(503, "journal_unavailable", "the job could not be saved: " + r.error));
@@ -450,7 +595,79 @@ void add_job_routes(http::router& router, daemon_app& app) {
   router.add("GET", "/api/v1/jobs/{id}", [&app](http::request& req, http::responder res) {
     job_record rec;
     if (!lookup(app, req, res, rec)) return;
-    res.send(http::json(200, job_json(rec, app.jobs().live(rec.id), true, encoding_of(req))));
+    std::string paid_to;
+    if (rec.payee_id != 0 && rec.charged > 0)
+      if (auto payee = app.accounts().get_account(rec.payee_id)) paid_to = payee->name;
+    res.send(http::json(200, job_json(rec, app.jobs().live(rec.id), true, encoding_of(req), paid_to)));
+  });
+
+  // What a job would cost and how long it would wait, without submitting it. Same body as a
+  // submission; changes nothing, so it needs no token.
+  router.add("POST", "/api/v1/jobs/quote", [&app](http::request& req, http::responder res) {
+    boost::system::error_code ec;
+    auto body = json::parse(req.body, ec);
+    if (ec) {
+      res.send(http::json_error(400, "invalid_json", "the request body is not valid JSON: " + ec.message()));
+      return;
+    }
+    const auto catalog = app.jobs().catalog();
+    std::vector<submission> subs(1);
+    rejection why;
+    if (!parse_job(body, app, *catalog, subs[0], why) || !price_jobs(app, subs, 0, why, false)) {
+      res.send(http::json_error(why.status, why.code, why.message));
+      return;
+    }
+    const auto& rec = subs[0].record;
+    const auto view = app.jobs().market(rec.task, rec.backend, rec.bid);
+    json::object out;
+    out["task"] = rec.task;
+    out["backend"] = rec.backend.empty() ? json::value(nullptr) : json::value(rec.backend);
+    out["units"] = rec.units;
+    out["bid"] = rec.bid;
+    out["reserved"] = rec.reserved;
+    out["free"] = rec.bid == 0;
+    json::value lowest = nullptr;
+    int covering = 0, covering_slots = 0, covering_free = 0;
+    json::array offers;
+    for (const auto& o : view.offers) {
+      const bool takes = rec.bid == 0 ? o.accepts_free : rec.bid >= o.ask;
+      const auto cost = rec.bid == 0 ? std::optional<std::int64_t>(0) : protocol::cost_at(rec.units, o.ask);
+      json::object offer{{"worker", o.worker}, {"backend", o.backend}, {"ask", o.ask}, {"accepts_free", o.accepts_free},
+                         {"slots", o.slots}, {"free_slots", o.free_slots}, {"covered", takes}};
+      offer["cost"] = cost ? json::value(*cost) : json::value(nullptr);
+      if (takes) {
+        covering++;
+        covering_slots += o.slots;
+        covering_free += o.free_slots;
+        if (lowest.is_null()) lowest = offer;
+      }
+      offers.push_back(std::move(offer));
+    }
+    out["lowest_ask"] = view.offers.empty() ? json::value(nullptr) : json::value(view.offers.front().ask);
+    out["cheapest"] = lowest;  // the cheapest worker this bid covers
+    out["cost"] = lowest.is_null() ? json::value(nullptr) : lowest.as_object().at("cost");
+    out["workers_covered"] = covering;
+    out["offers"] = std::move(offers);
+    out["queued_ahead"] = view.queued_ahead;
+    out["run_ms"] = view.run_ms > 0 ? json::value(view.run_ms) : json::value(nullptr);
+    // The wait: nothing when a covering slot is free and nobody is ahead; else the jobs ahead
+    // and this one share the covering slots, one run each.
+    json::value wait = nullptr;
+    if (covering > 0 && covering_free > 0 && view.queued_ahead == 0) {
+      wait = 0;
+    } else if (covering_slots > 0 && view.run_ms > 0) {
+      const auto rounds = (view.queued_ahead + 1 + covering_slots - 1) / covering_slots;
+      wait = static_cast<double>(rounds) * view.run_ms;
+    }
+    out["expected_wait_ms"] = wait;
+    std::string why_not;
+    if (view.offers.empty()) why_not = "no connected worker offers this task on this backend now";
+    else if (covering == 0)
+      why_not = rec.bid == 0 ? "no connected worker that offers it accepts free jobs"
+                             : "the bid is below every connected worker's ask (lowest: " +
+                                   std::to_string(view.offers.front().ask) + ")";
+    out["note"] = why_not.empty() ? json::value(nullptr) : json::value(why_not);
+    res.send(http::json(200, json::serialize(out)));
   });
 
   router.add("POST", "/api/v1/jobs/{id}/cancel", [&app](http::request& req, http::responder res) {

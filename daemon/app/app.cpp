@@ -33,6 +33,7 @@ void daemon_app::start() {
   broker_opts.endpoint = options_.workers_endpoint;
   broker_opts.heartbeat_interval = options_.heartbeat_interval;
   broker_opts.prefetch_budget = options_.prefetch_budget;
+  broker_opts.fee_ppm = options_.fee_ppm;
   broker_opts.authenticate_worker = [this](const std::string* token) {
     return market::check_donor_token(accounts(), token, options_.anonymous_workers);
   };
@@ -50,11 +51,16 @@ void daemon_app::start() {
     job.params_json = std::move(rec.params_json);
     job.attempt = rec.attempt;
     job.max_attempts = rec.max_attempts;
+    job.account_id = rec.account_id;
+    job.units = rec.units;
+    job.bid = rec.bid;
+    job.reserved = rec.reserved;
     try {
       job.inputs = protocol::decode_tensors(rec.inputs_blob);
     } catch (const std::exception& e) {
       spdlog::error("job {}: its journaled inputs do not decode ({}); failing it", rec.id, e.what());
-      store_->finish(rec.id, job_state::failed, started_ms_, {}, "internal", "journaled inputs are corrupt", nullptr);
+      store_->finish(rec.id, job_state::failed, started_ms_, {}, "internal", "journaled inputs are corrupt", settlement{},
+                     nullptr);
       continue;
     }
     if (rec.state == job_state::running) {

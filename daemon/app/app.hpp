@@ -45,6 +45,10 @@ struct daemon_options {
   // Accounts: micro-credits granted to each new account; whether anyone may sign up.
   std::int64_t starter_grant = 100'000'000;
   bool signup_open = true;
+  // The market: whether jobs may bid 0 (run free on workers that accept free jobs), and the
+  // operator's fee in millionths of each charge.
+  bool free_tier = true;
+  std::int64_t fee_ppm = 0;
   market::rate_limit token_rate_limit;                // per API token
   market::rate_limit signup_rate_limit{0.2, 5};       // per client address, for sign-ups
   bool anonymous_workers = false;  // accept workers that give no donor token

@@ -23,6 +23,7 @@
 
 #include "daemon/app/events.hpp"
 #include "daemon/app/metrics.hpp"
+#include "potluck/protocol/credits.hpp"
 #include "potluck/protocol/wire.hpp"
 
 #include <boost/json.hpp>
@@ -35,6 +36,7 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -62,6 +64,16 @@ std::int64_t now_us_steady() {
 }
 
 std::string queue_key(const std::string& task, const std::string& backend) { return task + '|' + backend; }
+
+// A queue of jobs of one task and backend, in dispatch order: higher bid first, then older
+// (lower id) first. An entry is (-bid, id). Free jobs (bid 0) come last.
+using queue_entry = std::pair<std::int64_t, std::int64_t>;
+using job_queue = std::set<queue_entry>;
+queue_entry queue_entry_of(const pending_job& job) { return {-job.bid, job.id}; }
+// The first free job of a queue, if any.
+job_queue::const_iterator first_free(const job_queue& q) {
+  return q.lower_bound({0, std::numeric_limits<std::int64_t>::min()});
+}
 
 std::string job_event_json(std::int64_t id, const live_job& j) {
   json::object o;
@@ -99,6 +111,7 @@ struct broker::impl {
     std::map<std::string, int> long_in_flight;  // by backend: those of them with long_task
     int prefetch = 0;        // jobs it holds beyond its slots, waiting for a free slot (HELLO)
     std::int64_t token_id = 0;  // the donor token it registered with (0: anonymous)
+    std::int64_t owner_id = 0;  // the account it earns for (0: anonymous, earns nothing)
     bool draining = false;  // returned a job: shutting down, gets no new jobs
     steady_clock::time_point last_recv, last_send;
   };
@@ -110,6 +123,7 @@ struct broker::impl {
     protocol::message msg;
     std::string error;  // why a HELLO was refused, or why frames did not decode
     std::string owner;  // the account of a HELLO's donor token
+    std::int64_t owner_id = 0;
     std::int64_t token_id = 0;
   };
   using action = void (impl::*)(context&);
@@ -154,7 +168,7 @@ struct broker::impl {
   mutable std::mutex state_mutex;
   std::unordered_map<std::string, std::unique_ptr<worker>> workers_by_identity;
   std::unordered_map<std::int64_t, job_entry> jobs;
-  std::unordered_map<std::string, std::deque<std::int64_t>> queues;  // ids ascending
+  std::unordered_map<std::string, job_queue> queues;  // by queue_key(task, backend)
   std::map<std::pair<std::string, std::string>, protocol::task_decl> known_tasks;  // (name, backend)
   // Run time of a job on a worker, by queue_key(task, backend): a moving average of the
   // elapsed_us its RESULTs report. It decides how many jobs of a task a worker may hold ahead.
@@ -260,7 +274,7 @@ struct broker::impl {
     using protocol::command;
     switch (ctx.msg.cmd) {
       case command::hello:
-        ctx.error = validate_hello(ctx.msg.header, ctx.owner, ctx.token_id);
+        ctx.error = validate_hello(ctx.msg.header, ctx);
         return ctx.error.empty() ? worker_event::hello_valid : worker_event::hello_invalid;
       case command::heartbeat: return ctx.w ? worker_event::heartbeat : worker_event::other;
       case command::progress: return ctx.w ? worker_event::progress : worker_event::other;
@@ -369,7 +383,10 @@ struct broker::impl {
       auto message = string_field(ctx.msg.header, "message", "the worker gave no message");
       spdlog::info("job {} worker {}: failed: {}: {}", id, w.info.name, code, message);
       w.info.jobs_failed++;
-      finish(id, job_state::failed, {}, std::move(code), std::move(message));
+      // A failure the plugin puts on the input is the user's: the donor's work is paid.
+      // Anything else (a plugin or device fault) is refunded.
+      const auto settle = code == "invalid_input" ? pay_for(w, entry) : settlement{};
+      finish(id, job_state::failed, {}, std::move(code), std::move(message), settle);
     } else {
       // CANCELLED without a cancel request: the worker stopped it on its own (losing us).
       spdlog::info("job {} worker {}: stopped by the worker; queued again", id, w.info.name);
@@ -440,7 +457,7 @@ struct broker::impl {
     return -1;
   }
 
-  std::string validate_hello(const json::object& h, std::string& owner, std::int64_t& token_id) {
+  std::string validate_hello(const json::object& h, context& ctx) {
     if (options.authenticate_worker) {
       const auto* t = h.if_contains("token");
       std::string token;
@@ -448,9 +465,26 @@ struct broker::impl {
       else if (t) return "\"token\" must be a string";
       auto credentials = options.authenticate_worker(t ? &token : nullptr);
       if (!credentials.ok) return credentials.refusal;
-      owner = std::move(credentials.owner);
-      token_id = credentials.token_id;
+      ctx.owner = std::move(credentials.owner);
+      ctx.owner_id = credentials.owner_id;
+      ctx.token_id = credentials.token_id;
     }
+    if (auto* prices = h.if_contains("prices"); prices && !prices->is_null()) {
+      if (!prices->is_object()) return "\"prices\" must be an object like {\"cpu\": 500000}";
+      for (const auto& [backend, price] : prices->as_object()) {
+        if (!protocol::is_known_backend(backend))
+          return "\"prices\" names an unknown backend '" + std::string(backend) + "' (cpu or cuda)";
+        if (!price.is_int64() || price.as_int64() < 0 || price.as_int64() > protocol::max_price)
+          return "the price for " + std::string(backend) +
+                 " must be an integer of micro-credits per million work units from 0 to " +
+                 std::to_string(protocol::max_price);
+        if (price.as_int64() > 0 && ctx.owner_id == 0)
+          return "a worker that asks a price needs a donor token: an anonymous worker earns nothing, so "
+                 "its price must be 0";
+      }
+    }
+    if (auto* free = h.if_contains("accept_free"); free && !free->is_null() && !free->is_bool())
+      return "\"accept_free\" must be true or false";
     auto* name = h.if_contains("name");
     if (!name || !name->is_string() || name->as_string().empty() || name->as_string().size() > max_worker_name_bytes)
       return "\"name\" must be a string of 1 to 64 bytes";
@@ -491,7 +525,11 @@ struct broker::impl {
     w->info.hostname = string_field(h, "hostname", "");
     w->info.software = string_field(h, "software", "");
     w->info.owner = ctx.owner;
+    w->owner_id = ctx.owner_id;
     w->token_id = ctx.token_id;
+    if (auto* prices = h.if_contains("prices"); prices && prices->is_object())
+      for (const auto& [backend, price] : prices->as_object()) w->info.prices[std::string(backend)] = price.as_int64();
+    if (auto* free = h.if_contains("accept_free"); free && free->is_bool()) w->info.accepts_free = free->as_bool();
     if (auto* d = h.if_contains("devices"); d && d->is_object()) w->info.devices_json = json::serialize(*d);
     else w->info.devices_json = "{}";
     std::set<std::string> slot_backends;
@@ -525,6 +563,7 @@ struct broker::impl {
     for (const auto& s : h.at("slots").as_array()) {
       const auto backend = string_field(s.as_object(), "backend", "cpu");
       w->info.slots[backend]++;
+      w->info.prices.emplace(backend, 0);
       w->info.busy.emplace(backend, 0);
       w->in_flight.emplace(backend, 0);
     }
@@ -646,9 +685,7 @@ struct broker::impl {
 
   void push_queue(job_entry entry) {
     const auto id = entry.job.id;
-    auto& q = queues[queue_key(entry.job.task, entry.job.backend)];
-    if (q.empty() || q.back() < id) q.push_back(id);
-    else q.insert(std::lower_bound(q.begin(), q.end(), id), id);
+    queues[queue_key(entry.job.task, entry.job.backend)].insert(queue_entry_of(entry.job));
     jobs.emplace(id, std::move(entry));
     counters.queue_depth++;
     dispatch_to_any(id);
@@ -718,20 +755,31 @@ struct broker::impl {
     counters.jobs_running += delta;
   }
 
-  // A new or requeued job: find the worker with the most free slots that can run it, or,
-  // when every slot is busy, the one with the most room in its prefetch.
+  static std::int64_t ask_of(const worker& w, const std::string& backend) {
+    auto p = w.info.prices.find(backend);
+    return p == w.info.prices.end() ? 0 : p->second;
+  }
+  // Whether the worker would run this job on this backend at its price: a paid job when its
+  // bid covers the ask, a free job when the worker accepts free jobs.
+  static bool covers(const worker& w, const std::string& backend, const pending_job& job) {
+    return job.bid == 0 ? w.info.accepts_free : job.bid >= ask_of(w, backend);
+  }
+
+  // A new or requeued job: find the cheapest worker that can run it, among those the one with
+  // the most free slots, or, when every slot is busy, the most room in its prefetch.
   void dispatch_to_any(std::int64_t id) {
     auto& entry = jobs.at(id);
     worker* best = nullptr;
     std::string best_backend;
-    std::pair<int, int> best_score{0, 0};  // (free slots, room)
+    std::tuple<std::int64_t, int, int> best_score{0, 0, 0};  // (-ask, free slots, room)
     for (auto& [_, w] : workers_by_identity) {
       for (const char* backend : {"cpu", "cuda"}) {
         if (!entry.job.backend.empty() && entry.job.backend != backend) continue;
         if (!w->offers.count({entry.job.task, backend})) continue;
+        if (!covers(*w, backend, entry.job)) continue;
         const int room = room_for(*w, entry.job.task, backend);
         if (room <= 0) continue;
-        const std::pair<int, int> score{std::max(free_slots(*w, backend), 0), room};
+        const std::tuple<std::int64_t, int, int> score{-ask_of(*w, backend), std::max(free_slots(*w, backend), 0), room};
         if (!best || score > best_score) {
           best = w.get();
           best_backend = backend;
@@ -740,32 +788,46 @@ struct broker::impl {
       }
     }
     if (best) {
-      auto& q = queues[queue_key(entry.job.task, entry.job.backend)];
-      auto pos = std::lower_bound(q.begin(), q.end(), id);
-      if (pos != q.end() && *pos == id) q.erase(pos);
+      queues[queue_key(entry.job.task, entry.job.backend)].erase(queue_entry_of(entry.job));
       counters.queue_depth--;
       send_job(*best, best_backend, id);
     }
   }
 
-  // A worker has room: give it the oldest jobs it can run.
+  // The job of a queue this worker should run next on `backend`: the highest bid that covers
+  // its ask, else (when it accepts them) the oldest free job; end() when none.
+  static job_queue::const_iterator next_for(const worker& w, const std::string& backend, const job_queue& q) {
+    if (q.empty()) return q.end();
+    auto first = q.begin();
+    if (first->first < 0 && -first->first >= ask_of(w, backend)) return first;  // the best paid job covers it
+    if (!w.info.accepts_free) return q.end();
+    return first_free(q);
+  }
+
+  // A worker has room: give it the jobs it can run, highest bid first, then oldest.
   void pull_jobs_for(worker& w) {
     if (w.draining) return;
     for (const char* backend : {"cpu", "cuda"}) {
       while (true) {
-        std::deque<std::int64_t>* best_queue = nullptr;
+        job_queue* best_queue = nullptr;
+        job_queue::const_iterator best;
         for (const auto& [task, b] : w.offers) {
           if (b != backend) continue;
           if (room_for(w, task, b) <= 0) continue;
           for (const auto& key : {queue_key(task, b), queue_key(task, "")}) {
             auto it = queues.find(key);
-            if (it == queues.end() || it->second.empty()) continue;
-            if (!best_queue || it->second.front() < best_queue->front()) best_queue = &it->second;
+            if (it == queues.end()) continue;
+            auto next = next_for(w, backend, it->second);
+            if (next == it->second.end()) continue;
+            if (!best_queue || *next < *best) {
+              best_queue = &it->second;
+              best = next;
+            }
           }
         }
         if (!best_queue) break;
-        const auto id = best_queue->front();
-        best_queue->pop_front();
+        const auto id = best->second;
+        best_queue->erase(best);
         counters.queue_depth--;
         if (!send_job(w, backend, id)) return;
       }
@@ -797,8 +859,7 @@ struct broker::impl {
     if (!send_to(w, frames)) {
       // The peer is gone: put the job back (the heartbeat check will forget the worker).
       job.attempt--;
-      auto& q = queues[queue_key(job.task, job.backend)];
-      q.insert(std::lower_bound(q.begin(), q.end(), id), id);
+      queues[queue_key(job.task, job.backend)].insert(queue_entry_of(job));
       counters.queue_depth++;
       return false;
     }
@@ -855,7 +916,7 @@ struct broker::impl {
       return;
     }
     w.info.jobs_done++;
-    finish(id, job_state::succeeded, protocol::encode_tensors(outputs), {}, {});
+    finish(id, job_state::succeeded, protocol::encode_tensors(outputs), {}, {}, pay_for(w, entry));
   }
 
   std::string check_result(const pending_job& job, const std::vector<protocol::tensor>& outputs) {
@@ -871,9 +932,23 @@ struct broker::impl {
     return {};  // no declaration to check against: accept
   }
 
-  // Journals a terminal state; announces it after the commit.
-  void finish(std::int64_t id, job_state state, std::string outputs_blob, std::string code, std::string message) {
-    store.finish(id, state, now_ms(), std::move(outputs_blob), code, message,
+  // What a job run by `w` pays: its units at the worker's ask, to the worker's owner, less the
+  // operator's fee. A free job pays nothing but still records who ran it.
+  settlement pay_for(const worker& w, const job_entry& entry) const {
+    settlement s;
+    s.payee_id = w.owner_id;
+    if (w.owner_id == 0 || entry.job.bid == 0) return s;
+    s.price = ask_of(w, entry.slot_backend);
+    s.charge = std::min(protocol::cost_at(entry.job.units, s.price).value_or(entry.job.reserved), entry.job.reserved);
+    s.fee = static_cast<std::int64_t>(static_cast<__int128>(s.charge) * options.fee_ppm / 1'000'000);
+    return s;
+  }
+
+  // Journals a terminal state and settles the job's reservation (everything refunded unless
+  // `settle` says otherwise); announces it after the commit.
+  void finish(std::int64_t id, job_state state, std::string outputs_blob, std::string code, std::string message,
+              settlement settle = {}) {
+    store.finish(id, state, now_ms(), std::move(outputs_blob), code, message, settle,
                  [this, id, state](const write_result& r) { on_finished(id, state, r); });
   }
 
@@ -915,12 +990,8 @@ struct broker::impl {
       return;
     }
     if (entry.worker_identity.empty()) {
-      auto& q = queues[queue_key(entry.job.task, entry.job.backend)];
-      auto pos = std::lower_bound(q.begin(), q.end(), id);
-      if (pos != q.end() && *pos == id) {
-        q.erase(pos);
+      if (queues[queue_key(entry.job.task, entry.job.backend)].erase(queue_entry_of(entry.job)))
         counters.queue_depth--;
-      }
       jobs.erase(it);
     } else {
       entry.cancel_requested = true;
@@ -930,7 +1001,7 @@ struct broker::impl {
         send_to(*w->second, frames);
       }
     }
-    store.finish(id, job_state::cancelled, now_ms(), {}, "cancelled", "cancelled by the user",
+    store.finish(id, job_state::cancelled, now_ms(), {}, "cancelled", "cancelled by the user", settlement{},
                  [this, id, done = std::move(done)](const write_result& r) {
                    on_finished(id, job_state::cancelled, r);
                    done(r.ok);
@@ -1054,6 +1125,47 @@ std::vector<worker_snapshot> broker::workers() const {
 std::shared_ptr<const task_catalog> broker::catalog() const {
   std::lock_guard lock(impl_->live_mutex);
   return impl_->catalog_snapshot;
+}
+
+market_view broker::market(const std::string& task, const std::string& backend, std::int64_t bid) const {
+  std::lock_guard lock(impl_->state_mutex);
+  market_view view;
+  for (const auto& [_, w] : impl_->workers_by_identity) {
+    if (w->draining) continue;
+    for (const char* b : {"cpu", "cuda"}) {
+      if (!backend.empty() && backend != b) continue;
+      if (!w->offers.count({task, b})) continue;
+      market_view::offer o;
+      o.worker = w->info.name;
+      o.backend = b;
+      o.ask = impl::ask_of(*w, b);
+      o.accepts_free = w->info.accepts_free;
+      o.slots = impl::slots_of(*w, b);
+      o.free_slots = std::max(0, impl::free_slots(*w, b));
+      view.offers.push_back(std::move(o));
+    }
+  }
+  std::sort(view.offers.begin(), view.offers.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.ask, b.free_slots) < std::tie(b.ask, a.free_slots);
+  });
+  double run_us = 0;
+  for (const char* b : {"cpu", "cuda"}) {
+    if (!backend.empty() && backend != b) continue;
+    if (auto avg = impl_->run_us_average.find(queue_key(task, b)); avg != impl_->run_us_average.end())
+      run_us = run_us == 0 ? avg->second : std::min(run_us, avg->second);
+  }
+  view.run_ms = run_us / 1000.0;
+  // Jobs that would go first: every queued job of this task whose bid is at least this one
+  // (a new job is the youngest among equal bids).
+  for (const auto& [key, q] : impl_->queues) {
+    const auto bar = key.find('|');
+    if (key.compare(0, bar, task) != 0 || bar != task.size()) continue;
+    const auto queued_backend = key.substr(bar + 1);
+    if (!backend.empty() && !queued_backend.empty() && queued_backend != backend) continue;
+    view.queued_ahead += static_cast<std::int64_t>(
+        std::distance(q.begin(), q.upper_bound({-bid, std::numeric_limits<std::int64_t>::max()})));
+  }
+  return view;
 }
 
 std::size_t broker::queue_depth() const {

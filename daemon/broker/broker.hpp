@@ -6,6 +6,14 @@
 // snapshots (workers(), catalog(), live()) under short locks. Journal writes go to the
 // job_store asynchronously; terminal states are announced only after their commit.
 //
+// Matching (the market): queued jobs go out by bid, highest first, then oldest first. A job
+// goes only to a worker whose ask (per backend) its bid covers; free jobs (bid 0) only to
+// workers that accept them, and a worker takes a free job only when no paid job it could run
+// is waiting. Among the workers that could take a new job, the cheapest gets it, then the one
+// with the most free slots. When a job ends, the broker says how its reservation settles:
+// a success (or a failure the plugin puts on the input) pays the worker's owner its ask times
+// the job's units, less the operator's fee; anything else refunds it all.
+//
 // Invariants: a job is in exactly one place (a queue, or one worker's running set) while the
 // broker holds it; a worker never holds more jobs of a backend than its slots plus the
 // prefetch it offered (and holds jobs beyond its slots only of tasks measured to be short);
@@ -35,6 +43,7 @@ struct metrics;
 struct worker_credentials {
   bool ok = false;
   std::string owner;    // the account's name; "" for an anonymous worker
+  std::int64_t owner_id = 0;  // that account's id; 0 for an anonymous worker
   std::int64_t token_id = 0;  // the token it gave; 0 for an anonymous worker
   std::string refusal;  // why not, for the worker's operator
 };
@@ -48,6 +57,7 @@ struct broker_options {
   // as many as would wait at most this long there in all; 0 turns prefetch off.
   std::chrono::milliseconds prefetch_budget{5};
   worker_authenticator authenticate_worker;  // empty: every worker is accepted, anonymous
+  std::int64_t fee_ppm = 0;  // the operator's fee, in millionths of each charge
 };
 
 // A journaled job handed to the broker for dispatch.
@@ -59,6 +69,8 @@ struct pending_job {
   std::vector<protocol::tensor> inputs;
   int attempt = 0;
   int max_attempts = 3;
+  // Billing (job_record's fields): bid 0 is a free job.
+  std::int64_t account_id = 0, units = 0, bid = 0, reserved = 0;
 };
 
 // What the broker knows of a job that is not terminal yet (or whose end is being journaled).
@@ -78,6 +90,8 @@ struct worker_snapshot {
   std::string plugins_json;  // [{"name","version","tasks":[...]}]
   std::vector<std::string> load_errors;
   std::map<std::string, int> slots, busy;  // by backend
+  std::map<std::string, std::int64_t> prices;  // its ask by backend (micro-credits per M units)
+  bool accepts_free = true;                    // runs free jobs (bid 0)
   std::uint64_t jobs_done = 0, jobs_failed = 0;
   std::int64_t connected_ms = 0, last_seen_ms = 0;
 };
@@ -91,6 +105,20 @@ struct task_entry {
 };
 using task_catalog = std::map<std::string, std::vector<task_entry>>;  // by name, one per backend
 
+// What the market looks like for one task on one backend ("" = any), for a quote.
+struct market_view {
+  struct offer {
+    std::string worker, backend;
+    std::int64_t ask = 0;
+    bool accepts_free = true;
+    int slots = 0, free_slots = 0;
+  };
+  std::vector<offer> offers;    // connected workers offering it, cheapest first
+  // Jobs queued for it that would go before a job with the given bid (higher bids, and equal
+  // bids that are older: all of them, since a new job is the youngest).
+  std::int64_t queued_ahead = 0;
+  double run_ms = 0;            // measured average run time; 0: not measured yet
+};
 class broker {
  public:
   broker(broker_options options, job_store& store, event_hub& events, metrics& counters);
@@ -117,6 +145,7 @@ class broker {
   std::optional<live_job> live(std::int64_t id) const;
   std::vector<worker_snapshot> workers() const;
   std::shared_ptr<const task_catalog> catalog() const;
+  market_view market(const std::string& task, const std::string& backend, std::int64_t bid) const;
   std::size_t queue_depth() const;
 
  private:

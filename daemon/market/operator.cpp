@@ -98,6 +98,7 @@ worker_credentials check_donor_token(account_store& accounts, const std::string*
   } else {
     c.ok = true;
     c.owner = match->account.name;
+    c.owner_id = match->account.id;
     c.token_id = match->token.id;
   }
   return c;

@@ -55,9 +55,9 @@ inline constexpr std::uint32_t all = read | submit | publish | donate | admin;
 namespace ledger_kind {
 inline constexpr const char* grant = "grant";        // mint -> account, and only that
 inline constexpr const char* reserve = "reserve";    // user -> escrow when a job is queued
-inline constexpr const char* charge = "charge";
-inline constexpr const char* payout = "payout";      // -> the donor who ran a job
-inline constexpr const char* refund = "refund";
+inline constexpr const char* charge = "charge";      // escrow -> the donor whose worker ran a job
+inline constexpr const char* payout = "payout";      // earnings held back -> their donor
+inline constexpr const char* refund = "refund";      // escrow -> the job's account
 inline constexpr const char* fee = "fee";            // -> fees
 inline constexpr const char* transfer = "transfer";  // between users and organisations
 }  // namespace ledger_kind
@@ -131,6 +131,11 @@ struct audit_report {
   std::int64_t sum_of_balances = 0;  // cached balances, mint included; 0 when healthy
   std::int64_t accounts_checked = 0, entries_checked = 0;
   std::vector<std::int64_t> bad_accounts;  // ids whose cached balance is wrong or negative
+  // Escrow holds exactly what the unfinished jobs reserved, and every finished job's
+  // reservation left escrow once (charge + fee + refund = reserved).
+  std::int64_t escrow = 0, reserved_by_unfinished_jobs = 0;
+  std::int64_t jobs_checked = 0;
+  std::vector<std::int64_t> bad_jobs;  // the first few jobs settled wrongly
   std::vector<std::string> problems;       // one line each, naming accounts and amounts
 };
 

@@ -46,12 +46,32 @@ struct job_record {
   std::string outputs_blob;  // likewise, when succeeded
   std::string error_code, error_message;  // when failed or cancelled
   std::int64_t account_id = 0;  // who submitted it (0: before accounts existed)
+  // Billing, in micro-credits; prices in micro-credits per million work units
+  // (protocol/credits.hpp).
+  std::int64_t units = 0;     // work units, from the task's cost expression and the inputs
+  std::int64_t bid = 0;       // the highest price it may run at; 0: a free job
+  std::int64_t reserved = 0;  // moved from account_id to escrow when it was journaled
+  std::int64_t price = 0;     // the ask of the worker that ran it, once settled
+  std::int64_t charged = 0;   // what it cost (the donor's share plus the fee), once settled
+  std::int64_t fee = 0;       // the operator's part of `charged`
+  std::int64_t payee_id = 0;  // the account of the donor whose worker ran it; 0: none
+};
+
+// How a job's reservation is settled when it ends: `charge` (at most the reservation) goes
+// out of escrow to `payee_id` less `fee`, which goes to the fees account, and the rest of the
+// reservation back to the job's account. The default refunds everything.
+struct settlement {
+  std::int64_t payee_id = 0;  // 0: nobody is paid, the charge is 0
+  std::int64_t price = 0;     // the payee's ask, recorded with the job
+  std::int64_t charge = 0;
+  std::int64_t fee = 0;       // part of charge
 };
 
 struct write_result {
   bool ok = true;        // the commit succeeded
   bool applied = true;   // the write changed the row (false: finish() on a terminal job)
-  std::string error;     // why the commit failed
+  std::string error;     // why the commit failed, or why the write was refused
+  std::string refusal;   // a store_refused code when the write was refused (insufficient_funds)
 };
 using write_done = std::function<void(const write_result&)>;
 
@@ -65,16 +85,19 @@ class job_store {
  public:
   virtual ~job_store() = default;
 
-  // Durable insert of new jobs (ids set by the caller). `done` runs after their commit.
+  // Durable insert of new jobs (ids set by the caller). `done` runs after their commit. The
+  // jobs' reservations (all of one account) move to escrow in the same transaction; when the
+  // account cannot cover them none of the jobs is written (refusal "insufficient_funds").
   virtual void insert(std::vector<job_record> jobs, write_done done) = 0;
   // queued -> running, recording the worker, attempt and start time.
   virtual void mark_running(std::int64_t id, std::string worker, int attempt, std::int64_t started_ms) = 0;
   // running -> queued (worker lost or returned the job); attempt is kept.
   virtual void mark_queued(std::int64_t id) = 0;
-  // Any non-terminal state -> `state` (terminal). No effect on a terminal job.
+  // Any non-terminal state -> `state` (terminal), settling the job's reservation in the same
+  // transaction. No effect on a terminal job: a job is settled once.
   virtual void finish(std::int64_t id, job_state state, std::int64_t finished_ms,
                       std::string outputs_blob, std::string error_code, std::string error_message,
-                      write_done done) = 0;
+                      settlement settle, write_done done) = 0;
 
   virtual std::optional<job_record> get(std::int64_t id) = 0;  // with blobs
   virtual std::vector<job_record> list(const job_list_query& query) = 0;  // newest first, no blobs

@@ -12,7 +12,7 @@
 namespace potluck::daemon::store_detail {
 namespace {
 
-constexpr std::array<migration, 3> migrations{{
+constexpr std::array<migration, 4> migrations{{
     {1, R"sql(
 CREATE TABLE jobs (
   id            INTEGER PRIMARY KEY,
@@ -95,6 +95,17 @@ BEGIN SELECT RAISE(ABORT, 'ledger rows are never deleted: write a new movement i
     {3, R"sql(
 ALTER TABLE jobs ADD COLUMN account_id INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX jobs_by_account ON jobs (account_id, id);
+)sql"},
+    // 4: what a job may cost and what it cost (job_record's billing fields).
+    {4, R"sql(
+ALTER TABLE jobs ADD COLUMN units    INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN bid      INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN price    INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN charged  INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN fee      INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN payee_id INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX jobs_by_payee ON jobs (payee_id, id) WHERE payee_id <> 0;
 )sql"},
 }};
 

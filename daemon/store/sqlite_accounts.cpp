@@ -426,6 +426,22 @@ account_reads::account_reads(sqlite3* db, const std::filesystem::path& file)
       "count(CASE WHEN debit_account NOT IN (SELECT id FROM accounts) "
       "OR credit_account NOT IN (SELECT id FROM accounts) THEN 1 END) "
       "FROM ledger");
+  audit_jobs_ = prepare(
+      db, file,
+      "SELECT count(*), coalesce(sum(reserved), 0), "
+      "coalesce(sum(CASE WHEN state IN ('queued', 'running') THEN reserved END), 0), "
+      "(SELECT coalesce(sum(amount), 0) FROM ledger WHERE kind = 'reserve') "
+      "FROM jobs");
+  // Jobs whose reservation did not leave escrow exactly once when they ended (or left it
+  // before they ended): a settlement missing, partial or repeated.
+  audit_settlements_ = prepare(
+      db, file,
+      "SELECT j.id, j.state, j.reserved, coalesce(o.paid, 0) FROM jobs j "
+      "LEFT JOIN (SELECT job_id, sum(amount) AS paid FROM ledger "
+      "           WHERE debit_account = 2 GROUP BY job_id) o ON o.job_id = j.id "
+      "WHERE coalesce(o.paid, 0) <> "
+      "      CASE WHEN j.state IN ('queued', 'running') THEN 0 ELSE j.reserved END "
+      "ORDER BY j.id LIMIT 20");
 }
 
 void account_reads::failed(std::string_view what) const {
@@ -582,6 +598,7 @@ audit_report account_reads::audit() {
         problem(describe(account) + ": ids 1 to 3 are the system accounts, and only they");
       }
       if (account.id == mint_account_id) mint_balance = account.balance;
+      if (account.id == escrow_account_id) report.escrow = account.balance;
     }
     if (rc != SQLITE_DONE) failed("audit (accounts)");
   }
@@ -619,6 +636,42 @@ audit_report account_reads::audit() {
               " micro-credits minted, but mint's balance is " + std::to_string(*mint_balance) +
               " (it should be minus what was minted)");
     }
+  }
+  {
+    sqlite3_stmt* stmt = audit_jobs_.get();
+    reset_on_exit reset(stmt);
+    if (sqlite3_step(stmt) != SQLITE_ROW) failed("audit (jobs)");
+    report.jobs_checked = sqlite3_column_int64(stmt, 0);
+    const auto reserved_ever = sqlite3_column_int64(stmt, 1);
+    report.reserved_by_unfinished_jobs = sqlite3_column_int64(stmt, 2);
+    const auto reserve_rows = sqlite3_column_int64(stmt, 3);
+    if (reserved_ever != reserve_rows) {
+      problem("jobs reserved " + std::to_string(reserved_ever) +
+              " micro-credits in all, but the reserve rows add up to " +
+              std::to_string(reserve_rows));
+    }
+    if (report.escrow != report.reserved_by_unfinished_jobs) {
+      problem("escrow holds " + std::to_string(report.escrow) +
+              " micro-credits, but the unfinished jobs reserved " +
+              std::to_string(report.reserved_by_unfinished_jobs));
+    }
+  }
+  {
+    sqlite3_stmt* stmt = audit_settlements_.get();
+    reset_on_exit reset(stmt);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      const auto id = sqlite3_column_int64(stmt, 0);
+      const auto state = column_text(stmt, 1);
+      const auto reserved = sqlite3_column_int64(stmt, 2);
+      const auto paid = sqlite3_column_int64(stmt, 3);
+      report.bad_jobs.push_back(id);
+      problem("job " + std::to_string(id) + " (" + state + ") reserved " +
+              std::to_string(reserved) + " micro-credits, and escrow paid out " +
+              std::to_string(paid) + " for it" +
+              (state == "queued" || state == "running" ? " before it ended" : ""));
+    }
+    if (rc != SQLITE_DONE) failed("audit (settlements)");
   }
   report.ok = report.problems.empty();
   return report;

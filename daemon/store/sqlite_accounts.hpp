@@ -80,7 +80,7 @@ class account_reads {
   sqlite3* db_;
   const std::filesystem::path file_;
   statement by_name_, by_id_, members_, orgs_of_, find_token_, list_tokens_, history_;
-  statement begin_, end_, audit_accounts_, audit_entries_;
+  statement begin_, end_, audit_accounts_, audit_entries_, audit_jobs_, audit_settlements_;
 };
 
 }  // namespace potluck::daemon::store_detail

@@ -71,11 +71,13 @@ void bind_state(sqlite3_stmt* stmt, int index, job_state state) {
 // Column order of every SELECT below; list and count leave the blobs out.
 constexpr const char* job_columns =
     "id, task, backend, model, state, attempt, max_attempts, worker, created_ms, started_ms, "
-    "finished_ms, error_code, error_message, params_json, account_id";
+    "finished_ms, error_code, error_message, params_json, account_id, units, bid, reserved, "
+    "price, charged, fee, payee_id";
 enum job_column : int {
   col_id, col_task, col_backend, col_model, col_state, col_attempt, col_max_attempts, col_worker,
   col_created_ms, col_started_ms, col_finished_ms, col_error_code, col_error_message,
-  col_params_json, col_account_id, col_inputs, col_outputs
+  col_params_json, col_account_id, col_units, col_bid, col_reserved, col_price, col_charged,
+  col_fee, col_payee_id, col_inputs, col_outputs
 };
 
 enum class with_blobs { none, inputs, inputs_and_outputs };
@@ -103,6 +105,13 @@ job_record read_job(sqlite3_stmt* stmt, with_blobs blobs) {
   job.error_message = column_text(stmt, col_error_message);
   job.params_json = column_text(stmt, col_params_json);
   job.account_id = sqlite3_column_int64(stmt, col_account_id);
+  job.units = sqlite3_column_int64(stmt, col_units);
+  job.bid = sqlite3_column_int64(stmt, col_bid);
+  job.reserved = sqlite3_column_int64(stmt, col_reserved);
+  job.price = sqlite3_column_int64(stmt, col_price);
+  job.charged = sqlite3_column_int64(stmt, col_charged);
+  job.fee = sqlite3_column_int64(stmt, col_fee);
+  job.payee_id = sqlite3_column_int64(stmt, col_payee_id);
   if (blobs != with_blobs::none) job.inputs_blob = column_blob(stmt, col_inputs);
   if (blobs == with_blobs::inputs_and_outputs) job.outputs_blob = column_blob(stmt, col_outputs);
   return job;
@@ -180,18 +189,25 @@ class sqlite_job_store final : public job_store, public account_store {
     insert_ = prepare(db_.get(), file_,
                       "INSERT INTO jobs (id, task, backend, model, state, attempt, max_attempts, "
                       "worker, created_ms, started_ms, finished_ms, error_code, error_message, "
-                      "params_json, inputs, outputs, account_id) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)");
+                      "params_json, inputs, outputs, account_id, units, bid, reserved) "
+                      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
+                      "?18, ?19, ?20)");
     mark_running_ = prepare(db_.get(), file_,
                             "UPDATE jobs SET state = 'running', worker = ?2, attempt = ?3, "
                             "started_ms = ?4 WHERE id = ?1 AND state IN ('queued', 'running')");
     mark_queued_ = prepare(db_.get(), file_,
                            "UPDATE jobs SET state = 'queued' "
                            "WHERE id = ?1 AND state IN ('queued', 'running')");
+    // The charge is capped by the reservation, the fee by the charge, and nobody is charged
+    // for a job that pays nobody: whatever the caller says, escrow never pays out more than
+    // the job put in.
     finish_ = prepare(db_.get(), file_,
                       "UPDATE jobs SET state = ?2, finished_ms = ?3, outputs = ?4, "
-                      "error_code = ?5, error_message = ?6 "
-                      "WHERE id = ?1 AND state IN ('queued', 'running')");
+                      "error_code = ?5, error_message = ?6, price = ?7, payee_id = ?10, "
+                      "charged = CASE WHEN ?10 = 0 THEN 0 ELSE max(0, min(?8, reserved)) END, "
+                      "fee = CASE WHEN ?10 = 0 THEN 0 ELSE max(0, min(?9, ?8, reserved)) END "
+                      "WHERE id = ?1 AND state IN ('queued', 'running') "
+                      "RETURNING account_id, reserved, charged, fee, payee_id");
     account_writes_.emplace(db_.get(), file_);
 
     // A first reader proves now, not at the first request, that the file can be read.
@@ -258,8 +274,10 @@ class sqlite_job_store final : public job_store, public account_store {
   }
 
   void finish(std::int64_t id, job_state state, std::int64_t finished_ms, std::string outputs_blob,
-              std::string error_code, std::string error_message, write_done done) override {
+              std::string error_code, std::string error_message, settlement settle,
+              write_done done) override {
     write_op op;
+    op.settle = settle;
     op.kind = op_kind::finish;
     op.id = id;
     op.state = state;
@@ -493,6 +511,7 @@ class sqlite_job_store final : public job_store, public account_store {
     std::string text;                     // mark_running: worker; finish: outputs blob
     std::string error_code, error_message;  // finish
     std::vector<job_record> jobs;         // insert
+    settlement settle;                    // finish
     write_done done;
     write_waiter* waiter = nullptr;       // flush, run: the caller's, alive until set
     std::string error;                    // filled in by the writer when !ok
@@ -501,7 +520,7 @@ class sqlite_job_store final : public job_store, public account_store {
     std::function<void()> body;
     const char* what = "";                // run: for the log
     std::uint32_t rows = 1;               // run: rows it writes, roughly, for the group size
-    bool refused = false;                 // run: body threw store_refused (code below)
+    bool refused = false;                 // run, insert: store_refused was thrown (code below)
     std::string refusal_code;
   };
 
@@ -720,20 +739,7 @@ class sqlite_job_store final : public job_store, public account_store {
         stmt = mark_queued_.get();
         sqlite3_bind_int64(stmt, 1, op.id);
         break;
-      case op_kind::finish:
-        if (!is_terminal(op.state)) {
-          op.ok = false;
-          op.error = std::string("finish() needs a terminal state, got ") + to_string(op.state);
-          return;
-        }
-        stmt = finish_.get();
-        sqlite3_bind_int64(stmt, 1, op.id);
-        bind_state(stmt, 2, op.state);
-        sqlite3_bind_int64(stmt, 3, op.time_ms);
-        bind_blob(stmt, 4, op.text);
-        bind_text(stmt, 5, op.error_code);
-        bind_text(stmt, 6, op.error_message);
-        break;
+      case op_kind::finish: apply_finish(op); return;
     }
     if (step_done(stmt, &op.error)) {
       op.applied = sqlite3_changes(db_.get()) > 0;
@@ -761,20 +767,55 @@ class sqlite_job_store final : public job_store, public account_store {
     bind_blob(stmt, 15, job.inputs_blob);
     bind_blob(stmt, 16, job.outputs_blob);
     sqlite3_bind_int64(stmt, 17, job.account_id);
+    sqlite3_bind_int64(stmt, 18, job.units);
+    sqlite3_bind_int64(stmt, 19, job.bid);
+    sqlite3_bind_int64(stmt, 20, job.reserved);
     if (step_done(stmt, error)) return true;
     *error = "job " + std::to_string(job.id) + ": " + *error;
     return false;
   }
 
+  // The movement that puts an insert's reservations in escrow, or nothing for free jobs. All
+  // jobs of one insert belong to one account (one request); the insert is refused otherwise.
+  std::optional<movement> reservation_of(const write_op& op) {
+    std::int64_t total = 0;
+    for (const auto& job : op.jobs) {
+      if (job.reserved < 0 || job.account_id != op.jobs.front().account_id ||
+          __builtin_add_overflow(total, job.reserved, &total)) {
+        throw store_refused("bad_amount", "jobs of one insert must belong to one account and "
+                                          "reserve between 0 and the most a balance holds");
+      }
+    }
+    if (total == 0) return std::nullopt;
+    const auto first = op.jobs.front().id;
+    movement m{op.jobs.front().account_id, escrow_account_id, total, ledger_kind::reserve, first,
+               op.jobs.size() == 1
+                   ? std::string()
+                   : "jobs " + std::to_string(first) + " to " + std::to_string(op.jobs.back().id) +
+                         " (" + std::to_string(op.jobs.size()) + " jobs)"};
+    return m;
+  }
+
   void apply_insert(write_op& op) {
     op.applied = !op.jobs.empty();
-    if (op.jobs.size() == 1) {  // one statement is atomic by itself
+    if (op.jobs.empty()) return;
+    std::optional<movement> reserve;
+    try {
+      reserve = reservation_of(op);
+    } catch (const store_refused& e) {
+      op.ok = op.applied = false;
+      op.refused = true;
+      op.refusal_code = e.code();
+      op.error = e.what();
+      return;
+    }
+    if (op.jobs.size() == 1 && !reserve) {  // one statement is atomic by itself
       op.ok = insert_one(op.jobs.front(), &op.error);
       op.applied = op.ok;
       return;
     }
-    if (op.jobs.empty()) return;
-    // Several jobs go in together or not at all, without failing the rest of the batch.
+    // Several jobs, or jobs and their reservation, go in together or not at all, without
+    // failing the rest of the grouped transaction.
     if (!step_done(savepoint_.get(), &op.error)) {
       op.ok = false;
       return;
@@ -785,9 +826,82 @@ class sqlite_job_store final : public job_store, public account_store {
         break;
       }
     }
+    if (op.ok && reserve) {
+      try {
+        account_writes_->move({*reserve}, op.jobs.front().created_ms);
+      } catch (const store_refused& e) {
+        op.ok = false;
+        op.refused = true;
+        op.refusal_code = e.code();
+        op.error = e.what();
+      } catch (const std::exception& e) {
+        op.ok = false;
+        op.error = e.what();
+      }
+    }
     if (!op.ok && sqlite3_get_autocommit(db_.get()) == 0) step_done(rollback_to_.get(), nullptr);
     if (sqlite3_get_autocommit(db_.get()) == 0) step_done(release_.get(), nullptr);
     op.applied = op.ok;
+  }
+
+  // A terminal state, and when the job had a reservation its settlement, in one savepoint: the
+  // state guard makes the settlement happen once, however often the job is finished.
+  void apply_finish(write_op& op) {
+    if (!is_terminal(op.state)) {
+      op.ok = false;
+      op.error = std::string("finish() needs a terminal state, got ") + to_string(op.state);
+      return;
+    }
+    if (!step_done(savepoint_.get(), &op.error)) {
+      op.ok = false;
+      return;
+    }
+    sqlite3_stmt* stmt = finish_.get();
+    sqlite3_bind_int64(stmt, 1, op.id);
+    bind_state(stmt, 2, op.state);
+    sqlite3_bind_int64(stmt, 3, op.time_ms);
+    bind_blob(stmt, 4, op.text);
+    bind_text(stmt, 5, op.error_code);
+    bind_text(stmt, 6, op.error_message);
+    sqlite3_bind_int64(stmt, 7, op.settle.price);
+    sqlite3_bind_int64(stmt, 8, op.settle.charge);
+    sqlite3_bind_int64(stmt, 9, op.settle.fee);
+    sqlite3_bind_int64(stmt, 10, op.settle.payee_id);
+    std::int64_t account = 0, reserved = 0, charged = 0, fee = 0, payee = 0;
+    int rc = sqlite3_step(stmt);
+    op.applied = rc == SQLITE_ROW;
+    if (rc == SQLITE_ROW) {
+      account = sqlite3_column_int64(stmt, 0);
+      reserved = sqlite3_column_int64(stmt, 1);
+      charged = sqlite3_column_int64(stmt, 2);
+      fee = sqlite3_column_int64(stmt, 3);
+      payee = sqlite3_column_int64(stmt, 4);
+      rc = sqlite3_step(stmt);  // RETURNING: the statement ends at the next step
+    }
+    if (rc != SQLITE_DONE) {
+      op.ok = false;
+      op.error = sqlite3_errmsg(db_.get());
+    }
+    sqlite3_reset(stmt);
+    if (op.ok && op.applied && reserved > 0) {
+      std::vector<movement> moves;
+      const std::string memo;
+      if (charged - fee > 0) moves.push_back({escrow_account_id, payee, charged - fee, ledger_kind::charge, op.id, memo});
+      if (fee > 0) moves.push_back({escrow_account_id, fees_account_id, fee, ledger_kind::fee, op.id, memo});
+      if (reserved - charged > 0) moves.push_back({escrow_account_id, account, reserved - charged, ledger_kind::refund, op.id, memo});
+      try {
+        account_writes_->move(moves, op.time_ms);
+      } catch (const std::exception& e) {
+        // The books would not balance (an account vanished, escrow short). The job's end is
+        // not written either: it stays unfinished in the journal, runs again after a restart,
+        // and the log names it.
+        op.ok = false;
+        op.error = std::string("settling the job's reservation failed: ") + e.what();
+      }
+    }
+    if (!op.ok && sqlite3_get_autocommit(db_.get()) == 0) step_done(rollback_to_.get(), nullptr);
+    if (sqlite3_get_autocommit(db_.get()) == 0) step_done(release_.get(), nullptr);
+    if (!op.ok) op.applied = false;
   }
 
   void apply_run(write_op& op) {
@@ -865,7 +979,7 @@ class sqlite_job_store final : public job_store, public account_store {
         waiter.committed.set_value();
         continue;
       }
-      if (!op.ok && failure.empty()) {
+      if (!op.ok && failure.empty() && !op.refused) {
         if (op.kind == op_kind::run) {
           spdlog::warn("job journal {}: {} failed: {}", file_.string(), op.what, op.error);
         } else {
@@ -880,6 +994,7 @@ class sqlite_job_store final : public job_store, public account_store {
         result.ok = op.ok;
         result.applied = op.ok && op.applied;
         if (!op.ok) result.error = std::move(op.error);
+        if (op.refused) result.refusal = std::move(op.refusal_code);
         op.done(result);
       } catch (const std::exception& e) {
         spdlog::error("job journal {}: a write callback threw: {}", file_.string(), e.what());

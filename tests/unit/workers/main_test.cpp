@@ -52,6 +52,15 @@ BOOST_AUTO_TEST_CASE(bad_flags_give_one_clear_line_and_exit_2) {
       {{"--daemon", "127.0.0.1:5555"}, "--daemon"},
       {{"--name", ""}, "--name"},
       {{"stray"}, "stray"},
+      {{"--price", "-1"}, "negative"},
+      {{"--price", "cpu=abc"}, "for cpu"},
+      {{"--price", "cpu=0.1234567"}, "6 decimals"},
+      {{"--price", "tpu=1"}, "unknown backend 'tpu'"},
+      {{"--price", "cpu=1,cpu=2"}, "priced twice"},
+      {{"--price", "cpu=1,000"}, "not backend=price"},
+      {{"--price", "99999999999"}, "at most 1000000"},
+      {{"--price", "1e6"}, "not a number"},
+      {{"--free-jobs", "maybe"}, "--free-jobs"},
   };
   for (const auto& [args, mention] : cases) {
     const auto r = run_worker(args);

@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(a_journal_that_keeps_no_accounts_is_named) {
     void insert(std::vector<job_record>, write_done) override {}
     void mark_running(std::int64_t, std::string, int, std::int64_t) override {}
     void mark_queued(std::int64_t) override {}
-    void finish(std::int64_t, job_state, std::int64_t, std::string, std::string, std::string,
+    void finish(std::int64_t, job_state, std::int64_t, std::string, std::string, std::string, settlement,
                 write_done) override {}
     std::optional<job_record> get(std::int64_t) override { return std::nullopt; }
     std::vector<job_record> list(const job_list_query&) override { return {}; }
@@ -414,7 +414,13 @@ BOOST_AUTO_TEST_CASE(movements_move_credits_and_refusals_write_nothing) {
   BOOST_REQUIRE_EQUAL(escrow_rows.size(), 3u);
   BOOST_TEST(escrow_rows[0].kind == "payout");
   BOOST_TEST(escrow_rows[2].job_id == 42);
-  require_clean_audit(accounts);
+  // The balances agree with the rows, but no job 42 reserved anything: the audit says so.
+  audit_report report = accounts.audit();
+  BOOST_TEST(!report.ok);
+  BOOST_TEST(report.bad_accounts.empty());
+  BOOST_TEST(report.sum_of_balances == 0);
+  BOOST_REQUIRE_EQUAL(report.problems.size(), 1u);
+  BOOST_TEST(contains(report.problems[0], "reserve rows add up to 300"));
 }
 
 BOOST_AUTO_TEST_CASE(a_refused_movement_leaves_its_neighbours_in_the_same_commit_alone) {
@@ -895,15 +901,22 @@ BOOST_AUTO_TEST_CASE(job_writes_and_account_writes_interleave_from_threads) {
   std::vector<std::thread> threads;
   for (int w = 0; w < job_threads; ++w) {
     threads.emplace_back([&, w] {
+      // A job's life in credits: it reserves 3; half of them end and pay the other account 1
+      // (a charge of 2 less a fee of 1) and refund 1.
+      const auto owner = w == 0 ? a.id : b.id;
+      const auto donor = w == 0 ? b.id : a.id;
       for (int i = 0; i < jobs_per_thread; ++i) {
         std::int64_t id = 1 + static_cast<std::int64_t>(i) * job_threads + w;
-        store->insert({make_job(id)}, [&](const write_result& r) {
+        auto job = make_job(id);
+        job.account_id = owner;
+        job.reserved = 3;
+        store->insert({job}, [&](const write_result& r) {
           if (!r.ok) job_failures.fetch_add(1);
           callbacks.fetch_add(1);
         });
         if (i % 2 == 0) {
           store->mark_running(id, "w", 1, t0);
-          store->finish(id, job_state::succeeded, t0 + 1, "out", {}, {}, nullptr);
+          store->finish(id, job_state::succeeded, t0 + 1, "out", {}, {}, settlement{donor, 10, 2, 1}, nullptr);
         }
       }
     });
@@ -914,13 +927,7 @@ BOOST_AUTO_TEST_CASE(job_writes_and_account_writes_interleave_from_threads) {
       auto to = w == 0 ? b.id : a.id;
       for (int i = 0; i < moves_per_thread; ++i) {
         try {
-          std::int64_t job = i + 1;
-          // A job's life in credits: reserve 3, pay the donor 2, the operator 1.
-          accounts.move({movement{from, escrow_account_id, 3, ledger_kind::reserve, job, {}},
-                         movement{escrow_account_id, to, 2, ledger_kind::payout, job, {}},
-                         movement{escrow_account_id, fees_account_id, 1, ledger_kind::fee, job,
-                                  {}}},
-                        t0 + i);
+          accounts.move({transfer(from, to, 1)}, t0 + i);
         } catch (const std::exception&) {
           move_failures.fetch_add(1);
         }
@@ -935,13 +942,19 @@ BOOST_AUTO_TEST_CASE(job_writes_and_account_writes_interleave_from_threads) {
   auto counts = store->count_by_state();
   BOOST_TEST(counts[job_state::succeeded] == job_threads * jobs_per_thread / 2);
   BOOST_TEST(counts[job_state::queued] == job_threads * jobs_per_thread / 2);
-  BOOST_TEST(balance_of(accounts, a.id) == 1'000'000 - moves_per_thread);
-  BOOST_TEST(balance_of(accounts, b.id) == 1'000'000 - moves_per_thread);
-  BOOST_TEST(balance_of(accounts, escrow_account_id) == 0);
-  BOOST_TEST(balance_of(accounts, fees_account_id) == 2 * moves_per_thread);
+  constexpr int settled = jobs_per_thread / 2, waiting = jobs_per_thread - settled;
+  // Reserved 3 each; settled ones refunded 1; the other account's settled jobs paid in 1.
+  BOOST_TEST(balance_of(accounts, a.id) == 1'000'000 - 3 * jobs_per_thread + settled + settled);
+  BOOST_TEST(balance_of(accounts, b.id) == 1'000'000 - 3 * jobs_per_thread + settled + settled);
+  BOOST_TEST(balance_of(accounts, escrow_account_id) == 3 * waiting * job_threads);
+  BOOST_TEST(balance_of(accounts, fees_account_id) == settled * job_threads);
   audit_report report = accounts.audit();
+  for (const auto& line : report.problems) BOOST_TEST_MESSAGE("audit: " << line);
   BOOST_TEST(report.ok);
-  BOOST_TEST(report.entries_checked == 2 + 3 * money_threads * moves_per_thread);
+  BOOST_TEST(report.escrow == report.reserved_by_unfinished_jobs);
+  // Grants, a reserve per job, charge + fee + refund per settled job, the transfers.
+  BOOST_TEST(report.entries_checked ==
+             2 + job_threads * jobs_per_thread + 3 * job_threads * settled + money_threads * moves_per_thread);
 }
 
 BOOST_AUTO_TEST_CASE(account_writes_from_a_write_callback_are_refused) {
@@ -966,4 +979,116 @@ BOOST_AUTO_TEST_CASE(account_writes_from_a_write_callback_are_refused) {
   BOOST_TEST(!accounts.find_account("alice").has_value());
   // The writer carries on.
   BOOST_TEST(accounts.create_account("alice", account_kind::user, 1, t0).balance == 1);
+}
+
+namespace {
+
+// Runs a job write and waits for its commit; the result.
+template <class Write>
+write_result committed(Write&& write) {
+  std::promise<write_result> done;
+  auto result = done.get_future();
+  write([&done](const write_result& r) { done.set_value(r); });
+  return result.get();
+}
+
+job_record paid_job(std::int64_t id, std::int64_t account, std::int64_t reserved) {
+  auto job = make_job(id);
+  job.account_id = account;
+  job.units = 1000;
+  job.bid = 5;
+  job.reserved = reserved;
+  return job;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(jobs_reserve_when_journaled_and_settle_once_when_they_end) {
+  temp_folder folder;
+  auto store = open_store(folder.journal());
+  account_store& accounts = accounts_of(*store);
+  auto user = accounts.create_account("user", account_kind::user, 1000, t0);
+  auto donor = accounts.create_account("donor", account_kind::user, 0, t0);
+
+  // A job reserves its maximum in the same commit as its row.
+  auto r = committed([&](write_done done) { store->insert({paid_job(1, user.id, 400)}, done); });
+  BOOST_TEST(r.ok);
+  BOOST_TEST(balance_of(accounts, user.id) == 600);
+  BOOST_TEST(balance_of(accounts, escrow_account_id) == 400);
+  require_clean_audit(accounts);
+
+  // More than the balance: refused with a code, and neither the jobs nor any credit moved.
+  r = committed([&](write_done done) {
+    store->insert({paid_job(2, user.id, 300), paid_job(3, user.id, 301)}, done);
+  });
+  BOOST_TEST(!r.ok);
+  BOOST_TEST(r.refusal == "insufficient_funds");
+  BOOST_TEST(contains(r.error, "600"));
+  BOOST_TEST(!store->get(2).has_value());
+  BOOST_TEST(!store->get(3).has_value());
+  BOOST_TEST(balance_of(accounts, user.id) == 600);
+
+  // A batch that fits goes in whole, with one reserve row naming its jobs.
+  r = committed([&](write_done done) {
+    store->insert({paid_job(2, user.id, 100), paid_job(3, user.id, 100), make_job(4)}, done);
+  });
+  BOOST_TEST(!r.ok);  // a job of another account (0) in the same insert is refused
+  BOOST_TEST(r.refusal == "bad_amount");
+  r = committed([&](write_done done) {
+    store->insert({paid_job(2, user.id, 100), paid_job(3, user.id, 100)}, done);
+  });
+  BOOST_TEST(r.ok);
+  auto rows = accounts.history(user.id, 10, 0);
+  BOOST_REQUIRE(!rows.empty());
+  BOOST_TEST(rows[0].kind == "reserve");
+  BOOST_TEST(rows[0].amount == 200);
+  BOOST_TEST(rows[0].memo == "jobs 2 to 3 (2 jobs)");
+  require_clean_audit(accounts);
+
+  // Success: the charge (capped by the reservation) pays the donor less the fee, the rest
+  // goes back. Finishing again changes nothing.
+  r = committed([&](write_done done) {
+    store->finish(1, job_state::succeeded, t0 + 5, "out", {}, {}, settlement{donor.id, 7, 250, 25}, done);
+  });
+  BOOST_TEST(r.applied);
+  BOOST_TEST(balance_of(accounts, donor.id) == 225);
+  BOOST_TEST(balance_of(accounts, fees_account_id) == 25);
+  BOOST_TEST(balance_of(accounts, user.id) == 400 + 150);
+  r = committed([&](write_done done) {
+    store->finish(1, job_state::failed, t0 + 6, {}, "late", "a duplicate end", settlement{donor.id, 7, 400, 0}, done);
+  });
+  BOOST_TEST(r.ok);
+  BOOST_TEST(!r.applied);
+  BOOST_TEST(balance_of(accounts, donor.id) == 225);
+  auto one = store->get(1);
+  BOOST_REQUIRE(one.has_value());
+  BOOST_TEST(one->charged == 250);
+  BOOST_TEST(one->fee == 25);
+  BOOST_TEST(one->price == 7);
+  BOOST_TEST(one->payee_id == donor.id);
+  BOOST_TEST(one->reserved == 400);
+
+  // A charge above the reservation is capped at it; a settlement that pays nobody refunds all.
+  committed([&](write_done done) {
+    store->finish(2, job_state::succeeded, t0 + 7, "out", {}, {}, settlement{donor.id, 7, 5000, 0}, done);
+  });
+  BOOST_TEST(store->get(2)->charged == 100);
+  committed([&](write_done done) {
+    store->finish(3, job_state::failed, t0 + 8, {}, "worker_lost", "gone", settlement{0, 0, 100, 0}, done);
+  });
+  BOOST_TEST(store->get(3)->charged == 0);
+  BOOST_TEST(balance_of(accounts, donor.id) == 325);
+  BOOST_TEST(balance_of(accounts, user.id) == 550 + 100);
+  BOOST_TEST(balance_of(accounts, escrow_account_id) == 0);
+  require_clean_audit(accounts);
+  auto report = accounts.audit();
+  BOOST_TEST(report.jobs_checked == 3);
+
+  // A settlement written twice by hand (as a bug would) is named by the audit.
+  raw_exec(folder.journal(),
+           "INSERT INTO ledger (debit_account, credit_account, amount, kind, job_id, time_ms) "
+           "VALUES (2, " + std::to_string(user.id) + ", 1, 'refund', 3, 1)");
+  report = accounts.audit();
+  BOOST_TEST(!report.ok);
+  BOOST_TEST(report.bad_jobs == std::vector<std::int64_t>{3}, boost::test_tools::per_element());
 }

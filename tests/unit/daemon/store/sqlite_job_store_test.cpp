@@ -84,7 +84,7 @@ write_result finish_and_wait(job_store& store, std::int64_t id, job_state state,
                              std::string message = {}) {
   result_waiter waiter;
   store.finish(id, state, 1'800'000'000'000, std::move(outputs), std::move(code),
-               std::move(message), waiter.callback());
+               std::move(message), settlement{}, waiter.callback());
   return waiter.wait();
 }
 
@@ -281,7 +281,7 @@ BOOST_AUTO_TEST_CASE(list_pages_newest_first_with_cursor_and_state) {
   BOOST_REQUIRE(insert_and_wait(*store, std::move(jobs)).ok);
   std::set<std::int64_t> succeeded;
   for (int id = 3; id <= 250; id += 3) {
-    store->finish(id, job_state::succeeded, 1, "outputs", {}, {}, nullptr);
+    store->finish(id, job_state::succeeded, 1, "outputs", {}, {}, settlement{}, nullptr);
     succeeded.insert(id);
   }
   store->flush();
@@ -345,12 +345,12 @@ BOOST_AUTO_TEST_CASE(load_unfinished_returns_queued_and_running_oldest_first) {
   BOOST_REQUIRE(insert_and_wait(*store, std::move(jobs)).ok);
   store->mark_running(20, "w1", 1, 100);
   store->mark_running(30, "w1", 1, 100);
-  store->finish(30, job_state::succeeded, 200, "out", {}, {}, nullptr);
-  store->finish(50, job_state::failed, 200, {}, "boom", "plugin crashed", nullptr);
+  store->finish(30, job_state::succeeded, 200, "out", {}, {}, settlement{}, nullptr);
+  store->finish(50, job_state::failed, 200, {}, "boom", "plugin crashed", settlement{}, nullptr);
   store->mark_running(60, "w2", 1, 100);
   store->mark_running(70, "w2", 1, 100);
   store->mark_queued(70);  // the worker was lost: back in the queue, attempt kept
-  store->finish(40, job_state::cancelled, 200, {}, {}, {}, nullptr);
+  store->finish(40, job_state::cancelled, 200, {}, {}, {}, settlement{}, nullptr);
   store->flush();
 
   auto unfinished = store->load_unfinished();
@@ -378,7 +378,7 @@ BOOST_AUTO_TEST_CASE(reopen_keeps_everything_and_migrations_are_idempotent) {
     for (int id = 1; id <= 100; ++id) jobs.push_back(make_job(id));
     BOOST_REQUIRE(insert_and_wait(*store, std::move(jobs)).ok);
     for (int id = 1; id <= 30; ++id) {
-      store->finish(id, job_state::succeeded, 5, "out-" + std::to_string(id), {}, {}, nullptr);
+      store->finish(id, job_state::succeeded, 5, "out-" + std::to_string(id), {}, {}, settlement{}, nullptr);
     }
     store->mark_running(31, "w", 1, 4);
     // No flush: the destructor commits what is queued.
@@ -519,7 +519,7 @@ BOOST_AUTO_TEST_CASE(group_commit_of_ten_thousand_lifecycles) {
     auto state = id % 3 == 0 ? job_state::failed
                              : (id % 7 == 0 ? job_state::cancelled : job_state::succeeded);
     store->finish(id, state, id + 1, state == job_state::succeeded ? outputs : std::string(),
-                  {}, {}, on_done);
+                  {}, {}, settlement{}, on_done);
   }
   BOOST_REQUIRE(all_done_future.wait_for(deadline) == std::future_status::ready);
   double seconds =
@@ -597,7 +597,7 @@ BOOST_AUTO_TEST_CASE(writers_and_readers_run_together) {
                       [promise](const write_result& result) { promise->set_value(result); });
         if (i % 2 == 0) {
           store->mark_running(id, "w" + std::to_string(w), 1, 10);
-          store->finish(id, job_state::succeeded, 20, "out", {}, {}, nullptr);
+          store->finish(id, job_state::succeeded, 20, "out", {}, {}, settlement{}, nullptr);
         }
       }
       for (auto& result : results) {

@@ -1,0 +1,474 @@
+// End-to-end tests of the compute market: donors' prices, users' bids and maximum totals,
+// reservations, charges, refunds and the audit, through a real potluckd, real workers and the
+// testing and BLAS plugins.
+#define BOOST_TEST_MODULE integration_market
+#include <boost/test/unit_test.hpp>
+
+#include "harness.hpp"
+
+#include <boost/json.hpp>
+#include <zmq.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+
+namespace json = boost::json;
+using namespace potluck::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::int64_t micro = 1'000'000;
+
+// A 2x3 by 3x2 matmul: 2*m*n*k = 2*2*2*3 = 24 work units.
+const std::string matmul_inputs =
+    R"("inputs":{"a":{"dtype":"f32","data":[[1,2,3],[4,5,6]]},"b":{"dtype":"f32","data":[[1,0],[0,1],[1,1]]}})";
+constexpr std::int64_t matmul_units = 24;
+
+std::string error_code(const http_reply& r) { return std::string(r.json().at("error").at("code").as_string()); }
+std::string error_message(const http_reply& r) { return std::string(r.json().at("error").at("message").as_string()); }
+
+struct user {
+  std::string name, token;
+  std::int64_t id = 0;
+};
+
+user sign_up(const daemon_process& d, const std::string& name) {
+  auto r = http(d.http_port(), "POST", "/api/v1/accounts", R"({"name":")" + name + R"("})");
+  BOOST_TEST_REQUIRE(r.status == 201, r.body);
+  const auto v = r.json();
+  return {name, std::string(v.at("token").at("secret").as_string()), v.at("account").at("id").as_int64()};
+}
+
+std::int64_t balance(const daemon_process& d, const std::string& token) {
+  auto r = http_as(token, d.http_port(), "GET", "/api/v1/account");
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  return r.json().at("account").at("balance").as_int64();
+}
+
+json::object audit(const daemon_process& d) {
+  auto r = http_as(d.admin_token(), d.http_port(), "GET", "/api/v1/admin/audit");
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  return r.json().as_object();
+}
+
+void require_books_balance(const daemon_process& d) {
+  const auto report = audit(d);
+  BOOST_TEST(report.at("ok").as_bool(), json::serialize(report));
+  BOOST_TEST(report.at("sum_of_balances").as_int64() == 0);
+  BOOST_TEST(report.at("escrow").as_int64() == report.at("reserved_by_unfinished_jobs").as_int64());
+}
+
+std::int64_t submit_as(const daemon_process& d, const std::string& token, const std::string& body) {
+  auto r = http_as(token, d.http_port(), "POST", "/api/v1/jobs", body);
+  BOOST_TEST_REQUIRE(r.status == 202, r.body);
+  return r.json().at("id").as_int64();
+}
+
+json::object billing_of(const json::object& job) { return job.at("billing").as_object(); }
+
+// Starts a worker that donates for `donor` and waits until the daemon lists `expected` workers.
+std::unique_ptr<child_process> donor_worker(const daemon_process& d, const std::string& name, const user& donor,
+                                            std::vector<std::string> args, std::size_t expected, int slots = 1) {
+  args.insert(args.begin(), {"--token", donor.token});
+  auto w = start_worker(d, name, slots, std::move(args));
+  BOOST_TEST_REQUIRE(wait_for_workers(d, expected), w->log());
+  return w;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_paid_job_reserves_its_bid_pays_the_donor_less_the_fee_and_refunds_the_rest) {
+  daemon_process d({"--starter-grant", "10", "--fee-percent", "10"});
+  const auto dora = sign_up(d, "dora");
+  const auto alice = sign_up(d, "alice");
+  // Dora asks 2 credits per million units on the CPU.
+  auto worker = donor_worker(d, "dora-box", dora, {"--price", "cpu=2"}, 1);
+
+  // The quote: 24 units; the cheapest covering worker asks 2 per million; at a bid of 3 the job
+  // reserves ceil(24 * 3) = 72 micro-credits and would cost 48.
+  auto quote = http(d.http_port(), "POST", "/api/v1/jobs/quote",
+                    R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":3000000})");
+  BOOST_TEST_REQUIRE(quote.status == 200, quote.body);
+  const auto q = quote.json().as_object();
+  BOOST_TEST(q.at("units").as_int64() == matmul_units);
+  BOOST_TEST(q.at("reserved").as_int64() == 72);
+  BOOST_TEST(q.at("lowest_ask").as_int64() == 2 * micro);
+  BOOST_TEST(q.at("cost").as_int64() == 48);
+  BOOST_TEST(q.at("workers_covered").as_int64() == 1);
+  BOOST_TEST(q.at("cheapest").at("worker").as_string() == "dora-box");
+  BOOST_TEST(balance(d, alice.token) == 10 * micro, "a quote moves nothing");
+
+  const auto id = submit_as(d, alice.token, R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":3000000})");
+  const auto job = wait_for_job(d, id);
+  BOOST_TEST_REQUIRE(job.at("state").as_string() == "succeeded", json::serialize(job));
+  const auto bill = billing_of(job);
+  BOOST_TEST(bill.at("units").as_int64() == matmul_units);
+  BOOST_TEST(bill.at("bid").as_int64() == 3 * micro);
+  BOOST_TEST(bill.at("reserved").as_int64() == 72);
+  BOOST_TEST(bill.at("price").as_int64() == 2 * micro);
+  BOOST_TEST(bill.at("charged").as_int64() == 48);
+  BOOST_TEST(bill.at("fee").as_int64() == 4);  // 10% of 48, rounded down
+  BOOST_TEST(bill.at("refunded").as_int64() == 24);
+  BOOST_TEST(bill.at("paid_to").as_string() == "dora");
+
+  BOOST_TEST(balance(d, alice.token) == 10 * micro - 48);
+  BOOST_TEST(balance(d, dora.token) == 10 * micro + 44);
+  // Alice's ledger: the reserve and the refund for the job, newest first.
+  auto ledger = http_as(alice.token, d.http_port(), "GET", "/api/v1/account/ledger");
+  const auto entries = ledger.json().at("entries").as_array();
+  BOOST_TEST_REQUIRE(entries.size() == 3u, ledger.body);
+  BOOST_TEST(entries[0].at("kind").as_string() == "refund");
+  BOOST_TEST(entries[0].at("amount").as_int64() == 24);
+  BOOST_TEST(entries[1].at("kind").as_string() == "reserve");
+  BOOST_TEST(entries[1].at("amount").as_int64() == -72);
+  BOOST_TEST(entries[1].at("job_id").as_int64() == id);
+  require_books_balance(d);
+
+  // A maximum total instead of a bid: reserves exactly it, charges the same 48.
+  const auto capped = submit_as(d, alice.token, R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"max_price":50})");
+  const auto capped_job = wait_for_job(d, capped);
+  BOOST_TEST(capped_job.at("state").as_string() == "succeeded");
+  BOOST_TEST(billing_of(capped_job).at("reserved").as_int64() == 50);
+  BOOST_TEST(billing_of(capped_job).at("charged").as_int64() == 48);
+
+  // No price named: the job bids the lowest ask now (2 per million) and pays exactly that.
+  const auto market = submit_as(d, alice.token, R"({"task":"linalg.matmul",)" + matmul_inputs + "}");
+  const auto market_job = wait_for_job(d, market);
+  BOOST_TEST(billing_of(market_job).at("bid").as_int64() == 2 * micro);
+  BOOST_TEST(billing_of(market_job).at("charged").as_int64() == 48);
+  BOOST_TEST(billing_of(market_job).at("refunded").as_int64() == 0);
+  require_books_balance(d);
+}
+
+BOOST_AUTO_TEST_CASE(a_bid_below_every_ask_waits_and_is_refunded_in_full_when_cancelled) {
+  daemon_process d({"--starter-grant", "10"});
+  const auto dora = sign_up(d, "dora");
+  const auto bob = sign_up(d, "bob");
+  auto worker = donor_worker(d, "dora-box", dora, {"--price", "cpu=2"}, 1);
+
+  auto quote = http(d.http_port(), "POST", "/api/v1/jobs/quote",
+                    R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":1000000})");
+  BOOST_TEST_REQUIRE(quote.status == 200, quote.body);
+  BOOST_TEST(quote.json().at("workers_covered").as_int64() == 0);
+  BOOST_TEST(quote.json().at("cheapest").is_null());
+  BOOST_TEST(quote.json().at("expected_wait_ms").is_null());
+  BOOST_TEST(std::string(quote.json().at("note").as_string()).find("below every connected worker's ask") != std::string::npos);
+
+  const auto id = submit_as(d, bob.token, R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":1000000})");
+  BOOST_TEST(balance(d, bob.token) == 10 * micro - 24);
+  // A job that outbids it runs first and alone; the low bid stays queued.
+  const auto high = submit_as(d, bob.token, R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":2000000})");
+  BOOST_TEST(wait_for_job(d, high).at("state").as_string() == "succeeded");
+  auto low = http(d.http_port(), "GET", "/api/v1/jobs/" + std::to_string(id)).json();
+  BOOST_TEST(low.at("state").as_string() == "queued");
+
+  auto cancel = http_as(bob.token, d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel");
+  BOOST_TEST_REQUIRE(cancel.status == 200, cancel.body);
+  const auto cancelled = wait_for_job(d, id);
+  BOOST_TEST(billing_of(cancelled).at("charged").as_int64() == 0);
+  BOOST_TEST(billing_of(cancelled).at("refunded").as_int64() == 24);
+  BOOST_TEST(balance(d, bob.token) == 10 * micro - 48);
+  require_books_balance(d);
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_submissions_never_overspend_and_the_extras_get_402_with_the_balance) {
+  daemon_process d({"--starter-grant", "1"});
+  const auto carol = sign_up(d, "carol");
+  // A worker declares test.sleep and leaves: its jobs wait, reserved, with nobody to run them.
+  {
+    auto worker = start_worker(d, "passing", 1);
+    BOOST_TEST_REQUIRE(wait_for_workers(d, 1), worker->log());
+    worker->signal(SIGTERM);
+    BOOST_TEST_REQUIRE(worker->wait(20s).has_value());
+    BOOST_TEST_REQUIRE(wait_for_workers(d, 0));
+  }
+  constexpr int attempts = 12;
+  std::atomic<int> accepted{0}, refused{0}, other{0};
+  std::vector<std::string> messages(attempts);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < attempts; ++i) {
+    threads.emplace_back([&, i] {
+      // 0.3 credits each: three fit in 1 credit, a fourth does not.
+      auto r = http_as(carol.token, d.http_port(), "POST", "/api/v1/jobs",
+                       R"({"task":"test.sleep","params":{"ms":1},"max_price":300000})");
+      if (r.status == 202) {
+        accepted++;
+      } else if (r.status == 402 && error_code(r) == "insufficient_funds") {
+        refused++;
+        messages[i] = error_message(r);
+      } else {
+        other++;
+        messages[i] = r.body;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  BOOST_TEST(accepted.load() == 3);
+  BOOST_TEST(refused.load() == attempts - 3);
+  BOOST_TEST(other.load() == 0);
+  for (const auto& m : messages) {
+    if (m.empty()) continue;
+    BOOST_TEST(m.find("your balance is 0.1 credits") != std::string::npos, m);
+    BOOST_TEST(m.find("0.3 credits") != std::string::npos, m);
+  }
+  BOOST_TEST(balance(d, carol.token) == 100'000);
+  const auto report = audit(d);
+  BOOST_TEST(report.at("ok").as_bool(), json::serialize(report));
+  BOOST_TEST(report.at("escrow").as_int64() == 900'000);
+
+  // A batch is all or nothing: two more do not fit, so neither is written.
+  auto batch = http_as(carol.token, d.http_port(), "POST", "/api/v1/jobs/batch",
+                       R"({"jobs":[{"task":"test.sleep","max_price":50000},{"task":"test.sleep","max_price":60000}]})");
+  BOOST_TEST(batch.status == 402, batch.body);
+  BOOST_TEST(error_message(batch).find("these 2 jobs reserve up to 0.11 credits") != std::string::npos, batch.body);
+  BOOST_TEST(balance(d, carol.token) == 100'000);
+  auto queued = http(d.http_port(), "GET", "/api/v1/jobs?state=queued").json();
+  BOOST_TEST(queued.at("jobs").as_array().size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(bad_prices_and_bids_get_clear_errors_and_move_nothing) {
+  daemon_process d({"--starter-grant", "10"});
+  const auto erin = sign_up(d, "erin");
+  auto worker = start_worker(d, "w", 1);
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), worker->log());
+  const std::string head = R"({"task":"linalg.matmul",)" + matmul_inputs;
+  const std::vector<std::tuple<std::string, int, std::string, std::string>> cases = {
+      {head + R"(,"bid":-1})", 400, "invalid_price", "from 0 to"},
+      {head + R"(,"bid":1.5})", 400, "invalid_price", "integer number of micro-credits"},
+      {head + R"(,"bid":"100"})", 400, "invalid_price", "integer number of micro-credits"},
+      {head + R"(,"bid":1e30})", 400, "invalid_price", "integer"},
+      {head + R"(,"bid":18446744073709551615})", 400, "invalid_price", "from 0 to"},
+      {head + R"(,"bid":1000000000001})", 400, "invalid_price", "from 0 to 1000000000000"},
+      {head + R"(,"max_price":-5})", 400, "invalid_price", "for the whole job"},
+      {head + R"(,"max_price":true})", 400, "invalid_price", "not true"},
+      {head + R"(,"bid":5,"max_price":5})", 400, "invalid_price", "not both"},
+      {head + R"(,"max_price":0})", 202, "", ""},  // a free job
+  };
+  for (const auto& [body, status, code, mention] : cases) {
+    auto r = http_as(erin.token, d.http_port(), "POST", "/api/v1/jobs", body);
+    BOOST_TEST(r.status == status, body << " -> " << r.body);
+    if (status == 202) continue;
+    BOOST_TEST(error_code(r) == code, r.body);
+    BOOST_TEST(error_message(r).find(mention) != std::string::npos, r.body);
+  }
+  // A maximum too small for the job's units even at the smallest price (1 micro-credit per
+  // million units): a 100x100 by 100x100 matmul is 2,000,000 units.
+  std::string row = "[";
+  for (int i = 0; i < 100; ++i) row += i ? ",1" : "1";
+  row += "]";
+  std::string matrix = "[";
+  for (int i = 0; i < 100; ++i) matrix += (i ? "," : "") + row;
+  matrix += "]";
+  const auto big = R"({"task":"linalg.matmul","inputs":{"a":{"dtype":"f32","data":)" + matrix +
+                   R"(},"b":{"dtype":"f32","data":)" + matrix + R"(}},"max_price":1})";
+  auto tiny = http_as(erin.token, d.http_port(), "POST", "/api/v1/jobs", big);
+  BOOST_TEST(tiny.status == 422, tiny.body);
+  BOOST_TEST(error_message(tiny).find("does not cover 2000000 work units") != std::string::npos, tiny.body);
+  // Erin paid for nothing: the free job cost nothing, the refused ones reserved nothing.
+  BOOST_TEST(balance(d, erin.token) == 10 * micro);
+  require_books_balance(d);
+}
+
+BOOST_AUTO_TEST_CASE(workers_with_bad_prices_are_refused_at_hello) {
+  daemon_process d({"--anonymous-workers"});
+  zmq::context_t ctx;
+  auto refusal_of = [&](const std::string& hello) {
+    zmq::socket_t peer(ctx, zmq::socket_type::dealer);
+    peer.set(zmq::sockopt::linger, 0);
+    peer.connect(d.workers_endpoint());
+    for (const std::string& frame : {std::string("PLK1"), std::string(1, '\x01')})
+      peer.send(zmq::buffer(frame), zmq::send_flags::sndmore);
+    peer.send(zmq::buffer(hello), zmq::send_flags::none);
+    zmq::pollitem_t item{peer.handle(), 0, ZMQ_POLLIN, 0};
+    std::string seen;
+    const auto end = std::chrono::steady_clock::now() + 10s;
+    while (seen.find("refused") == std::string::npos && std::chrono::steady_clock::now() < end) {
+      zmq::poll(&item, 1, std::chrono::milliseconds(200));
+      zmq::message_t part;
+      while (peer.recv(part, zmq::recv_flags::dontwait)) seen += part.to_string();
+    }
+    return seen;
+  };
+  const std::string slots = R"("name":"x","slots":[{"backend":"cpu"}])";
+  BOOST_TEST(refusal_of("{" + slots + R"(,"prices":{"cpu":-1}})").find("from 0 to") != std::string::npos);
+  BOOST_TEST(refusal_of("{" + slots + R"(,"prices":{"cpu":0.5}})").find("must be an integer") != std::string::npos);
+  BOOST_TEST(refusal_of("{" + slots + R"(,"prices":{"tpu":5}})").find("unknown backend") != std::string::npos);
+  BOOST_TEST(refusal_of("{" + slots + R"(,"prices":[5]})").find("must be an object") != std::string::npos);
+  BOOST_TEST(refusal_of("{" + slots + R"(,"accept_free":"yes"})").find("true or false") != std::string::npos);
+  // An anonymous worker earns nothing, so it may not ask anything.
+  BOOST_TEST(refusal_of("{" + slots + R"(,"prices":{"cpu":5}})").find("needs a donor token") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(free_jobs_run_only_on_workers_that_take_them_and_the_free_tier_can_be_off) {
+  daemon_process d({"--starter-grant", "10"});
+  const auto frank = sign_up(d, "frank");
+  const auto gina = sign_up(d, "gina");
+  // A priced worker that takes no free jobs.
+  auto paid_only = donor_worker(d, "paid-only", frank, {"--price", "1", "--free-jobs", "no"}, 1);
+  const auto free_id = submit_as(d, gina.token, R"({"task":"test.sleep","params":{"ms":1},"bid":0})");
+  const auto paid_id = submit_as(d, gina.token, R"({"task":"test.sleep","params":{"ms":1},"bid":1000000})");
+  BOOST_TEST(wait_for_job(d, paid_id).at("state").as_string() == "succeeded");
+  BOOST_TEST(http(d.http_port(), "GET", "/api/v1/jobs/" + std::to_string(free_id)).json().at("state").as_string() ==
+             "queued");
+  // A worker that takes free jobs runs it, for nothing.
+  auto generous = donor_worker(d, "generous", frank, {"--price", "1"}, 2);
+  const auto done = wait_for_job(d, free_id);
+  BOOST_TEST(done.at("state").as_string() == "succeeded");
+  BOOST_TEST(done.at("worker").as_string() == "generous");
+  BOOST_TEST(billing_of(done).at("charged").as_int64() == 0);
+  BOOST_TEST(billing_of(done).at("reserved").as_int64() == 0);
+  require_books_balance(d);
+
+  // The operator turns the free tier off: a bid of 0 is refused.
+  daemon_process strict({"--free-tier", "off"});
+  auto w = start_worker(strict, "w", 1);
+  BOOST_TEST_REQUIRE(wait_for_workers(strict, 1), w->log());
+  const auto hank = sign_up(strict, "hank");
+  auto r = http_as(hank.token, strict.http_port(), "POST", "/api/v1/jobs", R"({"task":"test.sleep","bid":0})");
+  BOOST_TEST(r.status == 402, r.body);
+  BOOST_TEST(error_code(r) == "free_tier_off");
+  // With no price named, the job bids the smallest paid price; this worker asks 0, so it pays 0.
+  const auto id = submit_as(strict, hank.token, R"({"task":"test.sleep","params":{"ms":1}})");
+  const auto job = wait_for_job(strict, id);
+  BOOST_TEST(job.at("state").as_string() == "succeeded");
+  BOOST_TEST(billing_of(job).at("bid").as_int64() == 1);
+  BOOST_TEST(billing_of(job).at("charged").as_int64() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_daemon_killed_between_reserve_and_charge_settles_each_job_once_after_restart) {
+  daemon_process d({"--starter-grant", "10"});
+  const auto ivan = sign_up(d, "ivan");
+  const auto judy = sign_up(d, "judy");
+  auto worker = donor_worker(d, "ivan-box", ivan, {"--price", "cpu=1000"}, 1, 2);
+  // Jobs cost 1 unit at 1000 credits per million: 1000 micro-credits each.
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 6; ++i)
+    ids.push_back(submit_as(d, judy.token, R"({"task":"test.sleep","params":{"ms":300},"bid":2000000000})"));
+  // Some are running, the rest queued, all reserved, none charged: kill -9 now.
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return http(d.http_port(), "GET", "/api/v1/jobs?state=running").json().at("jobs").as_array().size() >= 1u;
+  }, 20s));
+  d.restart();
+  for (auto id : ids) {
+    const auto job = wait_for_job(d, id, 60s);
+    BOOST_TEST(job.at("state").as_string() == "succeeded", json::serialize(job));
+    BOOST_TEST(billing_of(job).at("charged").as_int64() == 1000);
+  }
+  BOOST_TEST(balance(d, judy.token) == 10 * micro - 6 * 1000);
+  BOOST_TEST(balance(d, ivan.token) == 10 * micro + 6 * 1000);
+  require_books_balance(d);
+  // Killed again with everything settled: nothing settles twice.
+  d.restart();
+  BOOST_TEST(balance(d, judy.token) == 10 * micro - 6 * 1000);
+  require_books_balance(d);
+}
+
+BOOST_AUTO_TEST_CASE(a_randomized_run_with_failures_cancels_and_worker_kills_keeps_the_books) {
+  daemon_process d({"--starter-grant", "100", "--fee-percent", "5"});
+  std::vector<user> users;
+  for (const char* name : {"u1", "u2", "u3"}) users.push_back(sign_up(d, name));
+  const auto donor_a = sign_up(d, "donor-a");
+  const auto donor_b = sign_up(d, "donor-b");
+  auto cheap = donor_worker(d, "cheap", donor_a, {"--price", "cpu=500"}, 1, 2);
+  auto dear = donor_worker(d, "dear", donor_b, {"--price", "cpu=1500", "--free-jobs", "no"}, 2, 2);
+
+  std::mt19937 rng(20261130);
+  const std::vector<std::string> tasks = {
+      R"("task":"test.echo","inputs":{"x":{"dtype":"i32","data":[1,2,3]}})",
+      R"("task":"test.sleep","params":{"ms":2})",
+      R"("task":"test.fail","params":{"message":"bad input"})",
+      R"("task":"test.crash")",
+      R"("task":"linalg.matmul",)" + matmul_inputs,
+  };
+  const std::vector<std::string> prices = {R"("bid":0)", R"("bid":1000000000)", R"("bid":2000000000)",
+                                           R"("max_price":5000)", R"("max_price":100)", ""};
+  std::vector<std::int64_t> ids;
+  constexpr int batches = 8, per_batch = 250;
+  for (int b = 0; b < batches; ++b) {
+    const auto& who = users[b % users.size()];
+    std::string body = R"({"jobs":[)";
+    for (int i = 0; i < per_batch; ++i) {
+      // Crashes are rare: each costs a runner restart.
+      auto task = tasks[rng() % 50 == 0 ? 3 : std::vector<int>{0, 1, 2, 4}[rng() % 4]];
+      const auto& price = prices[rng() % prices.size()];
+      body += (i ? "," : "") + ("{" + task + (price.empty() ? "" : "," + price) + ",\"max_attempts\":2}");
+    }
+    body += "]}";
+    auto r = http_as(who.token, d.http_port(), "POST", "/api/v1/jobs/batch", body);
+    BOOST_TEST_REQUIRE(r.status == 202, r.body.substr(0, 500));
+    const auto accepted = r.json();
+    for (const auto& j : accepted.at("jobs").as_array()) ids.push_back(j.at("id").as_int64());
+    // Cancel a few, whatever their state.
+    for (int c = 0; c < 10; ++c) {
+      const auto id = ids[rng() % ids.size()];
+      http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(id) + "/cancel");
+    }
+    // Kill a worker now and then, and bring it back.
+    if (b == 2) {
+      cheap->signal(SIGKILL);
+      cheap->wait(10s);
+      cheap = donor_worker(d, "cheap", donor_a, {"--price", "cpu=500"}, 2, 2);
+    }
+    if (b == 5) {
+      dear->signal(SIGKILL);
+      dear->wait(10s);
+      dear = donor_worker(d, "dear", donor_b, {"--price", "cpu=1500", "--free-jobs", "no"}, 2, 2);
+    }
+  }
+  // Whatever the cheap worker cannot take (bids it does not cover) the dear one may; jobs that
+  // neither covers are cancelled at the end.
+  BOOST_TEST_REQUIRE(eventually([&] {
+    auto s = http(d.http_port(), "GET", "/api/v1/jobs?state=running&limit=1").json();
+    return s.at("jobs").as_array().empty();
+  }, 120s));
+  for (int round = 0; round < 100; ++round) {
+    auto q = http(d.http_port(), "GET", "/api/v1/jobs?state=queued&limit=1000").json();
+    const auto& list = q.at("jobs").as_array();
+    if (list.empty()) break;
+    for (const auto& j : list)
+      http_as(d.admin_token(), d.http_port(), "POST", "/api/v1/jobs/" + std::to_string(j.at("id").as_int64()) + "/cancel");
+  }
+  BOOST_TEST_REQUIRE(eventually([&] {
+    auto s = http(d.http_port(), "GET", "/api/v1/jobs?state=running&limit=1").json();
+    return s.at("jobs").as_array().empty();
+  }, 60s));
+
+  // Every job ended, and what each user paid is what their jobs were charged.
+  std::map<std::string, std::int64_t> charged_by_payee;
+  std::map<std::int64_t, std::int64_t> charged_by_account;
+  std::int64_t fees = 0, succeeded = 0, refunded_failures = 0;
+  for (auto id : ids) {
+    const auto job = http(d.http_port(), "GET", "/api/v1/jobs/" + std::to_string(id)).json().as_object();
+    const auto state = std::string(job.at("state").as_string());
+    BOOST_TEST_REQUIRE((state == "succeeded" || state == "failed" || state == "cancelled"), json::serialize(job));
+    const auto bill = billing_of(job);
+    BOOST_TEST(bill.at("charged").as_int64() + bill.at("refunded").as_int64() == bill.at("reserved").as_int64());
+    charged_by_account[job.at("account_id").as_int64()] += bill.at("charged").as_int64();
+    fees += bill.at("fee").as_int64();
+    if (bill.at("charged").as_int64() > 0)
+      charged_by_payee[std::string(bill.at("paid_to").as_string())] += bill.at("charged").as_int64() - bill.at("fee").as_int64();
+    if (state == "succeeded") ++succeeded;
+    const auto code = job.at("error").is_object() ? std::string(job.at("error").at("code").as_string()) : "";
+    if (state == "cancelled" || code == "plugin_crashed" || code == "worker_lost") {
+      BOOST_TEST(bill.at("charged").as_int64() == 0, json::serialize(job));
+      ++refunded_failures;
+    }
+  }
+  BOOST_TEST(succeeded > 0);
+  BOOST_TEST(refunded_failures > 0);
+  for (const auto& u : users) BOOST_TEST(balance(d, u.token) == 100 * micro - charged_by_account[u.id], u.name);
+  BOOST_TEST(balance(d, donor_a.token) == 100 * micro + charged_by_payee["donor-a"]);
+  BOOST_TEST(balance(d, donor_b.token) == 100 * micro + charged_by_payee["donor-b"]);
+  BOOST_TEST(charged_by_payee["donor-a"] > 0);
+  BOOST_TEST(charged_by_payee["donor-b"] > 0);
+  const auto report = audit(d);
+  BOOST_TEST(report.at("ok").as_bool(), json::serialize(report));
+  BOOST_TEST(report.at("escrow").as_int64() == 0);
+  BOOST_TEST(report.at("jobs_checked").as_int64() == static_cast<std::int64_t>(ids.size()));
+  BOOST_TEST_MESSAGE("randomized run: " << ids.size() << " jobs, " << succeeded << " succeeded, fees " << fees);
+}
