@@ -60,12 +60,18 @@ constexpr int target_workers = 2;
 constexpr double target_p50_ms = 1.5;
 
 constexpr const char* echo_job = R"({"task":"test.echo","inputs":{"x":{"dtype":"f32","shape":[1],"data":[1]}}})";
+// The same job with a price: it bids 2 credits per million work units (echo is 1 unit), so it
+// reserves 2 micro-credits, is charged 1 at the workers' ask, and is refunded 1.
+constexpr const char* priced_echo_job =
+    R"({"task":"test.echo","inputs":{"x":{"dtype":"f32","shape":[1],"data":[1]}},"bid":2000000})";
+constexpr double market_slowdown_ceiling = 0.15;  // the credit path may cost at most this share
 
 struct options {
   std::int64_t jobs = default_jobs;
   std::vector<int> workers = {1, 2, 4};
   fs::path build_dir;
   bool quick = false;
+  bool market = true;  // also run every count with paid jobs, to compare (--no-market: not)
   int single_connections = default_single_connections;
 };
 
@@ -88,6 +94,7 @@ latency_stats summarize(std::vector<double> ms) {
 }
 
 struct e2e_result {
+  bool market = false;  // jobs paid by a user to a donor (reserve, charge, refund), else free
   double batch_jobs_per_s = 0, batch_submit_s = 0, batch_total_s = 0;
   double single_jobs_per_s = 0, single_submit_s = 0, single_total_s = 0;
   latency_stats latency;
@@ -116,7 +123,9 @@ void sleep_for(std::chrono::milliseconds d) { ::poll(nullptr, 0, static_cast<int
 
 class cluster {
  public:
-  cluster(const options& opts, int worker_count) : dir_(make_temp_dir("potluck-bench")) {
+  // market: workers donate for a donor account at a price and a user account submits paid jobs;
+  // otherwise the operator's free jobs run on the operator's workers, and no credit moves.
+  cluster(const options& opts, int worker_count, bool market) : dir_(make_temp_dir("potluck-bench")) {
     http_port_ = free_tcp_port();
     const auto worker_port = free_tcp_port();
     const auto endpoint = "tcp://127.0.0.1:" + std::to_string(worker_port);
@@ -124,20 +133,32 @@ class cluster {
         std::vector<std::string>{(opts.build_dir / "bin" / "potluckd").string(), "--http",
                                  "127.0.0.1:" + std::to_string(http_port_), "--workers", endpoint, "--data-dir",
                                  (dir_ / "data").string(), "--heartbeat-ms", "1000", "--log-level", "warn",
-                                 "--rate-limit", "0"},
+                                 "--rate-limit", "0", "--starter-grant", "1000"},
         dir_ / "potluckd.log");
     wait_until("potluckd to answer /healthz", [&] {
       http_connection c(http_port_);
       return c.request("GET", "/healthz").status == 200;
     });
+    std::ifstream admin_file(dir_ / "data" / "admin-token");
+    std::getline(admin_file, admin_token_);
+    if (admin_token_.empty()) fail("potluckd wrote no admin token in its data folder");
+    token_ = admin_token_;
+    auto worker_token_file = dir_ / "data" / "admin-token";
+    std::vector<std::string> price_args;
+    if (market) {
+      token_ = sign_up("bench-user");
+      worker_token_file = dir_ / "donor-token";
+      std::ofstream(worker_token_file) << sign_up("bench-donor") << "\n";
+      price_args = {"--price", "cpu=1"};
+    }
     for (int i = 0; i < worker_count; ++i) {
       const auto name = "bench-" + std::to_string(i + 1);
-      workers_.push_back(std::make_unique<child_process>(
-          std::vector<std::string>{(opts.build_dir / "bin" / "potluck-worker").string(), "--daemon", endpoint,
-                                   "--plugins", (opts.build_dir / "lib" / "potluck" / "plugins").string(), "--slots",
-                                   "1", "--name", name, "--gpus", "none", "--log-level", "warn",
-                                   "--token-file", (dir_ / "data" / "admin-token").string()},
-          dir_ / ("worker-" + name + ".log")));
+      std::vector<std::string> argv{(opts.build_dir / "bin" / "potluck-worker").string(), "--daemon", endpoint,
+                                    "--plugins", (opts.build_dir / "lib" / "potluck" / "plugins").string(), "--slots",
+                                    "1", "--name", name, "--gpus", "none", "--log-level", "warn",
+                                    "--token-file", worker_token_file.string()};
+      argv.insert(argv.end(), price_args.begin(), price_args.end());
+      workers_.push_back(std::make_unique<child_process>(std::move(argv), dir_ / ("worker-" + name + ".log")));
     }
     wait_until("/api/v1/workers to list " + std::to_string(worker_count) + " workers", [&] {
       http_connection c(http_port_);
@@ -147,9 +168,24 @@ class cluster {
       return r.status == 200 && listed == static_cast<std::size_t>(worker_count);
     });
     metrics_ = std::make_unique<http_connection>(http_port_);
-    std::ifstream token_file(dir_ / "data" / "admin-token");
-    std::getline(token_file, token_);
-    if (token_.empty()) fail("potluckd wrote no admin token in its data folder");
+  }
+
+  // Signs up an account; its API token.
+  std::string sign_up(const std::string& name) {
+    http_connection c(http_port_);
+    auto r = c.request("POST", "/api/v1/accounts", "{\"name\":\"" + name + "\"}");
+    const auto key = std::string("\"secret\":\"");
+    const auto at = r.body.find(key);
+    if (r.status != 201 || at == std::string::npos) fail("signing up " + name + " answered " + std::to_string(r.status) + ": " + r.body);
+    return r.body.substr(at + key.size(), r.body.find('"', at + key.size()) - at - key.size());
+  }
+
+  // The operator's audit of the books; fails the run unless they balance.
+  void require_books_balance() {
+    http_connection c(http_port_, admin_token_);
+    auto r = c.request("GET", "/api/v1/admin/audit");
+    if (r.status != 200 || r.body.find("\"ok\":true") == std::string::npos)
+      fail("the audit after the run does not pass: " + r.body.substr(0, 600));
   }
 
   ~cluster() {
@@ -160,7 +196,7 @@ class cluster {
   }
 
   std::uint16_t http_port() const { return http_port_; }
-  // The operator's API token, which submits the bench's jobs.
+  // The token that submits the bench's jobs: the operator's, or the paying user's.
   const std::string& token() const { return token_; }
 
   // The counters from /api/v1/stats: atomics only, cheap enough to poll every few ms. (/metrics
@@ -268,7 +304,7 @@ class cluster {
   std::unique_ptr<child_process> daemon_;
   std::vector<std::unique_ptr<child_process>> workers_;
   std::unique_ptr<http_connection> metrics_;
-  std::string token_;
+  std::string token_, admin_token_;
 };
 
 // Runs `connections` threads that each take requests (by index) until `requests` are done;
@@ -339,10 +375,13 @@ double seconds_between(clock_type::time_point a, clock_type::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-e2e_result run_e2e(const options& opts, int worker_count) {
+e2e_result run_e2e(const options& opts, int worker_count, bool market) {
   e2e_result result;
-  cluster c(opts, worker_count);
-  const std::string single_body = echo_job;
+  result.market = market;
+  cluster c(opts, worker_count, market);
+  const char* const job = market ? priced_echo_job : echo_job;
+  const std::string single_body = job;
+  const char* const mode = market ? "market" : "free  ";
 
   // Batch path: M jobs in requests of batch_jobs_per_request over batch_connections connections.
   {
@@ -350,7 +389,7 @@ e2e_result run_e2e(const options& opts, int worker_count) {
     for (std::int64_t left = opts.jobs; left > 0; left -= batch_jobs_per_request) {
       std::string b = "{\"jobs\":[";
       const auto n = std::min<std::int64_t>(left, batch_jobs_per_request);
-      for (std::int64_t i = 0; i < n; ++i) b.append(i ? "," : "").append(echo_job);
+      for (std::int64_t i = 0; i < n; ++i) b.append(i ? "," : "").append(job);
       bodies.push_back(b + "]}");
     }
     const auto base = c.counters();
@@ -364,8 +403,8 @@ e2e_result run_e2e(const options& opts, int worker_count) {
     result.batch_total_s = seconds_between(t0, done);
     result.batch_submit_s = seconds_between(t0, s.finished_at());
     result.batch_jobs_per_s = static_cast<double>(opts.jobs) / result.batch_total_s;
-    std::printf("  %d worker(s) batch : %lld jobs, accepted in %.3f s, all succeeded after %.3f s\n", worker_count,
-                static_cast<long long>(opts.jobs), result.batch_submit_s, result.batch_total_s);
+    std::printf("  %d worker(s) %s batch : %lld jobs, accepted in %.3f s, all succeeded after %.3f s\n", worker_count,
+                mode, static_cast<long long>(opts.jobs), result.batch_submit_s, result.batch_total_s);
     std::fflush(stdout);
   }
 
@@ -382,8 +421,8 @@ e2e_result run_e2e(const options& opts, int worker_count) {
     result.single_total_s = seconds_between(t0, done);
     result.single_submit_s = seconds_between(t0, s.finished_at());
     result.single_jobs_per_s = static_cast<double>(opts.jobs) / result.single_total_s;
-    std::printf("  %d worker(s) single: %lld jobs, accepted in %.3f s, all succeeded after %.3f s\n", worker_count,
-                static_cast<long long>(opts.jobs), result.single_submit_s, result.single_total_s);
+    std::printf("  %d worker(s) %s single: %lld jobs, accepted in %.3f s, all succeeded after %.3f s\n", worker_count,
+                mode, static_cast<long long>(opts.jobs), result.single_submit_s, result.single_total_s);
     std::fflush(stdout);
   }
 
@@ -401,8 +440,8 @@ e2e_result run_e2e(const options& opts, int worker_count) {
       if (i >= latency_warmup) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     }
     result.latency = summarize(std::move(ms));
-    std::printf("  %d worker(s) wait  : %d sequential round trips, p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-                worker_count, latency_samples, result.latency.p50, result.latency.p99, result.latency.max);
+    std::printf("  %d worker(s) %s wait  : %d sequential round trips, p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+                worker_count, mode, latency_samples, result.latency.p50, result.latency.p99, result.latency.max);
   }
 
   const auto end = c.metrics_counters();
@@ -412,6 +451,7 @@ e2e_result run_e2e(const options& opts, int worker_count) {
     c.fail("expected " + std::to_string(static_cast<long long>(expected)) + " jobs submitted and succeeded, /metrics says " +
            std::to_string(static_cast<long long>(end.submitted)) + " submitted, " +
            std::to_string(static_cast<long long>(end.succeeded)) + " succeeded");
+  c.require_books_balance();
   c.stop();
   return result;
 }
@@ -468,26 +508,34 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-void print_table(const std::vector<int>& workers, const std::vector<e2e_result>& e2e, const std::vector<ceiling_row>& ceiling) {
-  const char* row_format = "%-8s %-7s %10s %14s %7s %8s %8s %8s %15s %15s\n";
+// `market` is empty (not measured) or one per worker count, like `e2e`.
+void print_table(const std::vector<int>& workers, const std::vector<e2e_result>& e2e,
+                 const std::vector<e2e_result>& market, const std::vector<ceiling_row>& ceiling) {
+  const char* row_format = "%-8s %-7s %-7s %10s %14s %7s %8s %8s %8s %15s %15s\n";
   std::printf("\n");
-  std::printf(row_format, "workers", "path", "jobs/s", "ceiling msg/s", "ratio", "p50 ms", "p99 ms", "max ms",
+  std::printf(row_format, "workers", "jobs", "path", "jobs/s", "ceiling msg/s", "ratio", "p50 ms", "p99 ms", "max ms",
               "ceiling p50 ms", "ceiling p99 ms");
   for (std::size_t i = 0; i < workers.size(); ++i) {
     const auto w = std::to_string(workers[i]);
-    const auto& r = e2e[i];
     const auto& c = ceiling[i];
     const auto ceil_rate = fmt("%.0f", c.pipelined_messages_per_s);
-    std::printf(row_format, w.c_str(), "batch", fmt("%.0f", r.batch_jobs_per_s).c_str(), ceil_rate.c_str(),
-                fmt("%.1f%%", 100 * r.batch_jobs_per_s / c.pipelined_messages_per_s).c_str(), "", "", "", "", "");
-    std::printf(row_format, w.c_str(), "single", fmt("%.0f", r.single_jobs_per_s).c_str(), ceil_rate.c_str(),
-                fmt("%.1f%%", 100 * r.single_jobs_per_s / c.pipelined_messages_per_s).c_str(), "", "", "", "", "");
-    // The latency row's ratio is ceiling p50 / p50: the share of the round trip the transport sets.
-    std::printf(row_format, w.c_str(), "wait", "", "", fmt("%.1f%%", 100 * c.latency.p50 / r.latency.p50).c_str(),
-                fmt("%.3f", r.latency.p50).c_str(), fmt("%.3f", r.latency.p99).c_str(),
-                fmt("%.3f", r.latency.max).c_str(), fmt("%.3f", c.latency.p50).c_str(),
-                fmt("%.3f", c.latency.p99).c_str());
+    for (const auto* r : {&e2e[i], market.empty() ? nullptr : &market[i]}) {
+      if (r == nullptr) continue;
+      const char* kind = r->market ? "paid" : "free";
+      std::printf(row_format, w.c_str(), kind, "batch", fmt("%.0f", r->batch_jobs_per_s).c_str(), ceil_rate.c_str(),
+                  fmt("%.1f%%", 100 * r->batch_jobs_per_s / c.pipelined_messages_per_s).c_str(), "", "", "", "", "");
+      std::printf(row_format, w.c_str(), kind, "single", fmt("%.0f", r->single_jobs_per_s).c_str(), ceil_rate.c_str(),
+                  fmt("%.1f%%", 100 * r->single_jobs_per_s / c.pipelined_messages_per_s).c_str(), "", "", "", "", "");
+      // The latency row's ratio is ceiling p50 / p50: the share of the round trip the transport sets.
+      std::printf(row_format, w.c_str(), kind, "wait", "", "", fmt("%.1f%%", 100 * c.latency.p50 / r->latency.p50).c_str(),
+                  fmt("%.3f", r->latency.p50).c_str(), fmt("%.3f", r->latency.p99).c_str(),
+                  fmt("%.3f", r->latency.max).c_str(), fmt("%.3f", c.latency.p50).c_str(),
+                  fmt("%.3f", c.latency.p99).c_str());
+    }
   }
+  std::printf("\nfree = the operator's jobs at no price: no credit moves. paid = a user's jobs bidding 2 credits per\n"
+              "million units on donors' workers asking 1: each job reserves, is charged, pays the donor and is\n"
+              "refunded in the journal's transactions.\n");
 
   std::printf("\nceiling msg/s = raw ZeroMQ echo, one broker, each worker holding up to %d requests (as a 1-slot\n"
               "worker holds its job and 8 sent ahead); with 1 request at a time:",
@@ -510,6 +558,21 @@ void print_table(const std::vector<int>& workers, const std::vector<e2e_result>&
   for (std::size_t i = 0; i < workers.size(); ++i)
     line += "  latency p50, " + std::to_string(workers[i]) + " worker(s): " + fmt("%.3f", e2e[i].latency.p50) + " ms  " +
             (e2e[i].latency.p50 < target_p50_ms ? "PASS" : "MISS") + "\n";
+  if (!market.empty()) {
+    line += "target: paid jobs at most " + fmt("%.0f", 100 * market_slowdown_ceiling) + "% slower than free ones\n";
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      for (auto [path, free_rate, paid_rate] :
+           {std::tuple{"batch ", e2e[i].batch_jobs_per_s, market[i].batch_jobs_per_s},
+            std::tuple{"single", e2e[i].single_jobs_per_s, market[i].single_jobs_per_s}}) {
+        const double slower = 1.0 - paid_rate / free_rate;
+        line += std::string("  ") + path + ", " + std::to_string(workers[i]) + " worker(s): " + fmt("%.0f", paid_rate) +
+                " against " + fmt("%.0f", free_rate) + " jobs/s, " + fmt("%+.1f%%", -100 * slower) + "  " +
+                (slower <= market_slowdown_ceiling ? "PASS" : "MISS") + "\n";
+      }
+      line += "  wait p50, " + std::to_string(workers[i]) + " worker(s): " + fmt("%.3f", market[i].latency.p50) +
+              " against " + fmt("%.3f", e2e[i].latency.p50) + " ms\n";
+    }
+  }
   std::printf("\n%s", line.c_str());
 }
 
@@ -529,6 +592,8 @@ Options:
                     request in flight, and a job is answered only once committed (fsync), so the
                     single path's rate is at most N / commit time
   --quick           M = 2000 unless --jobs is given (CI smoke run)
+  --no-market       only free jobs; by default every count also runs paid jobs (a user's bids,
+                    donors' prices, reserve/charge/refund), to measure what the credit path costs
   -h, --help        this help
 )";
 
@@ -576,6 +641,8 @@ options parse_options(int argc, char** argv) {
       o.single_connections = static_cast<int>(n);
     } else if (a == "--quick") {
       o.quick = true;
+    } else if (a == "--no-market") {
+      o.market = false;
     } else {
       throw std::invalid_argument("unknown argument '" + a + "'");
     }
@@ -610,11 +677,12 @@ int bench_main(int argc, char** argv) {
               ceiling_window);
   std::fflush(stdout);
 
-  std::vector<e2e_result> e2e;
+  std::vector<e2e_result> e2e, market;
   std::vector<ceiling_row> ceiling;
   try {
     for (int w : opts.workers) {
-      e2e.push_back(run_e2e(opts, w));
+      e2e.push_back(run_e2e(opts, w, false));
+      if (opts.market) market.push_back(run_e2e(opts, w, true));
       ceiling.push_back(run_ceiling(opts, w));
     }
   } catch (const std::exception& e) {
@@ -622,7 +690,7 @@ int bench_main(int argc, char** argv) {
     std::cerr << "potluck-e2e-bench: FAILED: " << e.what() << "\n";
     return 1;
   }
-  print_table(opts.workers, e2e, ceiling);
+  print_table(opts.workers, e2e, market, ceiling);
   std::printf("load average after: %s\n", read_loadavg().c_str());
   return 0;
 }

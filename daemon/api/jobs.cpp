@@ -580,6 +580,17 @@ void add_job_routes(http::router& router, daemon_app& app) {
         return;
       }
     }
+    // ?account=NAME: the jobs NAME submitted; ?paid_to=NAME: the jobs NAME's workers ran.
+    for (auto [param, field] : {std::pair{"account", &q.account_id}, std::pair{"paid_to", &q.payee_id}}) {
+      auto* name = req.query_param(param);
+      if (!name || name->empty()) continue;
+      auto account = app.accounts().find_account(*name);
+      if (!account) {
+        res.send(http::json_error(404, "unknown_account", std::string(param) + ": no account named '" + *name + "'"));
+        return;
+      }
+      *field = account->id;
+    }
     auto records = app.store().list(q);
     std::string out = "{\"jobs\":[";
     for (std::size_t i = 0; i < records.size(); ++i) {

@@ -79,6 +79,21 @@ struct job_list_query {
   std::optional<job_state> state;
   int limit = 50;
   std::int64_t before_id = 0;  // cursor: only ids below this; 0 = start from the newest
+  std::int64_t account_id = 0;  // only jobs this account submitted; 0 = anyone's
+  std::int64_t payee_id = 0;    // only jobs run by this donor's workers; 0 = anyone's
+};
+
+// What a donor's workers did in one UTC day (jobs that ended that day).
+struct earnings_day {
+  std::int64_t day_ms = 0;  // the day's midnight, UTC, unix epoch ms
+  std::int64_t jobs = 0, units = 0;
+  std::int64_t earned = 0;  // micro-credits paid to the donor (charges less fees)
+};
+
+// One donor's totals over a period, for the leaderboard.
+struct donor_totals {
+  std::int64_t account_id = 0;
+  std::int64_t jobs = 0, units = 0, earned = 0;
 };
 
 class job_store {
@@ -105,6 +120,10 @@ class job_store {
   virtual std::vector<job_record> load_unfinished() = 0;
   virtual std::int64_t max_job_id() = 0;
   virtual std::map<job_state, std::int64_t> count_by_state() = 0;
+  // Per UTC day, oldest first, what the workers of `payee_id` did since `since_ms`.
+  virtual std::vector<earnings_day> earnings(std::int64_t payee_id, std::int64_t since_ms) = 0;
+  // The donors whose workers did most since `since_ms`: by credits earned, then work units.
+  virtual std::vector<donor_totals> top_donors(std::int64_t since_ms, int limit) = 0;
   // Blocks until every write queued before the call is committed.
   virtual void flush() = 0;
 };

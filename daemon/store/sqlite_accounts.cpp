@@ -174,6 +174,9 @@ account_writes::account_writes(sqlite3* db, const std::filesystem::path& file)
   insert_account_ =
       prepare(db, file, "INSERT INTO accounts (name, kind, created_ms) VALUES (?1, ?2, ?3)");
   add_balance_ = prepare(db, file, "UPDATE accounts SET balance = balance + ?2 WHERE id = ?1");
+  take_balance_ = prepare(db, file,
+                          "UPDATE accounts SET balance = balance - ?2 WHERE id = ?1 AND balance >= ?2 "
+                          "AND kind <> 'system'");
   insert_entry_ = prepare(db, file,
                           "INSERT INTO ledger (debit_account, credit_account, amount, kind, "
                           "job_id, time_ms, memo) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -287,6 +290,75 @@ std::int64_t account_writes::apply_movement(const movement& m, std::int64_t now_
   bind_text(insert, 7, m.memo);
   step(insert, "cannot write a ledger row");
   return sqlite3_last_insert_rowid(db_);
+}
+
+void account_writes::add_to(std::int64_t account, std::int64_t amount) {
+  sqlite3_stmt* add = add_balance_.get();
+  sqlite3_bind_int64(add, 1, account);
+  sqlite3_bind_int64(add, 2, amount);
+  step(add, "cannot update a balance");
+  if (sqlite3_changes(db_) != 1) {
+    throw store_refused("unknown_account", "account " + std::to_string(account) + " does not exist");
+  }
+}
+
+void account_writes::entry(std::int64_t debit, std::int64_t credit, std::int64_t amount, const char* kind,
+                           std::int64_t job_id, const std::string& memo, std::int64_t now_ms) {
+  sqlite3_stmt* insert = insert_entry_.get();
+  sqlite3_bind_int64(insert, 1, debit);
+  sqlite3_bind_int64(insert, 2, credit);
+  sqlite3_bind_int64(insert, 3, amount);
+  sqlite3_bind_text(insert, 4, kind, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(insert, 5, job_id);
+  sqlite3_bind_int64(insert, 6, now_ms);
+  bind_text(insert, 7, memo);
+  step(insert, "cannot write a ledger row");
+}
+
+void account_writes::reserve(std::int64_t account, std::int64_t amount, std::int64_t job_id,
+                             const std::string& memo, std::int64_t now_ms) {
+  if (amount <= 0) throw store_refused("bad_amount", "a reservation is above 0");
+  sqlite3_stmt* take = take_balance_.get();
+  sqlite3_bind_int64(take, 1, account);
+  sqlite3_bind_int64(take, 2, amount);
+  step(take, "cannot update a balance");
+  if (sqlite3_changes(db_) != 1) {
+    const account_record who = load_for(account, "paying", {});
+    if (who.kind == account_kind::system) {
+      throw store_refused("bad_movement", describe(who) + " is a system account: it submits no jobs");
+    }
+    throw store_refused("insufficient_funds", describe(who) + " holds " + std::to_string(who.balance) +
+                                                  " micro-credits, too few for a reserve of " +
+                                                  std::to_string(amount));
+  }
+  add_to(escrow_account_id, amount);
+  entry(account, escrow_account_id, amount, ledger_kind::reserve, job_id, memo, now_ms);
+}
+
+void account_writes::settle(std::int64_t job_id, std::int64_t account, std::int64_t payee,
+                            std::int64_t reserved, std::int64_t charged, std::int64_t fee,
+                            std::int64_t now_ms) {
+  if (reserved <= 0) return;
+  if (charged < 0 || charged > reserved || fee < 0 || fee > charged || (payee == 0 && charged > 0)) {
+    throw store_refused("bad_amount", "job " + std::to_string(job_id) + ": a charge of " +
+                                          std::to_string(charged) + " with a fee of " +
+                                          std::to_string(fee) + " does not fit its reservation of " +
+                                          std::to_string(reserved));
+  }
+  add_to(escrow_account_id, -reserved);  // the schema refuses escrow below 0
+  const std::string no_memo;
+  if (charged - fee > 0) {
+    add_to(payee, charged - fee);
+    entry(escrow_account_id, payee, charged - fee, ledger_kind::charge, job_id, no_memo, now_ms);
+  }
+  if (fee > 0) {
+    add_to(fees_account_id, fee);
+    entry(escrow_account_id, fees_account_id, fee, ledger_kind::fee, job_id, no_memo, now_ms);
+  }
+  if (reserved - charged > 0) {
+    add_to(account, reserved - charged);
+    entry(escrow_account_id, account, reserved - charged, ledger_kind::refund, job_id, no_memo, now_ms);
+  }
 }
 
 std::vector<std::int64_t> account_writes::move(const std::vector<movement>& movements,

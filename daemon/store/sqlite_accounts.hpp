@@ -45,6 +45,15 @@ class account_writes {
                             std::int64_t now_ms);
   bool revoke_token(std::int64_t account_id, std::int64_t token_id, std::int64_t now_ms);
   std::vector<std::int64_t> move(const std::vector<movement>& movements, std::int64_t now_ms);
+  // The job path's two movements, written with fewer statements than move() because their
+  // amounts come from the journal itself: a reservation of `amount` from `account` to escrow
+  // (store_refused insufficient_funds, naming the balance, when it does not fit), and a
+  // job's settlement out of escrow (charged - fee to payee, fee to fees, reserved - charged
+  // back to account). The schema's CHECKs stay the guard against an overdraft of escrow.
+  void reserve(std::int64_t account, std::int64_t amount, std::int64_t job_id, const std::string& memo,
+               std::int64_t now_ms);
+  void settle(std::int64_t job_id, std::int64_t account, std::int64_t payee, std::int64_t reserved,
+              std::int64_t charged, std::int64_t fee, std::int64_t now_ms);
   // token id -> newest use; a use older than the one recorded changes nothing.
   void record_token_uses(const std::unordered_map<std::int64_t, std::int64_t>& uses);
 
@@ -56,7 +65,11 @@ class account_writes {
 
   sqlite3* db_;
   const std::filesystem::path file_;
-  statement get_, id_by_name_, insert_account_, add_balance_, insert_entry_;
+  void add_to(std::int64_t account, std::int64_t amount);
+  void entry(std::int64_t debit, std::int64_t credit, std::int64_t amount, const char* kind, std::int64_t job_id,
+             const std::string& memo, std::int64_t now_ms);
+
+  statement get_, id_by_name_, insert_account_, add_balance_, take_balance_, insert_entry_;
   statement upsert_member_, hash_used_, insert_token_, revoke_token_, touch_token_;
 };
 

@@ -317,6 +317,7 @@ class sqlite_job_store final : public job_store, public account_store {
   std::vector<job_record> list(const job_list_query& query) override {
     reader_lease reader(*this);
     sqlite3_stmt* stmt = query.state ? reader->list_by_state.get() : reader->list_all.get();
+    if (query.account_id != 0 || query.payee_id != 0) stmt = reader->filtered_list(query, file_);
     reset_on_exit reset(stmt);
     int limit = std::clamp(query.limit, 1, 1000);
     std::int64_t before_id =
@@ -324,6 +325,8 @@ class sqlite_job_store final : public job_store, public account_store {
     sqlite3_bind_int64(stmt, 1, before_id);
     sqlite3_bind_int(stmt, 2, limit);
     if (query.state) bind_state(stmt, 3, *query.state);
+    if (query.account_id != 0) sqlite3_bind_int64(stmt, 4, query.account_id);
+    if (query.payee_id != 0) sqlite3_bind_int64(stmt, 5, query.payee_id);
     std::vector<job_record> jobs;
     jobs.reserve(static_cast<std::size_t>(limit));
     int rc;
@@ -369,6 +372,38 @@ class sqlite_job_store final : public job_store, public account_store {
     }
     if (rc != SQLITE_DONE) read_failed(reader->db.get(), "count_by_state");
     return counts;
+  }
+
+  std::vector<earnings_day> earnings(std::int64_t payee_id, std::int64_t since_ms) override {
+    reader_lease reader(*this);
+    sqlite3_stmt* stmt = reader->earnings.get();
+    reset_on_exit reset(stmt);
+    sqlite3_bind_int64(stmt, 1, payee_id);
+    sqlite3_bind_int64(stmt, 2, since_ms);
+    std::vector<earnings_day> days;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      days.push_back({sqlite3_column_int64(stmt, 0) * day_ms, sqlite3_column_int64(stmt, 1),
+                      sqlite3_column_int64(stmt, 2), sqlite3_column_int64(stmt, 3)});
+    }
+    if (rc != SQLITE_DONE) read_failed(reader->db.get(), "earnings");
+    return days;
+  }
+
+  std::vector<donor_totals> top_donors(std::int64_t since_ms, int limit) override {
+    reader_lease reader(*this);
+    sqlite3_stmt* stmt = reader->top_donors.get();
+    reset_on_exit reset(stmt);
+    sqlite3_bind_int64(stmt, 1, since_ms);
+    sqlite3_bind_int(stmt, 2, std::clamp(limit, 1, 1000));
+    std::vector<donor_totals> donors;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      donors.push_back({sqlite3_column_int64(stmt, 0), sqlite3_column_int64(stmt, 1),
+                        sqlite3_column_int64(stmt, 2), sqlite3_column_int64(stmt, 3)});
+    }
+    if (rc != SQLITE_DONE) read_failed(reader->db.get(), "top_donors");
+    return donors;
   }
 
   // ---- account_store -------------------------------------------------------------------
@@ -530,10 +565,29 @@ class sqlite_job_store final : public job_store, public account_store {
   static constexpr std::size_t ops_per_block = 256;
   static constexpr std::size_t max_spare_blocks = 64;
 
+  static constexpr std::int64_t day_ms = 86'400'000;
+
   struct read_connection {
     connection db;
-    statement get, list_all, list_by_state, unfinished, max_id, counts;
+    statement get, list_all, list_by_state, unfinished, max_id, counts, earnings, top_donors;
     std::optional<account_reads> accounts;  // prepared at the first account read
+    // Lists filtered by account or payee, prepared at first use, by which filters they have.
+    std::map<int, statement> filtered;
+
+    // ?1 before_id, ?2 limit, ?3 state, ?4 account_id, ?5 payee_id.
+    sqlite3_stmt* filtered_list(const job_list_query& q, const std::filesystem::path& file) {
+      const int key = (q.state ? 1 : 0) | (q.account_id != 0 ? 2 : 0) | (q.payee_id != 0 ? 4 : 0);
+      auto& stmt = filtered[key];
+      if (!stmt) {
+        std::string sql = std::string("SELECT ") + job_columns + " FROM jobs WHERE id < ?1";
+        if (q.state) sql += " AND state = ?3";
+        if (q.account_id != 0) sql += " AND account_id = ?4";
+        if (q.payee_id != 0) sql += " AND payee_id = ?5";
+        sql += " ORDER BY id DESC LIMIT ?2";
+        stmt = prepare(db.get(), file, sql);
+      }
+      return stmt.get();
+    }
   };
 
   // Most tokens remembered by touch_token() to drop uses that come too soon after the last
@@ -575,6 +629,16 @@ class sqlite_job_store final : public job_store, public account_store {
         "SELECT " + columns + ", inputs FROM jobs WHERE state IN ('queued', 'running') ORDER BY id");
     reader->max_id = prepare(db, file_, "SELECT coalesce(max(id), 0) FROM jobs");
     reader->counts = prepare(db, file_, "SELECT state, count(*) FROM jobs GROUP BY state");
+    reader->earnings = prepare(
+        db, file_,
+        "SELECT finished_ms / 86400000 AS day, count(*), sum(units), sum(charged - fee) FROM jobs "
+        "WHERE payee_id = ?1 AND payee_id <> 0 AND finished_ms >= ?2 "
+        "AND state IN ('succeeded', 'failed', 'cancelled') GROUP BY day ORDER BY day");
+    reader->top_donors = prepare(
+        db, file_,
+        "SELECT payee_id, count(*), sum(units), sum(charged - fee) AS earned FROM jobs "
+        "WHERE payee_id <> 0 AND finished_ms >= ?1 AND state IN ('succeeded', 'failed', 'cancelled') "
+        "GROUP BY payee_id ORDER BY earned DESC, sum(units) DESC, payee_id LIMIT ?2");
     return reader;
   }
 
@@ -828,7 +892,8 @@ class sqlite_job_store final : public job_store, public account_store {
     }
     if (op.ok && reserve) {
       try {
-        account_writes_->move({*reserve}, op.jobs.front().created_ms);
+        account_writes_->reserve(reserve->debit, reserve->amount, reserve->job_id, reserve->memo,
+                                 op.jobs.front().created_ms);
       } catch (const store_refused& e) {
         op.ok = false;
         op.refused = true;
@@ -844,16 +909,15 @@ class sqlite_job_store final : public job_store, public account_store {
     op.applied = op.ok;
   }
 
-  // A terminal state, and when the job had a reservation its settlement, in one savepoint: the
-  // state guard makes the settlement happen once, however often the job is finished.
+  // A terminal state, and when the job had a reservation its settlement, in the same
+  // transaction: the state guard makes the settlement happen once, however often the job is
+  // finished. The settlement has a savepoint of its own, so that a settlement the books refuse
+  // (it cannot happen while the invariants hold) rolls back alone: the job's end and result
+  // are kept, its reservation stays in escrow, and the log and the audit name the job.
   void apply_finish(write_op& op) {
     if (!is_terminal(op.state)) {
       op.ok = false;
       op.error = std::string("finish() needs a terminal state, got ") + to_string(op.state);
-      return;
-    }
-    if (!step_done(savepoint_.get(), &op.error)) {
-      op.ok = false;
       return;
     }
     sqlite3_stmt* stmt = finish_.get();
@@ -883,25 +947,21 @@ class sqlite_job_store final : public job_store, public account_store {
       op.error = sqlite3_errmsg(db_.get());
     }
     sqlite3_reset(stmt);
-    if (op.ok && op.applied && reserved > 0) {
-      std::vector<movement> moves;
-      const std::string memo;
-      if (charged - fee > 0) moves.push_back({escrow_account_id, payee, charged - fee, ledger_kind::charge, op.id, memo});
-      if (fee > 0) moves.push_back({escrow_account_id, fees_account_id, fee, ledger_kind::fee, op.id, memo});
-      if (reserved - charged > 0) moves.push_back({escrow_account_id, account, reserved - charged, ledger_kind::refund, op.id, memo});
-      try {
-        account_writes_->move(moves, op.time_ms);
-      } catch (const std::exception& e) {
-        // The books would not balance (an account vanished, escrow short). The job's end is
-        // not written either: it stays unfinished in the journal, runs again after a restart,
-        // and the log names it.
-        op.ok = false;
-        op.error = std::string("settling the job's reservation failed: ") + e.what();
-      }
+    if (!op.ok || !op.applied || reserved <= 0) return;
+    std::string error;
+    if (!step_done(savepoint_.get(), &error)) {
+      spdlog::error("job journal {}: job {}: cannot settle its reservation: {}", file_.string(), op.id, error);
+      return;
     }
-    if (!op.ok && sqlite3_get_autocommit(db_.get()) == 0) step_done(rollback_to_.get(), nullptr);
+    try {
+      account_writes_->settle(op.id, account, payee, reserved, charged, fee, op.time_ms);
+    } catch (const std::exception& e) {
+      spdlog::error("job journal {}: job {}: settling its reservation of {} micro-credits failed, so it stays "
+                    "in escrow and the audit names the job: {}",
+                    file_.string(), op.id, reserved, e.what());
+      if (sqlite3_get_autocommit(db_.get()) == 0) step_done(rollback_to_.get(), nullptr);
+    }
     if (sqlite3_get_autocommit(db_.get()) == 0) step_done(release_.get(), nullptr);
-    if (!op.ok) op.applied = false;
   }
 
   void apply_run(write_op& op) {

@@ -143,6 +143,41 @@ BOOST_AUTO_TEST_CASE(a_paid_job_reserves_its_bid_pays_the_donor_less_the_fee_and
   BOOST_TEST(billing_of(market_job).at("charged").as_int64() == 48);
   BOOST_TEST(billing_of(market_job).at("refunded").as_int64() == 0);
   require_books_balance(d);
+
+  // Dora's earnings: today holds the three jobs (44 + 44 + 44 after 10% fees).
+  auto earnings = http_as(dora.token, d.http_port(), "GET", "/api/v1/account/earnings?days=7");
+  BOOST_TEST_REQUIRE(earnings.status == 200, earnings.body);
+  const auto e = earnings.json();
+  const auto& days = e.at("days").as_array();
+  BOOST_TEST_REQUIRE(days.size() == 7u);
+  BOOST_TEST(days.back().at("jobs").as_int64() == 3);
+  BOOST_TEST(days.back().at("earned").as_int64() == 3 * 44);
+  BOOST_TEST(days.back().at("units").as_int64() == 3 * matmul_units);
+  BOOST_TEST(days.front().at("jobs").as_int64() == 0);
+  BOOST_TEST(e.at("total").at("earned").as_int64() == 3 * 44);
+  BOOST_TEST(e.at("recent").as_array().size() == 3u);
+  BOOST_TEST(e.at("recent").as_array()[0].at("worker").as_string() == "dora-box");
+  BOOST_TEST(e.at("workers").as_array().size() == 1u);
+  // Alice earned nothing; the leaderboard (public) has dora alone.
+  auto none = http_as(alice.token, d.http_port(), "GET", "/api/v1/account/earnings").json();
+  BOOST_TEST(none.at("total").at("earned").as_int64() == 0);
+  BOOST_TEST(none.at("days").as_array().size() == 30u);
+  auto board = http(d.http_port(), "GET", "/api/v1/donors?days=1");
+  BOOST_TEST_REQUIRE(board.status == 200, board.body);
+  const auto donors = board.json().at("donors").as_array();
+  BOOST_TEST_REQUIRE(donors.size() == 1u, board.body);
+  BOOST_TEST(donors[0].at("account").as_string() == "dora");
+  BOOST_TEST(donors[0].at("rank").as_int64() == 1);
+  BOOST_TEST(donors[0].at("earned").as_int64() == 3 * 44);
+  for (const char* bad : {"/api/v1/donors?days=0", "/api/v1/donors?days=abc", "/api/v1/donors?limit=1000"})
+    BOOST_TEST(http(d.http_port(), "GET", bad).status == 400, bad);
+  BOOST_TEST(http(d.http_port(), "GET", "/api/v1/account/earnings").status == 401);
+  // The jobs dora's workers ran, and those alice submitted.
+  auto paid = http(d.http_port(), "GET", "/api/v1/jobs?paid_to=dora").json();
+  BOOST_TEST(paid.at("jobs").as_array().size() == 3u);
+  auto mine = http(d.http_port(), "GET", "/api/v1/jobs?account=dora").json();
+  BOOST_TEST(mine.at("jobs").as_array().empty());
+  BOOST_TEST(http(d.http_port(), "GET", "/api/v1/jobs?account=nobody").status == 404);
 }
 
 BOOST_AUTO_TEST_CASE(a_bid_below_every_ask_waits_and_is_refunded_in_full_when_cancelled) {

@@ -200,6 +200,8 @@ BOOST_AUTO_TEST_CASE(a_journal_that_keeps_no_accounts_is_named) {
     std::vector<job_record> load_unfinished() override { return {}; }
     std::int64_t max_job_id() override { return 0; }
     std::map<job_state, std::int64_t> count_by_state() override { return {}; }
+    std::vector<earnings_day> earnings(std::int64_t, std::int64_t) override { return {}; }
+    std::vector<donor_totals> top_donors(std::int64_t, int) override { return {}; }
     void flush() override {}
   } fake;
   BOOST_CHECK_THROW(accounts_of(fake), std::invalid_argument);
