@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <charconv>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
@@ -84,7 +85,8 @@ int main(int argc, char** argv) {
       ("free-jobs", po::value<std::string>()->default_value("yes"),
        "yes: also run free jobs (bid 0) when no paid job it could run is waiting; no: only paid jobs")
       ("name", po::value<std::string>(), "this worker's name as the daemon shows it (default: the hostname)")
-      ("gpus", po::value<std::string>()->default_value("all"), "all: one slot per NVIDIA GPU; none: CPU only")
+      ("gpus", po::value<std::string>()->default_value("all"),
+       "all: one slot per NVIDIA GPU; none: CPU only; or the GPUs to lend by index, like 0,2")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical, off")
       ("grace-ms", po::value<long>()->default_value(10000),
        "on SIGTERM, how long running jobs may take to finish (and a cancelled job to stop)");
@@ -191,8 +193,22 @@ int main(int argc, char** argv) {
       throw usage_error("--free-jobs must be 'yes' or 'no' (got '" + free_jobs + "')");
     config.accept_free = free_jobs == "yes";
     const auto gpus = vm["gpus"].as<std::string>();
-    if (gpus != "all" && gpus != "none") throw usage_error("--gpus must be 'all' or 'none' (got '" + gpus + "')");
-    config.gpus = gpus == "none" ? gpu_mode::none : gpu_mode::all;
+    if (gpus == "all" || gpus == "none") {
+      config.gpus = gpus == "none" ? gpu_mode::none : gpu_mode::all;
+    } else {
+      config.gpus = gpu_mode::some;
+      std::size_t start = 0;
+      while (start <= gpus.size()) {
+        const auto end = std::min(gpus.find(',', start), gpus.size());
+        const auto item = gpus.substr(start, end - start);
+        int index = -1;
+        auto r = std::from_chars(item.data(), item.data() + item.size(), index);
+        if (item.empty() || r.ec != std::errc() || r.ptr != item.data() + item.size() || index < 0 || index > 63)
+          throw usage_error("--gpus must be 'all', 'none' or GPU indices like 0,2 (got '" + gpus + "')");
+        config.gpu_indices.push_back(index);
+        start = end + 1;
+      }
+    }
     const long grace_ms = vm["grace-ms"].as<long>();
     if (grace_ms < 0) throw usage_error("--grace-ms must not be negative");
     config.grace = std::chrono::milliseconds(grace_ms);

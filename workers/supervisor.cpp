@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -306,6 +307,20 @@ void supervisor::detect_devices() {
   if (gpus_.gpus.empty()) {
     log_->info("no NVIDIA GPU: {}", gpus_.note);
     return;
+  }
+  if (config_.gpus == gpu_mode::some) {
+    // Only the GPUs the donor lent; a listed index the machine lacks is named, not fatal (a
+    // GPU may be out for repair).
+    for (const int index : config_.gpu_indices) {
+      if (std::none_of(gpus_.gpus.begin(), gpus_.gpus.end(), [&](const auto& g) { return g.index == index; }))
+        log_->warn("--gpus names GPU {}, which this machine does not have", index);
+    }
+    std::erase_if(gpus_.gpus, [&](const auto& g) {
+      const bool lent = std::find(config_.gpu_indices.begin(), config_.gpu_indices.end(), g.index) !=
+                        config_.gpu_indices.end();
+      if (!lent) log_->info("gpu {} ({}) is not lent (--gpus)", g.index, g.name);
+      return !lent;
+    });
   }
   for (const auto& g : gpus_.gpus)
     log_->info("gpu {}: {}, {} MiB memory (found through {})", g.index, g.name, g.memory_bytes >> 20, gpus_.source);
@@ -866,6 +881,12 @@ void supervisor::send_hello(clock::time_point now) {
     hello["prices"] = std::move(prices);
   }
   hello["accept_free"] = config_.accept_free;
+  // The donor's settings on the dashboard name hours of this machine's local time.
+  {
+    const std::time_t t = std::time(nullptr);
+    std::tm local{};
+    if (::localtime_r(&t, &local) != nullptr) hello["utc_offset_minutes"] = local.tm_gmtoff / 60;
+  }
   if (state_ != link_state::connecting) {
     connecting_since_ = now;
     quiet_warning_interval_ = hello_quiet_warning_first;

@@ -22,7 +22,7 @@
 
 namespace potluck::worker {
 
-enum class gpu_mode { none, all };
+enum class gpu_mode { none, all, some };  // some: only gpu_indices
 
 struct supervisor_config {
   std::string daemon_endpoint = "tcp://127.0.0.1:5555";
@@ -39,6 +39,7 @@ struct supervisor_config {
   bool accept_free = true;
   std::string hostname;
   gpu_mode gpus = gpu_mode::all;
+  std::vector<int> gpu_indices;  // gpu_mode::some: the GPUs lent, by index
   std::string log_level = "info";  // passed to runners
   std::chrono::milliseconds grace{10000};
 };

@@ -1,5 +1,6 @@
 // Catalog routes: the tasks connected workers offer, and the workers themselves.
 #include "daemon/api/routes.hpp"
+#include "daemon/api/settings_json.hpp"
 #include "daemon/app/app.hpp"
 #include "daemon/http/http.hpp"
 
@@ -62,6 +63,9 @@ void add_catalog_routes(http::router& router, daemon_app& app) {
       for (const auto& [backend, ask] : w.prices) prices[backend] = ask;
       o["prices"] = std::move(prices);  // asks, micro-credits per million work units
       o["accepts_free"] = w.accepts_free;
+      o["settings"] = settings_json(w.settings);
+      o["taking_jobs"] = w.taking_jobs;
+      o["utc_offset_minutes"] = w.utc_offset_minutes;
       o["slots_total"] = total;
       o["slots_busy"] = total_busy;
       o["jobs_done"] = w.jobs_done;

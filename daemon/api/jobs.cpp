@@ -388,6 +388,13 @@ std::string job_json(const job_record& rec, const std::optional<live_job>& live,
   return out;
 }
 
+// The name of the donor a finished job paid, for its JSON; "" when it paid nobody.
+std::string paid_to_of(daemon_app& app, const job_record& rec) {
+  if (rec.payee_id == 0 || rec.charged <= 0) return {};
+  auto payee = app.accounts().get_account(rec.payee_id);
+  return payee ? payee->name : std::string();
+}
+
 // Answers a submit that asked to wait: with the finished job (200) as soon as it is terminal,
 // or with its current state (202) at the deadline. Runs on the writer thread after the
 // commit, before the job reaches the broker, so the terminal event cannot be missed.
@@ -402,7 +409,7 @@ void answer_when_done(daemon_app& app, std::shared_ptr<http::responder> res, std
     if (!e.terminal) return true;
     if (!w->answered.exchange(true)) {
       auto rec = app.store().get(id);
-      if (rec) res->send(http::json(200, job_json(*rec, std::nullopt, true, encoding)));
+      if (rec) res->send(http::json(200, job_json(*rec, std::nullopt, true, encoding, paid_to_of(app, *rec))));
       else res->send(http::json_error(500, "internal", "job " + std::to_string(id) + " vanished"));
     }
     return false;
@@ -606,10 +613,7 @@ void add_job_routes(http::router& router, daemon_app& app) {
   router.add("GET", "/api/v1/jobs/{id}", [&app](http::request& req, http::responder res) {
     job_record rec;
     if (!lookup(app, req, res, rec)) return;
-    std::string paid_to;
-    if (rec.payee_id != 0 && rec.charged > 0)
-      if (auto payee = app.accounts().get_account(rec.payee_id)) paid_to = payee->name;
-    res.send(http::json(200, job_json(rec, app.jobs().live(rec.id), true, encoding_of(req), paid_to)));
+    res.send(http::json(200, job_json(rec, app.jobs().live(rec.id), true, encoding_of(req), paid_to_of(app, rec))));
   });
 
   // What a job would cost and how long it would wait, without submitting it. Same body as a
@@ -675,8 +679,8 @@ void add_job_routes(http::router& router, daemon_app& app) {
     if (view.offers.empty()) why_not = "no connected worker offers this task on this backend now";
     else if (covering == 0)
       why_not = rec.bid == 0 ? "no connected worker that offers it accepts free jobs"
-                             : "the bid is below every connected worker's ask (lowest: " +
-                                   std::to_string(view.offers.front().ask) + ")";
+                             : "the bid is below every connected worker's ask (the lowest is " +
+                                   protocol::credits_string(view.offers.front().ask) + " credits per million units)";
     out["note"] = why_not.empty() ? json::value(nullptr) : json::value(why_not);
     res.send(http::json(200, json::serialize(out)));
   });
@@ -715,11 +719,12 @@ void add_job_routes(http::router& router, daemon_app& app) {
     const auto id = rec.id;
     auto stream = res.start_events();
     auto send_final = [&app, stream, id] {
-      if (auto done = app.store().get(id)) stream->send("job", job_json(*done, std::nullopt, true, tensor_encoding::automatic));
+      if (auto done = app.store().get(id))
+        stream->send("job", job_json(*done, std::nullopt, true, tensor_encoding::automatic, paid_to_of(app, *done)));
       stream->close();
     };
     if (is_terminal(rec.state)) {
-      stream->send("job", job_json(rec, std::nullopt, true, tensor_encoding::automatic));
+      stream->send("job", job_json(rec, std::nullopt, true, tensor_encoding::automatic, paid_to_of(app, rec)));
       stream->close();
       return;
     }

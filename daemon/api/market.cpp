@@ -1,8 +1,10 @@
-// Market routes: what a donor's workers earned (per day and per job), the donor leaderboard.
+// Market routes: what a donor's workers earned (per day and per job), their settings (pause,
+// slot cap, hours, free jobs), the donor leaderboard.
 // Amounts are micro-credits. Reads run on the HTTP thread: each is one indexed query of the
 // journal, and the leaderboard, which adds up every donor's jobs of the period, is kept for a
 // few seconds so that a busy dashboard does not repeat it.
 #include "daemon/api/routes.hpp"
+#include "daemon/api/settings_json.hpp"
 #include "daemon/app/app.hpp"
 #include "daemon/http/http.hpp"
 
@@ -10,6 +12,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <mutex>
 
 namespace json = boost::json;
@@ -43,6 +46,51 @@ bool count_param(const http::request& req, http::responder& res, const char* nam
 std::int64_t window_start(std::int64_t now, std::int64_t days) { return (now / day_ms - (days - 1)) * day_ms; }
 
 std::string day_string(std::int64_t ms) { return iso8601(ms).substr(0, 10); }
+
+// "22-7" -> (22, 7); the problem otherwise.
+std::string parse_hours(std::string_view text, int& from, int& to) {
+  const auto dash = text.find('-');
+  auto hour = [](std::string_view part, int& out) {
+    auto r = std::from_chars(part.data(), part.data() + part.size(), out);
+    return !part.empty() && r.ec == std::errc() && r.ptr == part.data() + part.size() && out >= 0 && out <= 23;
+  };
+  if (dash == std::string_view::npos || !hour(text.substr(0, dash), from) || !hour(text.substr(dash + 1), to))
+    return "\"hours\" is FROM-TO in whole hours of the worker's local time, like \"9-17\" or \"22-7\" (from 22:00 "
+           "to 07:00), or null for all day";
+  if (from == to) return "\"hours\" " + std::string(text) + " is an empty window: use null for all day";
+  return {};
+}
+
+// Applies the fields of `body` to `s`; the problem, or "".
+std::string apply_settings_body(const json::object& body, worker_settings& s) {
+  for (const auto& [key, _] : body)
+    if (key != "worker" && key != "paused" && key != "max_slots" && key != "hours" && key != "free_jobs")
+      return "unknown field \"" + std::string(key) + "\" (fields: worker, paused, max_slots, hours, free_jobs)";
+  if (auto* v = body.if_contains("paused")) {
+    if (!v->is_bool()) return "\"paused\" must be true or false";
+    s.paused = v->as_bool();
+  }
+  if (auto* v = body.if_contains("max_slots")) {
+    if (!v->is_int64() || v->as_int64() < 0 || v->as_int64() > max_worker_slots)
+      return "\"max_slots\" must be an integer from 0 (every slot) to " + std::to_string(max_worker_slots);
+    s.max_slots = static_cast<int>(v->as_int64());
+  }
+  if (auto* v = body.if_contains("hours")) {
+    if (v->is_null()) {
+      s.hours_from = s.hours_to = 0;
+    } else if (!v->is_string()) {
+      return "\"hours\" must be a string like \"9-17\", or null for all day";
+    } else if (auto problem = parse_hours(v->as_string(), s.hours_from, s.hours_to); !problem.empty()) {
+      return problem;
+    }
+  }
+  if (auto* v = body.if_contains("free_jobs")) {
+    if (v->is_null()) s.accept_free.reset();
+    else if (v->is_bool()) s.accept_free = v->as_bool();
+    else return "\"free_jobs\" must be true, false, or null to follow the worker's --free-jobs";
+  }
+  return {};
+}
 
 struct leaderboard_cache {
   std::mutex mutex;
@@ -108,6 +156,84 @@ void add_market_routes(http::router& router, daemon_app& app) {
                      {"recent", std::move(recent)},
                      {"workers", std::move(workers)}};
     res.send(http::json(200, json::serialize(out)));
+  });
+
+  // The caller's workers: those connected now (with their state) and those they have settings
+  // for, by name.
+  router.add("GET", "/api/v1/account/workers", [&app](http::request& req, http::responder res) {
+    const auto who = authenticate(app, req, res, token_scope::read);
+    if (!who) return;
+    std::map<std::string, json::object> by_name;
+    for (const auto& r : app.accounts().list_worker_settings(who->account.id))
+      by_name[r.name] = json::object{{"name", r.name}, {"connected", json::array()}, {"settings", settings_json(r.settings)}};
+    for (const auto& w : app.jobs().workers()) {
+      if (w.owner != who->account.name) continue;
+      auto& entry = by_name[w.name];
+      if (entry.empty()) entry = json::object{{"name", w.name}, {"connected", json::array()}};
+      entry["settings"] = settings_json(w.settings);
+      json::object prices, slots, busy;
+      for (const auto& [b, p] : w.prices) prices[b] = p;
+      for (const auto& [b, n] : w.slots) slots[b] = n;
+      for (const auto& [b, n] : w.busy) busy[b] = n;
+      entry["connected"].as_array().push_back(json::object{{"id", w.id},
+                                                          {"hostname", w.hostname},
+                                                          {"taking_jobs", w.taking_jobs},
+                                                          {"accepts_free", w.accepts_free},
+                                                          {"prices", std::move(prices)},
+                                                          {"slots", std::move(slots)},
+                                                          {"busy", std::move(busy)},
+                                                          {"jobs_done", w.jobs_done},
+                                                          {"jobs_failed", w.jobs_failed},
+                                                          {"utc_offset_minutes", w.utc_offset_minutes},
+                                                          {"connected_at", iso8601(w.connected_ms)}});
+    }
+    json::array out;
+    for (auto& [_, entry] : by_name) {
+      if (!entry.contains("settings")) entry["settings"] = settings_json(worker_settings{});
+      out.push_back(std::move(entry));
+    }
+    res.send(http::json(200, json::serialize(json::object{{"workers", std::move(out)}})));
+  });
+
+  // Changes the settings of the caller's worker(s) of one name; fields left out keep their
+  // value. Applied at once to the connected workers of that name and to any that connect later.
+  router.add("PUT", "/api/v1/account/workers/settings", [&app](http::request& req, http::responder res) {
+    const auto who = authenticate(app, req, res, token_scope::donate);
+    if (!who) return;
+    boost::system::error_code ec;
+    auto body = json::parse(req.body, ec);
+    if (ec || !body.is_object()) {
+      res.send(http::json_error(400, "invalid_json", "the body must be a JSON object like {\"worker\": \"my-box\", \"paused\": true}"));
+      return;
+    }
+    const auto* name = body.as_object().if_contains("worker");
+    if (!name || !name->is_string() || name->as_string().empty() || name->as_string().size() > max_worker_name_bytes) {
+      res.send(http::json_error(400, "invalid_request", "\"worker\" must be the worker's name (1 to 64 bytes)"));
+      return;
+    }
+    const std::string worker_name(name->as_string());
+    auto settings = app.accounts().find_worker_settings(who->account.id, worker_name).value_or(worker_settings{});
+    if (auto problem = apply_settings_body(body.as_object(), settings); !problem.empty()) {
+      res.send(http::json_error(400, "bad_settings", problem));
+      return;
+    }
+    settings.updated_ms = now_ms();
+    const auto owner = who->account.id;
+    app.work().post([&app, owner, worker_name, settings, res = std::make_shared<http::responder>(std::move(res))] {
+      try {
+        app.accounts().set_worker_settings(owner, worker_name, settings);
+      } catch (const store_refused& e) {
+        res->send(http::json_error(400, "bad_settings", e.what()));
+        return;
+      } catch (const std::exception& e) {
+        res->send(http::json_error(500, "internal", std::string("the settings could not be saved: ") + e.what()));
+        return;
+      }
+      app.jobs().settings_changed(owner, worker_name, settings);
+      auto out = settings_json(settings);
+      out["worker"] = worker_name;
+      res->send(http::json(200, json::serialize(out)));
+    });
   });
 
   // The donors whose workers did most in the last `days` days: public, like a volunteer

@@ -34,6 +34,9 @@ void daemon_app::start() {
   broker_opts.heartbeat_interval = options_.heartbeat_interval;
   broker_opts.prefetch_budget = options_.prefetch_budget;
   broker_opts.fee_ppm = options_.fee_ppm;
+  broker_opts.settings_of = [this](std::int64_t owner_id, const std::string& name) {
+    return accounts().find_worker_settings(owner_id, name);
+  };
   broker_opts.authenticate_worker = [this](const std::string* token) {
     return market::check_donor_token(accounts(), token, options_.anonymous_workers);
   };

@@ -35,11 +35,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <deque>
 #include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -49,7 +51,6 @@ using namespace std::chrono;
 namespace potluck::daemon {
 namespace {
 
-constexpr std::size_t max_worker_name_bytes = 64;
 constexpr std::size_t max_slots_per_worker = 256;
 constexpr std::int64_t max_prefetch_per_worker = 1024;
 constexpr double run_average_weight = 0.2;  // of the newest sample in run_us_average
@@ -112,6 +113,7 @@ struct broker::impl {
     int prefetch = 0;        // jobs it holds beyond its slots, waiting for a free slot (HELLO)
     std::int64_t token_id = 0;  // the donor token it registered with (0: anonymous)
     std::int64_t owner_id = 0;  // the account it earns for (0: anonymous, earns nothing)
+    bool hello_accepts_free = true;  // what its HELLO said; settings may override it
     bool draining = false;  // returned a job: shutting down, gets no new jobs
     steady_clock::time_point last_recv, last_send;
   };
@@ -163,6 +165,7 @@ struct broker::impl {
   std::vector<pending_job> inbox_jobs;
   std::vector<std::pair<std::int64_t, std::function<void(bool)>>> inbox_cancels;
   std::vector<std::int64_t> inbox_revoked_tokens;
+  std::vector<std::tuple<std::int64_t, std::string, worker_settings>> inbox_settings;
 
   // Owned by the broker thread; `state_mutex` guards what snapshots read.
   mutable std::mutex state_mutex;
@@ -236,15 +239,18 @@ struct broker::impl {
     std::vector<pending_job> new_jobs;
     std::vector<std::pair<std::int64_t, std::function<void(bool)>>> cancels;
     std::vector<std::int64_t> revoked;
+    std::vector<std::tuple<std::int64_t, std::string, worker_settings>> settings;
     {
       std::lock_guard lock(inbox_mutex);
       new_jobs.swap(inbox_jobs);
       cancels.swap(inbox_cancels);
       revoked.swap(inbox_revoked_tokens);
+      settings.swap(inbox_settings);
     }
     for (auto& j : new_jobs) queue_new(std::move(j));
     for (auto& [id, done] : cancels) cancel_job(id, std::move(done));
     for (auto token_id : revoked) disconnect_workers_of(token_id);
+    for (auto& [owner, name, s] : settings) change_settings(owner, name, s);
   }
 
   // ---------------------------------------------------------------- receiving
@@ -485,6 +491,9 @@ struct broker::impl {
     }
     if (auto* free = h.if_contains("accept_free"); free && !free->is_null() && !free->is_bool())
       return "\"accept_free\" must be true or false";
+    if (auto* offset = h.if_contains("utc_offset_minutes");
+        offset && !offset->is_null() && (!offset->is_int64() || std::abs(offset->as_int64()) > 24 * 60))
+      return "\"utc_offset_minutes\" must be an integer from -1440 to 1440";
     auto* name = h.if_contains("name");
     if (!name || !name->is_string() || name->as_string().empty() || name->as_string().size() > max_worker_name_bytes)
       return "\"name\" must be a string of 1 to 64 bytes";
@@ -529,7 +538,13 @@ struct broker::impl {
     w->token_id = ctx.token_id;
     if (auto* prices = h.if_contains("prices"); prices && prices->is_object())
       for (const auto& [backend, price] : prices->as_object()) w->info.prices[std::string(backend)] = price.as_int64();
-    if (auto* free = h.if_contains("accept_free"); free && free->is_bool()) w->info.accepts_free = free->as_bool();
+    if (auto* free = h.if_contains("accept_free"); free && free->is_bool()) w->hello_accepts_free = free->as_bool();
+    if (auto* offset = h.if_contains("utc_offset_minutes"); offset && offset->is_int64())
+      w->info.utc_offset_minutes = static_cast<int>(offset->as_int64());
+    if (options.settings_of && w->owner_id != 0) {
+      if (auto s = options.settings_of(w->owner_id, w->info.name)) w->info.settings = *s;
+    }
+    apply_settings(*w);
     if (auto* d = h.if_contains("devices"); d && d->is_object()) w->info.devices_json = json::serialize(*d);
     else w->info.devices_json = "{}";
     std::set<std::string> slot_backends;
@@ -588,6 +603,48 @@ struct broker::impl {
     rebuild_catalog();
     publish_worker_event(ref, "connected");
     pull_jobs_for(ref);
+  }
+
+  // ---------------------------------------------------------------- donors' settings
+  // Whether the worker takes new jobs now: not paused, and within its hours (its local time).
+  static bool open_now(const worker& w) {
+    const auto& s = w.info.settings;
+    if (s.paused) return false;
+    if (s.hours_from == s.hours_to) return true;
+    const auto local_minutes = now_ms() / 60'000 + w.info.utc_offset_minutes;
+    const auto hour = static_cast<int>(((local_minutes / 60) % 24 + 24) % 24);
+    return s.hours_from < s.hours_to ? (hour >= s.hours_from && hour < s.hours_to)
+                                     : (hour >= s.hours_from || hour < s.hours_to);
+  }
+
+  void apply_settings(worker& w) {
+    w.info.accepts_free = w.info.settings.accept_free.value_or(w.hello_accepts_free);
+    w.info.taking_jobs = open_now(w);
+  }
+
+  void change_settings(std::int64_t owner_id, const std::string& name, const worker_settings& s) {
+    for (auto& [_, w] : workers_by_identity) {
+      if (w->owner_id != owner_id || w->info.name != name) continue;
+      w->info.settings = s;
+      apply_settings(*w);
+      spdlog::info("broker: worker {} ({}): its donor changed its settings: {}, {} slots at most, hours {}-{}",
+                   w->info.id, w->info.name, s.paused ? "paused" : "running", s.max_slots, s.hours_from, s.hours_to);
+      publish_worker_event(*w, "settings");
+      pull_jobs_for(*w);
+    }
+  }
+
+  // Workers whose hours just began take jobs again; those whose hours ended get no new ones.
+  void check_hours() {
+    for (auto& [_, w] : workers_by_identity) {
+      const bool open = open_now(*w);
+      if (open == w->info.taking_jobs) continue;
+      w->info.taking_jobs = open;
+      spdlog::info("broker: worker {} ({}): {}", w->info.id, w->info.name,
+                   open ? "its hours began; it takes jobs again" : "its hours ended; it gets no new jobs");
+      publish_worker_event(*w, "settings");
+      if (open) pull_jobs_for(*w);
+    }
   }
 
   void disconnect_workers_of(std::int64_t token_id) {
@@ -712,9 +769,15 @@ struct broker::impl {
     auto b = w.in_flight.find(backend);
     return b == w.in_flight.end() ? 0 : b->second;
   }
+  // The slots new jobs may use: none while the worker is paused or out of its hours, at most
+  // its donor's cap.
+  static int capacity_of(const worker& w, const std::string& backend) {
+    if (w.draining || !w.info.taking_jobs) return 0;
+    const int slots = slots_of(w, backend);
+    return w.info.settings.max_slots > 0 ? std::min(slots, w.info.settings.max_slots) : slots;
+  }
   static int free_slots(const worker& w, const std::string& backend) {
-    if (w.draining) return 0;
-    return slots_of(w, backend) - in_flight_of(w, backend);
+    return capacity_of(w, backend) - in_flight_of(w, backend);
   }
 
   // How many jobs of a task a worker may hold beyond its slots, waiting there for a free one.
@@ -731,8 +794,11 @@ struct broker::impl {
   }
   int prefetch_for(const worker& w, const std::string& task, const std::string& backend) const {
     if (w.prefetch <= 0 || options.prefetch_budget.count() <= 0 || !is_short(task, backend)) return 0;
+    // A job sent ahead starts on whichever runner frees first: with its slots capped below
+    // what it has, the worker could run more jobs at once than its donor allows.
+    if (capacity_of(w, backend) < slots_of(w, backend)) return 0;
     auto long_jobs = w.long_in_flight.find(backend);
-    const int cycling = slots_of(w, backend) - (long_jobs == w.long_in_flight.end() ? 0 : long_jobs->second);
+    const int cycling = capacity_of(w, backend) - (long_jobs == w.long_in_flight.end() ? 0 : long_jobs->second);
     if (cycling <= 0) return 0;
     const double budget_us = static_cast<double>(options.prefetch_budget.count()) * 1000.0;
     const double per_job_us = std::max(run_us_average.at(queue_key(task, backend)), 1.0) / cycling;
@@ -740,8 +806,9 @@ struct broker::impl {
   }
   // Room for one more job of this task: a free slot, or a place in the worker's prefetch.
   int room_for(const worker& w, const std::string& task, const std::string& backend) const {
-    if (w.draining) return 0;
-    return slots_of(w, backend) + prefetch_for(w, task, backend) - in_flight_of(w, backend);
+    const int capacity = capacity_of(w, backend);
+    if (capacity <= 0) return 0;
+    return capacity + prefetch_for(w, task, backend) - in_flight_of(w, backend);
   }
 
   void change_in_flight(worker& w, const std::string& backend, int delta) {
@@ -1028,6 +1095,7 @@ struct broker::impl {
   }
 
   void heartbeat_and_expire() {
+    check_hours();
     const auto now = steady_clock::now();
     const auto dead_after = options.heartbeat_interval * options.heartbeat_liveness;
     std::vector<std::string> expired;
@@ -1095,6 +1163,14 @@ void broker::token_revoked(std::int64_t token_id) {
   {
     std::lock_guard lock(impl_->inbox_mutex);
     impl_->inbox_revoked_tokens.push_back(token_id);
+  }
+  impl_->wake();
+}
+
+void broker::settings_changed(std::int64_t owner_id, std::string name, worker_settings settings) {
+  {
+    std::lock_guard lock(impl_->inbox_mutex);
+    impl_->inbox_settings.emplace_back(owner_id, std::move(name), settings);
   }
   impl_->wake();
 }

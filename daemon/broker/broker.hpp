@@ -20,6 +20,7 @@
 // a job's terminal state is written once (the store ignores later ones).
 #pragma once
 
+#include "daemon/store/account_store.hpp"
 #include "daemon/store/job_store.hpp"
 #include "potluck/protocol/task_spec.hpp"
 #include "potluck/protocol/tensor.hpp"
@@ -48,6 +49,10 @@ struct worker_credentials {
   std::string refusal;  // why not, for the worker's operator
 };
 using worker_authenticator = std::function<worker_credentials(const std::string* token)>;
+// The settings a donor stored for their worker of this name, if any. Called on the broker
+// thread when a worker registers: a quick journal read.
+using worker_settings_lookup =
+    std::function<std::optional<worker_settings>(std::int64_t owner_id, const std::string& name)>;
 
 struct broker_options {
   std::string endpoint = "tcp://127.0.0.1:5555";
@@ -58,6 +63,7 @@ struct broker_options {
   std::chrono::milliseconds prefetch_budget{5};
   worker_authenticator authenticate_worker;  // empty: every worker is accepted, anonymous
   std::int64_t fee_ppm = 0;  // the operator's fee, in millionths of each charge
+  worker_settings_lookup settings_of;  // empty: no worker has settings
 };
 
 // A journaled job handed to the broker for dispatch.
@@ -91,7 +97,10 @@ struct worker_snapshot {
   std::vector<std::string> load_errors;
   std::map<std::string, int> slots, busy;  // by backend
   std::map<std::string, std::int64_t> prices;  // its ask by backend (micro-credits per M units)
-  bool accepts_free = true;                    // runs free jobs (bid 0)
+  bool accepts_free = true;                    // runs free jobs (bid 0), settings applied
+  worker_settings settings;                    // its donor's settings (defaults when none)
+  int utc_offset_minutes = 0;                  // its local time zone (HELLO), for settings' hours
+  bool taking_jobs = true;                     // not paused and within its hours now
   std::uint64_t jobs_done = 0, jobs_failed = 0;
   std::int64_t connected_ms = 0, last_seen_ms = 0;
 };
@@ -141,6 +150,9 @@ class broker {
   // A donor token was revoked: the workers registered with it are disconnected (their jobs
   // go back to the queue) and, saying hello again with it, refused. Any thread.
   void token_revoked(std::int64_t token_id);
+  // A donor changed the settings of their worker(s) named `name`: applied at once to those
+  // connected (a pause stops new jobs; running ones finish). Any thread.
+  void settings_changed(std::int64_t owner_id, std::string name, worker_settings settings);
 
   std::optional<live_job> live(std::int64_t id) const;
   std::vector<worker_snapshot> workers() const;

@@ -125,6 +125,26 @@ struct movement {
   std::string memo;  // at most max_memo_bytes
 };
 
+// What a donor decided for one of their workers (by its name), from the dashboard or the API:
+// the daemon applies it to the worker whenever it is connected. Checked by the store:
+// max_slots 0..256, hours 0..23.
+struct worker_settings {
+  bool paused = false;              // no new jobs (running ones finish)
+  int max_slots = 0;                // at most this many jobs at once per backend; 0: every slot
+  int hours_from = 0, hours_to = 0; // new jobs only from hours_from to hours_to (worker's local
+                                    // time, end excluded, may wrap past midnight); equal: always
+  std::optional<bool> accept_free;  // run free jobs; nullopt: as the worker's --free-jobs says
+  std::int64_t updated_ms = 0;
+};
+
+struct worker_settings_record {
+  std::string name;  // the worker's name
+  worker_settings settings;
+};
+
+inline constexpr std::size_t max_worker_name_bytes = 64;
+inline constexpr int max_worker_slots = 256;
+
 struct audit_report {
   bool ok = true;                    // problems is empty
   std::int64_t minted = 0;           // sum of every grant in the ledger
@@ -196,6 +216,15 @@ class account_store {
                                             std::int64_t before_id) = 0;
   // Recomputes every balance from the ledger, in one consistent read, and compares.
   virtual audit_report audit() = 0;
+
+  // A donor's settings for their worker named `name` (replacing what was there). Refuses
+  // bad_settings (name empty or over max_worker_name_bytes, values out of range) and
+  // unknown_account.
+  virtual void set_worker_settings(std::int64_t owner_id, std::string_view name,
+                                   const worker_settings& settings) = 0;
+  virtual std::optional<worker_settings> find_worker_settings(std::int64_t owner_id,
+                                                              std::string_view name) = 0;
+  virtual std::vector<worker_settings_record> list_worker_settings(std::int64_t owner_id) = 0;  // by name
 };
 
 // The accounts kept in the same journal (same file, same writer, same transactions) as

@@ -12,7 +12,7 @@
 namespace potluck::daemon::store_detail {
 namespace {
 
-constexpr std::array<migration, 4> migrations{{
+constexpr std::array<migration, 5> migrations{{
     {1, R"sql(
 CREATE TABLE jobs (
   id            INTEGER PRIMARY KEY,
@@ -106,6 +106,20 @@ ALTER TABLE jobs ADD COLUMN charged  INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN fee      INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE jobs ADD COLUMN payee_id INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX jobs_by_payee ON jobs (payee_id, id) WHERE payee_id <> 0;
+)sql"},
+    // 5: donors' settings for their workers (account_store::worker_settings).
+    {5, R"sql(
+CREATE TABLE worker_settings (
+  owner_id    INTEGER NOT NULL REFERENCES accounts (id),
+  name        TEXT    NOT NULL,
+  paused      INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+  max_slots   INTEGER NOT NULL DEFAULT 0 CHECK (max_slots BETWEEN 0 AND 256),
+  hours_from  INTEGER NOT NULL DEFAULT 0 CHECK (hours_from BETWEEN 0 AND 23),
+  hours_to    INTEGER NOT NULL DEFAULT 0 CHECK (hours_to BETWEEN 0 AND 23),
+  accept_free INTEGER CHECK (accept_free IN (0, 1)),  -- NULL: as the worker says
+  updated_ms  INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (owner_id, name)
+) STRICT, WITHOUT ROWID;
 )sql"},
 }};
 

@@ -164,6 +164,18 @@ void check_movements(const std::vector<movement>& movements) {
   }
 }
 
+void check_worker_settings(std::string_view name, const worker_settings& s) {
+  if (name.empty() || name.size() > max_worker_name_bytes) {
+    throw store_refused("bad_settings", "a worker's name is 1 to " + std::to_string(max_worker_name_bytes) + " bytes");
+  }
+  if (s.max_slots < 0 || s.max_slots > max_worker_slots) {
+    throw store_refused("bad_settings", "max_slots is from 0 (every slot) to " + std::to_string(max_worker_slots));
+  }
+  if (s.hours_from < 0 || s.hours_from > 23 || s.hours_to < 0 || s.hours_to > 23) {
+    throw store_refused("bad_settings", "hours are from 0 to 23");
+  }
+}
+
 // ---- writes ---------------------------------------------------------------------------
 
 account_writes::account_writes(sqlite3* db, const std::filesystem::path& file)
@@ -193,6 +205,31 @@ account_writes::account_writes(sqlite3* db, const std::filesystem::path& file)
   touch_token_ = prepare(db, file,
                          "UPDATE api_tokens SET last_used_ms = ?2 "
                          "WHERE id = ?1 AND last_used_ms < ?2");
+  upsert_settings_ = prepare(db, file,
+                             "INSERT INTO worker_settings (owner_id, name, paused, max_slots, hours_from, "
+                             "hours_to, accept_free, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+                             "ON CONFLICT (owner_id, name) DO UPDATE SET paused = excluded.paused, "
+                             "max_slots = excluded.max_slots, hours_from = excluded.hours_from, "
+                             "hours_to = excluded.hours_to, accept_free = excluded.accept_free, "
+                             "updated_ms = excluded.updated_ms");
+}
+
+void account_writes::set_worker_settings(std::int64_t owner_id, std::string_view name, const worker_settings& s) {
+  const account_record owner = load_for(owner_id, "worker owner", {});
+  if (owner.kind == account_kind::system) {
+    throw store_refused("bad_settings", describe(owner) + " is a system account: it has no workers");
+  }
+  sqlite3_stmt* stmt = upsert_settings_.get();
+  sqlite3_bind_int64(stmt, 1, owner_id);
+  bind_text(stmt, 2, name);
+  sqlite3_bind_int(stmt, 3, s.paused ? 1 : 0);
+  sqlite3_bind_int(stmt, 4, s.max_slots);
+  sqlite3_bind_int(stmt, 5, s.hours_from);
+  sqlite3_bind_int(stmt, 6, s.hours_to);
+  if (s.accept_free) sqlite3_bind_int(stmt, 7, *s.accept_free ? 1 : 0);
+  else sqlite3_bind_null(stmt, 7);
+  sqlite3_bind_int64(stmt, 8, s.updated_ms);
+  step(stmt, "cannot write a worker's settings");
 }
 
 void account_writes::step(sqlite3_stmt* stmt, std::string_view what) {
@@ -469,6 +506,9 @@ account_reads::account_reads(sqlite3* db, const std::filesystem::path& file)
                         "WHERE t.token_hash = ?1");
   list_tokens_ = prepare(
       db, file, "SELECT " + tokens + " FROM api_tokens WHERE account_id = ?1 ORDER BY id DESC");
+  const std::string settings = "name, paused, max_slots, hours_from, hours_to, accept_free, updated_ms";
+  find_settings_ = prepare(db, file, "SELECT " + settings + " FROM worker_settings WHERE owner_id = ?1 AND name = ?2");
+  list_settings_ = prepare(db, file, "SELECT " + settings + " FROM worker_settings WHERE owner_id = ?1 ORDER BY name");
   // Two index range scans, each stopping after `limit` rows, rather than an OR that would
   // walk the whole ledger backwards. An account is never on both sides of one row.
   history_ = prepare(db, file,
@@ -572,6 +612,43 @@ std::optional<token_match> account_reads::find_token(std::string_view token_hash
   if (rc == SQLITE_DONE) return std::nullopt;
   if (rc != SQLITE_ROW) failed("find_token");
   return token_match{read_token(stmt, 0), read_account(stmt, 8)};
+}
+
+namespace {
+
+worker_settings read_settings(sqlite3_stmt* stmt, int first) {
+  worker_settings s;
+  s.paused = sqlite3_column_int(stmt, first) != 0;
+  s.max_slots = sqlite3_column_int(stmt, first + 1);
+  s.hours_from = sqlite3_column_int(stmt, first + 2);
+  s.hours_to = sqlite3_column_int(stmt, first + 3);
+  if (sqlite3_column_type(stmt, first + 4) != SQLITE_NULL) s.accept_free = sqlite3_column_int(stmt, first + 4) != 0;
+  s.updated_ms = sqlite3_column_int64(stmt, first + 5);
+  return s;
+}
+
+}  // namespace
+
+std::optional<worker_settings> account_reads::find_worker_settings(std::int64_t owner_id, std::string_view name) {
+  sqlite3_stmt* stmt = find_settings_.get();
+  reset_on_exit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, owner_id);
+  bind_text(stmt, 2, name);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) failed("find_worker_settings");
+  return read_settings(stmt, 1);
+}
+
+std::vector<worker_settings_record> account_reads::list_worker_settings(std::int64_t owner_id) {
+  sqlite3_stmt* stmt = list_settings_.get();
+  reset_on_exit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, owner_id);
+  std::vector<worker_settings_record> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) out.push_back({column_text(stmt, 0), read_settings(stmt, 1)});
+  if (rc != SQLITE_DONE) failed("list_worker_settings");
+  return out;
 }
 
 std::vector<token_record> account_reads::list_tokens(std::int64_t account_id) {

@@ -32,6 +32,7 @@ void check_new_account(std::string_view name, account_kind kind, std::int64_t gr
 void check_new_token(std::string_view name, std::uint32_t scopes, std::string_view prefix,
                      std::string_view token_hash);
 void check_movements(const std::vector<movement>& movements);
+void check_worker_settings(std::string_view name, const worker_settings& settings);
 
 class account_writes {
  public:
@@ -54,6 +55,7 @@ class account_writes {
                std::int64_t now_ms);
   void settle(std::int64_t job_id, std::int64_t account, std::int64_t payee, std::int64_t reserved,
               std::int64_t charged, std::int64_t fee, std::int64_t now_ms);
+  void set_worker_settings(std::int64_t owner_id, std::string_view name, const worker_settings& settings);
   // token id -> newest use; a use older than the one recorded changes nothing.
   void record_token_uses(const std::unordered_map<std::int64_t, std::int64_t>& uses);
 
@@ -70,7 +72,7 @@ class account_writes {
              const std::string& memo, std::int64_t now_ms);
 
   statement get_, id_by_name_, insert_account_, add_balance_, take_balance_, insert_entry_;
-  statement upsert_member_, hash_used_, insert_token_, revoke_token_, touch_token_;
+  statement upsert_member_, hash_used_, insert_token_, revoke_token_, touch_token_, upsert_settings_;
 };
 
 class account_reads {
@@ -85,6 +87,8 @@ class account_reads {
   std::vector<token_record> list_tokens(std::int64_t account_id);
   std::vector<ledger_entry> history(std::int64_t account_id, int limit, std::int64_t before_id);
   audit_report audit();
+  std::optional<worker_settings> find_worker_settings(std::int64_t owner_id, std::string_view name);
+  std::vector<worker_settings_record> list_worker_settings(std::int64_t owner_id);
 
  private:
   std::vector<membership> memberships(sqlite3_stmt* stmt, std::int64_t id, std::string_view what);
@@ -93,6 +97,7 @@ class account_reads {
   sqlite3* db_;
   const std::filesystem::path file_;
   statement by_name_, by_id_, members_, orgs_of_, find_token_, list_tokens_, history_;
+  statement find_settings_, list_settings_;
   statement begin_, end_, audit_accounts_, audit_entries_, audit_jobs_, audit_settlements_;
 };
 

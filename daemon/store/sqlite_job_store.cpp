@@ -520,6 +520,21 @@ class sqlite_job_store final : public job_store, public account_store {
     return reader.accounts().audit();
   }
 
+  void set_worker_settings(std::int64_t owner_id, std::string_view name, const worker_settings& settings) override {
+    store_detail::check_worker_settings(name, settings);
+    run_on_writer("set_worker_settings", [&] { account_writes_->set_worker_settings(owner_id, name, settings); });
+  }
+
+  std::optional<worker_settings> find_worker_settings(std::int64_t owner_id, std::string_view name) override {
+    reader_lease reader(*this);
+    return reader.accounts().find_worker_settings(owner_id, name);
+  }
+
+  std::vector<worker_settings_record> list_worker_settings(std::int64_t owner_id) override {
+    reader_lease reader(*this);
+    return reader.accounts().list_worker_settings(owner_id);
+  }
+
  private:
   enum class op_kind : std::uint8_t { insert, mark_running, mark_queued, finish, flush, run };
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <ctime>
 #include <map>
 #include <random>
 #include <string>
@@ -506,4 +507,100 @@ BOOST_AUTO_TEST_CASE(a_randomized_run_with_failures_cancels_and_worker_kills_kee
   BOOST_TEST(report.at("escrow").as_int64() == 0);
   BOOST_TEST(report.at("jobs_checked").as_int64() == static_cast<std::int64_t>(ids.size()));
   BOOST_TEST_MESSAGE("randomized run: " << ids.size() << " jobs, " << succeeded << " succeeded, fees " << fees);
+}
+
+BOOST_AUTO_TEST_CASE(a_donor_pauses_caps_and_limits_the_hours_of_a_worker_from_the_api) {
+  daemon_process d({"--starter-grant", "10"});
+  const auto kate = sign_up(d, "kate");
+  const auto leo = sign_up(d, "leo");
+  auto worker = donor_worker(d, "kate-box", kate, {}, 1, 2);
+  auto settings = [&](const user& who, const std::string& body) {
+    return http_as(who.token, d.http_port(), "PUT", "/api/v1/account/workers/settings", body);
+  };
+  auto state_of = [&](std::int64_t id) {
+    return std::string(http(d.http_port(), "GET", "/api/v1/jobs/" + std::to_string(id)).json().at("state").as_string());
+  };
+
+  // Paused: a new job waits; resumed: it runs.
+  auto r = settings(kate, R"({"worker":"kate-box","paused":true})");
+  BOOST_TEST_REQUIRE(r.status == 200, r.body);
+  BOOST_TEST(r.json().at("paused").as_bool());
+  BOOST_TEST_REQUIRE(eventually([&] {
+    const auto list = http(d.http_port(), "GET", "/api/v1/workers").json();
+    return !list.at("workers").as_array()[0].at("taking_jobs").as_bool();
+  }, 10s));
+  const auto waiting = submit_as(d, leo.token, R"({"task":"test.sleep","params":{"ms":1}})");
+  std::this_thread::sleep_for(300ms);  // time for a dispatch that must not happen
+  BOOST_TEST(state_of(waiting) == "queued");
+  auto mine = http_as(kate.token, d.http_port(), "GET", "/api/v1/account/workers");
+  BOOST_TEST_REQUIRE(mine.status == 200, mine.body);
+  const auto listed = mine.json().at("workers").as_array();
+  BOOST_TEST_REQUIRE(listed.size() == 1u, mine.body);
+  BOOST_TEST(listed[0].at("name").as_string() == "kate-box");
+  BOOST_TEST(listed[0].at("settings").at("paused").as_bool());
+  BOOST_TEST(listed[0].at("connected").as_array().size() == 1u);
+  BOOST_TEST(!listed[0].at("connected").as_array()[0].at("taking_jobs").as_bool());
+  BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","paused":false})").status == 200);
+  BOOST_TEST(wait_for_job(d, waiting).at("state").as_string() == "succeeded");
+
+  // At most one slot of two: two long jobs run one at a time.
+  BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","max_slots":1})").status == 200);
+  const auto first = submit_as(d, leo.token, R"({"task":"test.sleep","params":{"ms":600}})");
+  const auto second = submit_as(d, leo.token, R"({"task":"test.sleep","params":{"ms":600}})");
+  BOOST_TEST_REQUIRE(eventually([&] { return state_of(first) == "running"; }, 10s));
+  BOOST_TEST(state_of(second) == "queued");
+  BOOST_TEST(wait_for_job(d, second).at("state").as_string() == "succeeded");
+
+  // Hours that exclude this hour (in the worker's local time): new jobs wait. The window
+  // opening is what dispatches them; its end is not tested (it would take an hour).
+  const auto local = [] {
+    std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&t, &tm);
+    return tm.tm_hour;
+  }();
+  const auto closed = std::to_string((local + 1) % 24) + "-" + std::to_string((local + 2) % 24);
+  BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","hours":")" + closed + R"("})").status == 200);
+  const auto later = submit_as(d, leo.token, R"({"task":"test.sleep","params":{"ms":1}})");
+  std::this_thread::sleep_for(300ms);
+  BOOST_TEST(state_of(later) == "queued");
+  const auto open = std::to_string(local) + "-" + std::to_string((local + 1) % 24);
+  BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","hours":")" + open + R"("})").status == 200);
+  BOOST_TEST(wait_for_job(d, later).at("state").as_string() == "succeeded");
+
+  // The donor refuses free jobs from the dashboard, overriding --free-jobs yes.
+  BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","hours":null,"free_jobs":false})").status == 200);
+  const auto free_job = submit_as(d, leo.token, R"({"task":"test.sleep","params":{"ms":1},"bid":0})");
+  std::this_thread::sleep_for(300ms);
+  BOOST_TEST(state_of(free_job) == "queued");
+  BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","free_jobs":null})").status == 200);
+  BOOST_TEST(wait_for_job(d, free_job).at("state").as_string() == "succeeded");
+
+  // Settings outlive a reconnection: paused again, the worker restarts and stays paused.
+  BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","paused":true})").status == 200);
+  worker->signal(SIGKILL);
+  worker->wait(10s);
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 0));
+  worker = donor_worker(d, "kate-box", kate, {}, 1, 2);
+  const auto after = http(d.http_port(), "GET", "/api/v1/workers").json();
+  BOOST_TEST(after.at("workers").as_array()[0].at("settings").at("paused").as_bool());
+
+  // Another account's settings of the same name change nothing here.
+  BOOST_TEST_REQUIRE(settings(leo, R"({"worker":"kate-box","paused":false})").status == 200);
+  std::this_thread::sleep_for(200ms);
+  const auto still = http(d.http_port(), "GET", "/api/v1/workers").json();
+  BOOST_TEST(!still.at("workers").as_array()[0].at("taking_jobs").as_bool());
+
+  // Bad settings: a clear 400, nothing changed.
+  for (const char* bad : {R"({"paused":true})", R"({"worker":"","paused":true})", R"({"worker":"kate-box","paused":"yes"})",
+                          R"({"worker":"kate-box","max_slots":-1})", R"({"worker":"kate-box","max_slots":1000})",
+                          R"({"worker":"kate-box","hours":"25-3"})", R"({"worker":"kate-box","hours":"9-9"})",
+                          R"({"worker":"kate-box","hours":"nine"})", R"({"worker":"kate-box","free_jobs":1})",
+                          R"({"worker":"kate-box","colour":"red"})", "not json"}) {
+    auto bad_reply = settings(kate, bad);
+    BOOST_TEST(bad_reply.status == 400, bad << " -> " << bad_reply.body);
+  }
+  BOOST_TEST(http(d.http_port(), "PUT", "/api/v1/account/workers/settings", R"({"worker":"kate-box"})").status == 401);
+  const auto unchanged = http_as(kate.token, d.http_port(), "GET", "/api/v1/account/workers").json();
+  BOOST_TEST(unchanged.at("workers").as_array()[0].at("settings").at("paused").as_bool());
 }

@@ -61,6 +61,9 @@ BOOST_AUTO_TEST_CASE(bad_flags_give_one_clear_line_and_exit_2) {
       {{"--price", "99999999999"}, "at most 1000000"},
       {{"--price", "1e6"}, "not a number"},
       {{"--free-jobs", "maybe"}, "--free-jobs"},
+      {{"--gpus", "0,x"}, "--gpus"},
+      {{"--gpus", "0,,1"}, "--gpus"},
+      {{"--gpus", "-1"}, "--gpus"},
   };
   for (const auto& [args, mention] : cases) {
     const auto r = run_worker(args);
