@@ -1,9 +1,9 @@
 // The commands of the potluck CLI (see app.hpp): a flat table of command specs (flags, help,
 // examples, handler), a parser that accepts global flags before or after the command, and the
 // job commands' handlers, which talk to the daemon through http_client and print through
-// format.hpp and tensor_print.hpp (the account commands' handlers are in accounts.cpp). run()
-// finds the daemon's URL and the API token (config.hpp) and turns errors into exit statuses, in
-// one place at its end.
+// format.hpp, market.hpp and tensor_print.hpp (the account commands' handlers are in
+// accounts.cpp). run() finds the daemon's URL and the API token (config.hpp) and turns errors
+// into exit statuses, in one place at its end.
 #include "cli/app.hpp"
 
 #include "cli/command.hpp"
@@ -12,6 +12,7 @@
 #include "cli/format.hpp"
 #include "cli/http_client.hpp"
 #include "cli/inputs.hpp"
+#include "cli/market.hpp"
 #include "cli/tensor_print.hpp"
 
 #include <boost/json.hpp>
@@ -248,6 +249,8 @@ void print_job_detail(context& ctx, const json::object& job) {
     else if (state == "running")
       rows.emplace_back("Running", job_duration(job, now));
   }
+  if (auto billing = billing_text(job); !billing.empty())
+    rows.emplace_back("Billing", billing);
   if (state == "running" || state == "queued") {
     const auto progress = number_field(job, "progress");
     std::string p = std::to_string(static_cast<int>(progress * 100)) + "%";
@@ -450,6 +453,7 @@ int report_finished(context& ctx, const json::object& job) {
             line += " in " + format_duration(int_field(t->as_object(), "run"));
         if (auto w = string_field(job, "worker"); !w.empty()) line += " on " + w;
         ctx.err << paint(line, tone::green, ctx.color_err) << '\n';
+        if (auto billing = billing_text(job); !billing.empty()) ctx.err << "  " << billing << '\n';
       }
       print_outputs(ctx, job, "");
     }
@@ -457,20 +461,32 @@ int report_finished(context& ctx, const json::object& job) {
   }
   ctx.err << paint(ctx.term.unicode ? "✗ " : "", tone::red, ctx.color_err)
           << paint(failure_line(job), tone::red, ctx.color_err) << '\n';
+  // What the failed job cost, or that its reserve came back; -q keeps stderr to the failure.
+  if (!ctx.quiet)
+    if (auto billing = billing_text(job); !billing.empty()) ctx.err << "  " << billing << '\n';
   return exit_job_failed;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The commands
 
-int cmd_submit(context& ctx, const parsed_command& p) {
+// The job that submit and quote describe with the same flags.
+submit_request job_request(const parsed_command& p) {
   submit_request request;
   request.task = p.args.at(0);
-  ctx.task = request.task;
   request.inputs = p.all("input");
   request.params = p.all("param");
   request.params_json = p.value("params");
   request.backend = p.value("backend");
+  if (p.has("bid")) request.bid = p.value("bid");
+  if (p.has("max-price")) request.max_price = p.value("max-price");
+  return request;
+}
+
+int cmd_submit(context& ctx, const parsed_command& p) {
+  auto request = job_request(p);
+  ctx.task = request.task;
+  ctx.quote_hint = "See what the job would cost first: potluck quote " + request.task + ", with the same flags.";
   if (p.has("max-attempts")) request.max_attempts = parse_positive("max-attempts", p.value("max-attempts"), 10);
   const auto body = json::serialize(build_job(request));
   auto reply = call(ctx, "POST", "/api/v1/jobs", body, {200, 201, 202});
@@ -489,6 +505,28 @@ int cmd_submit(context& ctx, const parsed_command& p) {
   auto job = follow_job(ctx, id, request.task);
   if (!job) return exit_interrupted;
   return report_finished(ctx, *job);
+}
+
+int cmd_quote(context& ctx, const parsed_command& p) {
+  const auto request = job_request(p);
+  ctx.task = request.task;
+  auto v = call(ctx, "POST", "/api/v1/jobs/quote", json::serialize(build_job(request)), {200});
+  if (!v.is_object() || !v.as_object().contains("units"))
+    throw api_error(200, "bad_reply", "the daemon's quote holds no \"units\"");
+  const auto& quote = v.as_object();
+  const bool covered = quote_covered(quote);
+  if (ctx.json) {
+    print_json(ctx, v);
+  } else if (ctx.quiet) {
+    // Plain credits, no separators, for scripts; nothing when no worker takes the job.
+    if (auto* cost = quote.if_contains("cost"); covered && cost && cost->is_number())
+      ctx.out << protocol::credits_string(int_field(quote, "cost")) << '\n';
+  } else {
+    const auto source = request.bid ? bid_source::bid : request.max_price ? bid_source::max_price : bid_source::lowest_ask;
+    ctx.out << render_quote(quote, source, ctx.color_out);
+    if (auto hint = quote_hint(quote); !hint.empty()) ctx.err << paint(hint, tone::dim, ctx.color_err) << '\n';
+  }
+  return covered ? exit_ok : exit_not_covered;
 }
 
 int cmd_job(context& ctx, const parsed_command& p) {
@@ -634,10 +672,11 @@ int cmd_workers(context& ctx, const parsed_command&) {
     return exit_ok;
   }
   const auto now = now_ms();
-  text_table table({"NAME", "CPU", "GPUs", "PLUGINS", "BUSY", "JOBS DONE", "LAST SEEN"});
-  table.set_align(4, align::right);
-  table.set_align(5, align::right);
+  text_table table({"NAME", "CPU", "GPUs", "PLUGINS", "PRICE", "FREE JOBS", "BUSY", "JOBS DONE", "LAST SEEN"});
+  table.set_align(6, align::right);
+  table.set_align(7, align::right);
   std::vector<std::string> warnings;
+  bool priced = false;
   for (const auto& w : workers->as_array()) {
     if (!w.is_object()) continue;
     const auto& worker = w.as_object();
@@ -650,10 +689,15 @@ int cmd_workers(context& ctx, const parsed_command&) {
     const auto busy = int_field(worker, "slots_busy"), total = int_field(worker, "slots_total");
     const auto seen = time_field(worker, "last_seen_at");
     const auto name = string_field(worker, "name");
+    const auto* accepts = worker.if_contains("accepts_free");
+    const bool accepts_free = accepts && accepts->is_bool() && accepts->as_bool();
+    priced = priced || worker_has_price(worker);
     table.add_row({{name},
                    {describe_cpu(devices)},
                    {describe_gpus(devices)},
                    {plugins.empty() ? "-" : plugins},
+                   {worker_prices_text(worker)},
+                   {worker.contains("accepts_free") ? (accepts_free ? "yes" : "no") : "-"},
                    {std::to_string(busy) + "/" + std::to_string(total), busy >= total && total > 0 ? tone::yellow : tone::none},
                    {with_thousands(int_field(worker, "jobs_done"))},
                    {seen ? format_age(now - *seen) : "-"}});
@@ -662,6 +706,10 @@ int cmd_workers(context& ctx, const parsed_command&) {
         if (e.is_string()) warnings.push_back(name + ": " + std::string(e.as_string()));
   }
   ctx.out << table.render(ctx.color_out);
+  if (priced)
+    ctx.err << paint("Prices are credits per million work units. What a job would cost: potluck quote TASK --input ...",
+                     tone::dim, ctx.color_err)
+            << '\n';
   for (const auto& w : warnings) ctx.err << paint("warning:", tone::yellow, ctx.color_err) << " " << w << '\n';
   return exit_ok;
 }
@@ -800,29 +848,64 @@ int cmd_tasks(context& ctx, const parsed_command& p) {
 // ---------------------------------------------------------------------------------------------
 // Command table, parsing and help
 
+// The flags that describe a job, which submit and quote share, then `more`.
+std::vector<option_spec> job_options(std::vector<option_spec> more) {
+  std::vector<option_spec> options = {
+      {"input", 'i', "NAME=VALUE", "an input tensor: inline JSON, @FILE or a path (repeat for each input)", true},
+      {"param", 'p', "KEY=VALUE", "a parameter: a JSON value, or else a string (repeatable)", true},
+      {"params", 0, "JSON", "all parameters as one JSON object; --param entries override its keys"},
+      {"backend", 0, "cpu|cuda", "run only on this backend (default: any)"},
+      {"bid", 0, "CREDITS", "the most to pay per million work units, like 0.5; 0 asks for a free job"},
+      {"max-price", 0, "CREDITS", "the most to pay for the whole job, like 2 (instead of --bid)"},
+  };
+  options.insert(options.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  return options;
+}
+
 const std::vector<command_spec>& commands() {
   static const std::vector<command_spec> list = {
       {"submit", "Submit a job; with --wait, follow it and print its result",
-       "potluck submit TASK [--input NAME=VALUE]... [--param KEY=VALUE]... [flags]",
+       "potluck submit TASK [--input NAME=VALUE]... [--param KEY=VALUE]... [--bid CREDITS | --max-price CREDITS] [flags]",
        "Submits a job for TASK with named input tensors and parameters. Without --wait it prints the\n"
        "job's ID and returns at once; with --wait it shows the job's progress and prints the output\n"
        "tensors, and exits 1 with the plugin's message when the job fails.\n\n"
        "An input VALUE is JSON: a (nested) array of numbers is an f32 tensor, an object is a tensor\n"
        "as the HTTP API takes it ({\"dtype\":\"i64\",\"shape\":[2],\"data\":[1,2]}). @FILE or a file's\n"
-       "path reads that JSON from a file.",
-       {{"input", 'i', "NAME=VALUE", "an input tensor: inline JSON, @FILE or a path (repeat for each input)", true},
-        {"param", 'p', "KEY=VALUE", "a parameter: a JSON value, or else a string (repeatable)", true},
-        {"params", 0, "JSON", "all parameters as one JSON object; --param entries override its keys"},
-        {"backend", 0, "cpu|cuda", "run only on this backend (default: any)"},
-        {"max-attempts", 0, "N", "how often the job may be tried when workers vanish (1-10)"},
-        {"wait", 'w', "", "follow the job until it ends, then print its result"}},
+       "path reads that JSON from a file.\n\n"
+       "What the job may cost: --bid is a price in credits per million work units (a task counts\n"
+       "its work units from its inputs' sizes), --max-price a total for the job. The job reserves\n"
+       "that much of your balance until it ends, pays the ask of the worker that runs it, and gets\n"
+       "the rest back. Without either it bids the lowest ask of a connected worker. A bid of 0 is a\n"
+       "free job, which waits for a worker that takes free jobs. See what a job would cost first:\n"
+       "potluck quote, with the same flags.",
+       job_options({{"max-attempts", 0, "N", "how often the job may be tried when workers vanish (1-10)"},
+                    {"wait", 'w', "", "follow the job until it ends, then print its result and what it cost"}}),
        1, 1, "needs a TASK, like: potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]'\n"
              "See the tasks on offer: potluck tasks",
        {"potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]' --wait",
         "potluck submit linalg.matmul --input a=@a.json --input b=@b.json --wait --json > result.json",
+        "potluck submit linalg.matmul --input a=@a.json --input b=@b.json --bid 0.5 --wait",
+        "potluck submit linalg.matmul --input a=@a.json --input b=@b.json --max-price 2",
         "potluck submit test.sleep --param ms=5000 --wait",
         "id=$(potluck submit -q test.sleep --param ms=60000)"},
        cmd_submit},
+      {"quote", "Show what a job would cost and how long it would wait, without submitting it",
+       "potluck quote TASK [--input NAME=VALUE]... [--param KEY=VALUE]... [--bid CREDITS | --max-price CREDITS] [flags]",
+       "Asks the daemon what a job would cost, without submitting it (no token needed): its work\n"
+       "units, its bid and what it would reserve, the cheapest connected worker that takes that bid\n"
+       "and the job's cost there, the expected wait and the jobs queued ahead, and every worker's\n"
+       "offer. It takes the inputs and flags of potluck submit. Prices are credits per million work\n"
+       "units; without --bid or --max-price the job bids the lowest ask of a connected worker.\n\n"
+       "With -q it prints only the cost in credits. It exits 1 when no connected worker takes the\n"
+       "job at its bid now.",
+       job_options({}),
+       1, 1, "needs a TASK, like: potluck quote linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]'\n"
+             "See the tasks on offer: potluck tasks",
+       {"potluck quote linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]'",
+        "potluck quote linalg.matmul --input a=@a.json --input b=@b.json --bid 0.5",
+        "potluck quote linalg.matmul --input a=@a.json --input b=@b.json --max-price 2 --json",
+        "cost=$(potluck quote -q linalg.matmul --input a=@a.json --input b=@b.json) && echo \"it costs $cost credits\""},
+       cmd_quote},
       {"jobs", "List recent jobs, newest first", "potluck jobs [--state STATE] [--limit N] [flags]",
        "Lists the newest jobs with their state, worker, age and run time.",
        {{"state", 's', "STATE", "only jobs in this state: queued, running, succeeded, failed or cancelled"},
@@ -830,12 +913,14 @@ const std::vector<command_spec>& commands() {
        0, 0, "takes no arguments; to show one job: potluck job ID",
        {"potluck jobs", "potluck jobs --state failed --limit 100", "potluck jobs -q --state running | xargs potluck cancel"},
        cmd_jobs},
-      {"job", "Show one job: state, timings, result or error", "potluck job ID [--wait] [flags]",
-       "Shows a job's state, worker, timings, parameters and inputs, and its output tensors or its\n"
-       "error. With --wait, follows a job that has not finished yet and exits 1 if it fails.",
+      {"job", "Show one job: state, timings, cost, result or error", "potluck job ID [--wait] [flags]",
+       "Shows a job's state, worker, timings, billing (what it reserved, or once it ended what it\n"
+       "was charged and got back), parameters and inputs, and its output tensors or its error.\n"
+       "With --wait, follows a job that has not finished yet and exits 1 if it fails.",
        {{"wait", 'w', "", "follow the job until it ends"}},
        1, 1, "takes a job ID, like: potluck job 12 (list jobs: potluck jobs)",
-       {"potluck job 12", "potluck job 12 --wait", "potluck job 12 --json | jq .result.outputs"},
+       {"potluck job 12", "potluck job 12 --wait", "potluck job 12 --json | jq .result.outputs",
+        "potluck job 12 --json | jq .billing.charged"},
        cmd_job},
       {"cancel", "Cancel queued or running jobs", "potluck cancel ID... [flags]",
        "Cancels jobs. A queued job is dropped; a running job's worker is told to stop it.",
@@ -843,7 +928,10 @@ const std::vector<command_spec>& commands() {
        {"potluck cancel 12", "potluck cancel 12 13 14"},
        cmd_cancel},
       {"workers", "List connected workers", "potluck workers [flags]",
-       "Lists the workers connected to the daemon: their devices, plugins, busy slots and jobs done.",
+       "Lists the workers connected to the daemon: their devices, plugins, prices, busy slots and\n"
+       "jobs done. A price is what a worker asks, in credits per million work units, for each\n"
+       "backend it has slots for (\"free\" when it asks nothing); FREE JOBS says whether it runs\n"
+       "jobs that bid 0.",
        {}, 0, 0, "takes no arguments",
        {"potluck workers", "potluck workers --json"},
        cmd_workers},
@@ -1047,12 +1135,13 @@ void write_overview(std::ostream& os) {
         "                    (default ~/.config/potluck/config.json); potluck login writes it\n"
         "  NO_COLOR          any value turns colours off\n"
         "\nExit status:\n"
-        "  0 success, 1 the job failed or was cancelled (or admin audit found problems), 2 a usage\n"
-        "  mistake or an unusable config file, 3 the daemon cannot be reached, 4 the daemon refused\n"
-        "  the request (its message is shown)\n"
+        "  0 success, 1 the job failed or was cancelled (or no worker takes a quoted job, or admin\n"
+        "  audit found problems), 2 a usage mistake or an unusable config file, 3 the daemon cannot\n"
+        "  be reached, 4 the daemon refused the request (its message is shown)\n"
         "\nExamples:\n"
         "  potluck tasks\n"
         "  potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]' --wait\n"
+        "  potluck quote linalg.matmul --input a=@a.json --input b=@b.json --bid 0.5\n"
         "  potluck jobs --state failed\n"
         "  potluck account create alice --login\n"
         "\nRun 'potluck help COMMAND' or 'potluck COMMAND --help' for a command's flags and examples.\n";
@@ -1182,6 +1271,13 @@ std::string api_hint(const api_error& e, const context& ctx) {
   if (e.code == "invalid_input" || e.code == "invalid_params" || e.code == "unknown_backend")
     return ctx.task.empty() ? "" : "See what the task takes: potluck tasks " + ctx.task;
   if (e.code == "job_not_found") return "List jobs: potluck jobs";
+  // The daemon's messages about prices name its JSON fields; these name the flags.
+  const auto then_quote = ctx.quote_hint.empty() ? "" : "\n" + ctx.quote_hint;
+  if (e.code == "insufficient_funds") return "See your balance: potluck account." + then_quote;
+  if (e.code == "free_tier_off")
+    return "Offer a price: --bid CREDITS (per million work units) or --max-price CREDITS (for the job)." + then_quote;
+  if (e.code == "invalid_price")
+    return "--bid is credits per million work units, --max-price credits for the whole job." + then_quote;
   if (e.status == 404 && e.code != "unknown_task")
     return "Is " + ctx.client.url().text + " a Potluck daemon of this version? Check --url or POTLUCK_URL.";
   return {};

@@ -1,6 +1,7 @@
 // The potluck command-line client: commands, flags, help texts and exit statuses.
 //
-//   potluck submit TASK --input NAME=VALUE ... [--param KEY=VALUE] [--wait]
+//   potluck submit TASK --input NAME=VALUE ... [--param KEY=VALUE] [--bid C | --max-price C] [--wait]
+//   potluck quote TASK --input NAME=VALUE ... [--param KEY=VALUE] [--bid C | --max-price C]
 //   potluck jobs [--state S] [--limit N]  |  job ID [--wait]  |  cancel ID...
 //   potluck workers  |  tasks [TASK]  |  help [COMMAND]
 //   potluck account [show]  |  account create NAME [--login]  |  login  |  logout
@@ -26,6 +27,7 @@ enum exit_status : int {
   exit_ok = 0,
   exit_job_failed = 1,   // the job failed or was cancelled (submit --wait, job --wait)
   exit_check_failed = 1, // admin audit found problems in the books
+  exit_not_covered = 1,  // quote: no connected worker takes the job at its bid now
   exit_usage = 2,        // a mistake on the command line, or an unusable config file
   exit_unreachable = 3,  // the daemon could not be reached
   exit_api_error = 4,    // the daemon refused the request (its message is shown)

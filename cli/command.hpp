@@ -102,6 +102,7 @@ struct context {
   std::string not_found_hint;      // for a 404 that is not a missing route
   std::string missing_scope_hint;  // for 403 missing_scope
   std::string unauthorized_hint;   // for 401, instead of "log in"
+  std::string quote_hint;          // under refusals about prices: where to see what a job costs
 };
 
 std::string string_field(const boost::json::object& o, std::string_view key, std::string fallback = {});

@@ -1,6 +1,8 @@
 // Implements inputs.hpp: the command line's tensors and parameters, checked before anything is sent.
 #include "cli/inputs.hpp"
 
+#include "potluck/protocol/credits.hpp"
+
 #include <boost/json.hpp>
 
 #include <cerrno>
@@ -82,7 +84,31 @@ bool looks_like_json(std::string_view text) {
   return c == '[' || c == '{' || c == '-' || c == '.' || (c >= '0' && c <= '9');
 }
 
+// Credits from a price flag, at most `most`; `what` says what the amount is, with an example,
+// and `limit` what `most` is.
+std::int64_t parse_price(const std::string& flag, std::string_view text, std::int64_t most, const std::string& what,
+                         const std::string& limit) {
+  std::string problem;
+  const auto micro_credits = protocol::parse_credits(text, problem);
+  if (!micro_credits) throw usage_error(flag + " '" + std::string(text) + "': " + problem + "; " + what);
+  if (*micro_credits > most)
+    throw usage_error(flag + " '" + std::string(text) + "': it is above " + limit + ", " +
+                      protocol::credits_string(most) + " credits");
+  return *micro_credits;
+}
+
 }  // namespace
+
+std::int64_t parse_bid(std::string_view text) {
+  return parse_price("--bid", text, protocol::max_price,
+                     "a bid is credits per million work units, like --bid 0.5 (0: a free job)",
+                     "the highest bid per million work units");
+}
+
+std::int64_t parse_max_price(std::string_view text) {
+  return parse_price("--max-price", text, protocol::max_job_cost,
+                     "--max-price is credits for the whole job, like --max-price 2", "the most one job may cost");
+}
 
 named_value parse_input(std::string_view arg) {
   auto [name, value] = split_assignment(arg, "--input", input_example);
@@ -131,6 +157,13 @@ json::object parse_params_object(std::string_view text) {
 }
 
 json::object build_job(const submit_request& request) {
+  // Prices first: they are cheap to check, and inputs may be large files. The daemon refuses
+  // both at once too; saying so here names the flags, not its JSON fields.
+  if (request.bid && request.max_price)
+    throw usage_error("give --bid (a price per million work units) or --max-price (a total for the job), not both");
+  std::optional<std::int64_t> bid, max_price;
+  if (request.bid) bid = parse_bid(*request.bid);
+  if (request.max_price) max_price = parse_max_price(*request.max_price);
   json::object job;
   job["task"] = request.task;
   json::object inputs;
@@ -153,6 +186,8 @@ json::object build_job(const submit_request& request) {
     job["backend"] = request.backend;
   }
   if (request.max_attempts > 0) job["max_attempts"] = request.max_attempts;
+  if (bid) job["bid"] = *bid;
+  if (max_price) job["max_price"] = *max_price;
   return job;
 }
 

@@ -1,8 +1,8 @@
 // End-to-end tests of the potluck CLI: the real binary, run as a user or a script would run it,
 // against a real potluckd and potluck-worker (testing and blas plugins) on loopback. Checks what
 // people see (tables, results, messages) and what scripts rely on (exit statuses, --json, -q),
-// and the account commands: sign-up, login and the config file, tokens, the ledger, the
-// operator's audit and grants.
+// the account commands (sign-up, login and the config file, tokens, the ledger, the operator's
+// audit and grants), and the market: quotes, bids, what jobs are charged, refusals for funds.
 #define BOOST_TEST_MODULE integration_cli
 #include <boost/test/unit_test.hpp>
 
@@ -676,4 +676,124 @@ BOOST_AUTO_TEST_CASE(a_taken_name_and_a_missing_token_exit_4_with_what_to_do) {
     BOOST_TEST(contains(r.err, "error: this needs an API token"));
     BOOST_TEST(contains(r.err, "Log in first: potluck login (or set POTLUCK_TOKEN)."));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The market: a daemon with a 10% fee and small starter grants, and a worker whose donor asks
+// 2 credits per million work units on the CPU.
+
+namespace {
+
+struct priced_hub {
+  daemon_process daemon{{"--starter-grant", "10", "--fee-percent", "10"}};
+  std::string donor = sign_up(daemon, "dora");
+  std::unique_ptr<child_process> worker = start_worker(daemon, "dora-box", 1, {"--token", donor, "--price", "cpu=2"});
+  std::string token = sign_up(daemon, "alice");
+  priced_hub() {
+    if (!wait_for_workers(daemon, 1)) throw std::runtime_error("the priced worker did not register:\n" + worker->log());
+  }
+  cli_result run(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--url", url_of(daemon)});
+    return run_potluck(args, {{"POTLUCK_TOKEN", token}});
+  }
+};
+
+priced_hub& the_priced_hub() {
+  static priced_hub h;
+  return h;
+}
+
+// A 2x3 by 3x2 matmul: 2*m*n*k = 24 work units, which cost 0.000048 credits at dora's ask.
+std::vector<std::string> small_matmul(const std::string& command, std::initializer_list<std::string> more) {
+  return with({command, "linalg.matmul", "--input", "a=[[1,2,3],[4,5,6]]", "--input", "b=[[1,0],[0,1],[1,1]]"}, more);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(quote_shows_the_units_the_cheapest_worker_and_the_cost) {
+  auto& h = the_priced_hub();
+  auto quote = h.run(small_matmul("quote", {"--bid", "3"}));
+  BOOST_TEST(quote.status == 0, quote.err);
+  BOOST_TEST(quote.out.starts_with("Quote  linalg.matmul  any backend\n"));
+  BOOST_TEST(contains(quote.out, "Work units:     24\n"));
+  BOOST_TEST(contains(quote.out, "Bid:            3 credits per million units\n"));
+  BOOST_TEST(contains(quote.out, "Reserves:       0.000072 credits until the job ends\n"));
+  BOOST_TEST(contains(quote.out, "Cheapest:       dora-box (cpu) asks 2 per million units\n"));
+  BOOST_TEST(contains(quote.out, "Cost:           0.000048 credits there\n"));
+  BOOST_TEST(contains(quote.out, "Expected wait:  "));
+  BOOST_TEST(contains(quote.out, "Queued ahead:   0 jobs\n"));
+  BOOST_TEST(contains(table_line(quote.out, "dora-box"), "yes"));
+  BOOST_TEST(quote.err.empty());
+
+  // Scripts: the cost alone, or the daemon's JSON.
+  auto quiet = h.run(small_matmul("quote", {"-q"}));
+  BOOST_TEST(quiet.status == 0);
+  BOOST_TEST(quiet.out == "0.000048\n");
+  auto as_json = h.run(small_matmul("quote", {"--max-price", "0.0001", "--json"}));
+  BOOST_TEST_REQUIRE(as_json.status == 0, as_json.err);
+  const auto q = json::parse(as_json.out);
+  BOOST_TEST(q.at("units").as_int64() == 24);
+  BOOST_TEST(q.at("reserved").as_int64() == 100);
+  BOOST_TEST(q.at("cost").as_int64() == 48);
+
+  // Below every ask: nobody takes it, exit 1, and what bid would do.
+  auto low = h.run(small_matmul("quote", {"--bid", "1"}));
+  BOOST_TEST(low.status == 1);
+  BOOST_TEST(contains(low.out, "Cheapest:       none"));
+  BOOST_TEST(contains(low.out, "below every connected worker's ask"));
+  BOOST_TEST(contains(low.err, "--bid 2"));
+  auto low_quiet = h.run(small_matmul("quote", {"--bid", "1", "-q"}));
+  BOOST_TEST(low_quiet.status == 1);
+  BOOST_TEST(low_quiet.out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(submit_with_a_bid_shows_the_charge_and_job_shows_whom_it_paid) {
+  auto& h = the_priced_hub();
+  auto r = h.run(small_matmul("submit", {"--bid", "3", "--wait"}));
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  BOOST_TEST(contains(r.out, "c  f32[2,2]\n"));
+  BOOST_TEST(contains(r.out, "10  11\n"));
+  BOOST_TEST(contains(r.err, "linalg.matmul succeeded"));
+  BOOST_TEST(contains(r.err, "charged 0.000048 credits (24 units at 2 per million"));
+  BOOST_TEST(contains(r.err, "fee 0.000004)"));
+  BOOST_TEST(contains(r.err, "; refunded 0.000024\n"));
+
+  auto listed = h.run({"jobs", "-q", "--limit", "1"});
+  const auto id = listed.out.substr(0, listed.out.find('\n'));
+  auto job = h.run({"job", id});
+  BOOST_TEST(job.status == 0, job.err);
+  BOOST_TEST(contains(job.out, "Billing:  charged 0.000048 credits (24 units at 2 per million, paid to dora, fee "
+                               "0.000004); refunded 0.000024\n"));
+
+  auto workers = h.run({"workers"});
+  BOOST_TEST(workers.status == 0);
+  BOOST_TEST(contains(workers.out, "PRICE"));
+  const auto line = table_line(workers.out, "dora-box");
+  BOOST_TEST(contains(line, "cpu 2"));
+  BOOST_TEST(contains(line, "yes"));  // it takes free jobs too (--free-jobs yes is the default)
+  BOOST_TEST(contains(workers.err, "Prices are credits per million work units."));
+}
+
+BOOST_AUTO_TEST_CASE(bad_prices_exit_2_and_a_job_beyond_the_balance_exits_4_with_the_daemons_message) {
+  auto& h = the_priced_hub();
+  for (const auto& [flags, says] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--bid", "-1"}, "--bid '-1': it is negative"},
+           {{"--bid", "1e6"}, "--bid '1e6': it is not a number of credits like 2.5 or 1000"},
+           {{"--bid", "0.1234567"}, "--bid '0.1234567': it has more than 6 decimals"},
+           {{"--bid", "1", "--max-price", "1"}, "give --bid (a price per million work units) or --max-price"}}) {
+    auto args = small_matmul("submit", {});
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto r = h.run(args);
+    BOOST_TEST(r.status == 2, flags.front() << " " << flags.back() << ": " << r.err);
+    BOOST_TEST(contains(r.err, "error: " + says));
+    BOOST_TEST(contains(r.err, "Run 'potluck submit --help' for usage."));
+  }
+
+  // Alice holds 10 credits at most; a job that may cost 20 is refused before it is queued.
+  auto broke = h.run(small_matmul("submit", {"--max-price", "20", "--wait"}));
+  BOOST_TEST(broke.status == 4);
+  BOOST_TEST(contains(broke.err, "error: your balance is "));
+  BOOST_TEST(contains(broke.err, "reserves up to 20 credits"));
+  BOOST_TEST(contains(broke.err, "See your balance: potluck account."));
+  BOOST_TEST(broke.out.empty());
 }

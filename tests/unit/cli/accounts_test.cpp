@@ -8,120 +8,22 @@
 
 #include "cli/app.hpp"
 #include "cli/config.hpp"
+#include "fake_daemon.hpp"
 
 #include <boost/json.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
-#include <functional>
-#include <mutex>
 #include <sstream>
-#include <thread>
 
 using namespace potluck::cli;
+using namespace potluck::cli::testing;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
-
-struct recorded_request {
-  std::string method, target, authorization, body;
-};
-
-struct scripted_reply {
-  scripted_reply(unsigned s, std::string b, std::string headers = {})
-      : status(s), body(std::move(b)), extra_headers(std::move(headers)) {}
-  unsigned status = 200;
-  std::string body;
-  std::string extra_headers;  // "Retry-After: 7\r\n"
-};
-
-// Answers every connection with `answer(request)`, one at a time, until destroyed.
-class fake_daemon {
- public:
-  explicit fake_daemon(std::function<scripted_reply(const recorded_request&)> answer) : answer_(std::move(answer)) {
-    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_TEST_REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    BOOST_TEST_REQUIRE(::listen(listener_, 8) == 0);
-    socklen_t len = sizeof addr;
-    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    url_ = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~fake_daemon() {
-    ::shutdown(listener_, SHUT_RDWR);
-    thread_.join();
-    ::close(listener_);
-  }
-  const std::string& url() const { return url_; }
-  std::vector<recorded_request> requests() {
-    std::lock_guard lock(mutex_);
-    return requests_;
-  }
-  recorded_request last() {
-    auto all = requests();
-    BOOST_TEST_REQUIRE(!all.empty());
-    return all.back();
-  }
-
- private:
-  void serve() {
-    for (;;) {
-      const int fd = ::accept(listener_, nullptr, nullptr);
-      if (fd < 0) return;
-      std::string data;
-      char buf[4096];
-      std::size_t head_end = std::string::npos, body_bytes = 0;
-      while (true) {
-        if (head_end == std::string::npos && (head_end = data.find("\r\n\r\n")) != std::string::npos) {
-          auto cl = data.find("Content-Length: ");
-          if (cl != std::string::npos && cl < head_end) body_bytes = std::stoul(data.substr(cl + 16));
-        }
-        if (head_end != std::string::npos && data.size() >= head_end + 4 + body_bytes) break;
-        pollfd p{fd, POLLIN, 0};
-        if (::poll(&p, 1, 5'000) <= 0) break;
-        const auto n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        data.append(buf, static_cast<std::size_t>(n));
-      }
-      recorded_request r;
-      std::istringstream head(data.substr(0, head_end));
-      head >> r.method >> r.target;
-      for (std::string line; std::getline(head, line);) {
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.starts_with("Authorization: ")) r.authorization = line.substr(15);
-      }
-      if (head_end != std::string::npos) r.body = data.substr(head_end + 4);
-      {
-        std::lock_guard lock(mutex_);
-        requests_.push_back(r);
-      }
-      const auto reply = answer_(r);
-      const std::string text = "HTTP/1.1 " + std::to_string(reply.status) +
-                               " X\r\nContent-Type: application/json\r\nContent-Length: " +
-                               std::to_string(reply.body.size()) + "\r\n" + reply.extra_headers +
-                               "Connection: close\r\n\r\n" + reply.body;
-      ::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
-      ::close(fd);
-    }
-  }
-
-  std::function<scripted_reply(const recorded_request&)> answer_;
-  int listener_ = -1;
-  std::string url_;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::vector<recorded_request> requests_;
-};
 
 struct temp_home {
   fs::path path;

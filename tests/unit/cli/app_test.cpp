@@ -55,7 +55,7 @@ BOOST_AUTO_TEST_CASE(no_arguments_and_help_show_the_overview) {
   for (auto args : {std::vector<std::string>{}, {"help"}, {"--help"}, {"-h"}}) {
     auto o = run_cli(args);
     BOOST_TEST(o.status == 0);
-    for (const char* command : {"submit", "jobs", "job", "cancel", "workers", "tasks", "account create", "login",
+    for (const char* command : {"submit", "quote", "jobs", "job", "cancel", "workers", "tasks", "account create", "login",
                                 "logout", "tokens create", "tokens revoke", "ledger", "admin audit", "admin grant"})
       BOOST_TEST(has(o.out, std::string("\n  ") + command + " "));
     BOOST_TEST(has(o.out, "POTLUCK_URL"));
@@ -66,7 +66,7 @@ BOOST_AUTO_TEST_CASE(no_arguments_and_help_show_the_overview) {
 }
 
 BOOST_AUTO_TEST_CASE(every_command_has_help_with_an_example) {
-  for (std::string command : {"submit", "jobs", "job", "cancel", "workers", "tasks", "account", "account show",
+  for (std::string command : {"submit", "quote", "jobs", "job", "cancel", "workers", "tasks", "account", "account show",
                               "account create", "login", "logout", "tokens", "tokens create", "tokens revoke", "ledger",
                               "admin audit", "admin grant"}) {
     std::vector<std::string> words;
@@ -101,6 +101,19 @@ BOOST_AUTO_TEST_CASE(every_command_has_help_with_an_example) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(help_explains_prices_with_examples) {
+  for (const char* command : {"submit", "quote"}) {
+    auto o = run_cli({command, "--help"});
+    BOOST_TEST(o.status == 0);
+    BOOST_TEST(has(o.out, "--bid CREDITS"));
+    BOOST_TEST(has(o.out, "--max-price CREDITS"));
+    BOOST_TEST(has(o.out, "per million work units"));
+    BOOST_TEST(has(o.out, std::string("  potluck ") + command + " linalg.matmul --input a=@a.json --input b=@b.json --bid 0.5"));
+  }
+  BOOST_TEST(has(run_cli({"quote", "--help"}).out, "exits 1 when no connected worker takes the\njob"));
+  BOOST_TEST(has(run_cli({"help"}).out, "or no worker takes a quoted job"));
+}
+
 BOOST_AUTO_TEST_CASE(the_version) {
   auto o = run_cli({"--version"});
   BOOST_TEST(o.status == 0);
@@ -120,6 +133,15 @@ BOOST_AUTO_TEST_CASE(usage_mistakes_exit_2_and_point_to_help) {
        "potluck submit --help"},
       {{"submit", "linalg.matmul", "--input"}, "--input needs a value: --input NAME=VALUE", "potluck submit --help"},
       {{"submit", "t", "--backend", "tpu"}, "--backend must be cpu or cuda", "potluck submit --help"},
+      {{"submit", "t", "--bid", "-1"}, "--bid '-1': it is negative", "potluck submit --help"},
+      {{"submit", "t", "--bid", "1e6"}, "--bid '1e6': it is not a number of credits", "potluck submit --help"},
+      {{"submit", "t", "--max-price", "0.1234567"}, "--max-price '0.1234567': it has more than 6 decimals",
+       "potluck submit --help"},
+      {{"submit", "t", "--bid", "1", "--max-price", "1"}, "not both", "potluck submit --help"},
+      {{"submit", "t", "--bid"}, "--bid needs a value: --bid CREDITS", "potluck submit --help"},
+      {{"quote"}, "potluck quote needs a TASK", "potluck quote --help"},
+      {{"quote", "t", "--wait"}, "unknown flag '--wait'", "potluck quote --help"},
+      {{"quote", "t", "--bid", "0.5", "--bid", "1"}, "--bid is given twice", "potluck quote --help"},
       {{"jobs", "--stat", "failed"}, "unknown flag '--stat'; did you mean --state?", "potluck jobs --help"},
       {{"jobs", "--state", "done"}, "--state must be one of queued, running, succeeded, failed, cancelled", "potluck jobs --help"},
       {{"jobs", "--limit", "0"}, "--limit takes a number from 1 to 1000", "potluck jobs --help"},

@@ -1,5 +1,5 @@
-// Tests of cli/inputs.hpp: what `potluck submit` makes of --input, --param and --params, and
-// the messages a user sees for each kind of mistake.
+// Tests of cli/inputs.hpp: what `potluck submit` makes of --input, --param, --params, --bid and
+// --max-price, and the messages a user sees for each kind of mistake.
 #define BOOST_TEST_MODULE cli_inputs
 #include <boost/test/unit_test.hpp>
 
@@ -165,4 +165,47 @@ BOOST_AUTO_TEST_CASE(build_job_rejects_duplicates_bad_backends_and_non_object_pa
   list.task = "t";
   list.params_json = "[1]";
   BOOST_CHECK_EXCEPTION(build_job(list), usage_error, says({"--params takes a JSON object"}));
+}
+
+BOOST_AUTO_TEST_CASE(prices_are_credits_sent_as_micro_credits) {
+  BOOST_TEST(parse_bid("0.5") == 500'000);
+  BOOST_TEST(parse_bid("0") == 0);  // a free job
+  BOOST_TEST(parse_bid("0.000001") == 1);
+  BOOST_TEST(parse_bid("1,000,000") == 1'000'000'000'000);  // the highest bid
+  BOOST_TEST(parse_max_price("2") == 2'000'000);
+  BOOST_TEST(parse_max_price("1000000000") == 1'000'000'000'000'000);
+
+  submit_request bid;
+  bid.task = "linalg.matmul";
+  bid.bid = "2.5";
+  BOOST_TEST(json::serialize(build_job(bid)) == R"({"task":"linalg.matmul","inputs":{},"bid":2500000})");
+  submit_request capped;
+  capped.task = "linalg.matmul";
+  capped.max_price = "0.00005";
+  BOOST_TEST(json::serialize(build_job(capped)) == R"({"task":"linalg.matmul","inputs":{},"max_price":50})");
+}
+
+BOOST_AUTO_TEST_CASE(bad_prices_say_what_is_wrong_and_what_a_price_is) {
+  BOOST_CHECK_EXCEPTION(parse_bid("-1"), usage_error, says({"--bid '-1': it is negative", "credits per million work units"}));
+  BOOST_CHECK_EXCEPTION(parse_bid("1e6"), usage_error, says({"--bid '1e6'", "not a number of credits", "--bid 0.5"}));
+  BOOST_CHECK_EXCEPTION(parse_bid("0.1234567"), usage_error, says({"more than 6 decimals", "0.000001"}));
+  BOOST_CHECK_EXCEPTION(parse_bid(""), usage_error, says({"--bid '': it is empty"}));
+  BOOST_CHECK_EXCEPTION(parse_bid("+3"), usage_error, says({"not a number of credits"}));
+  BOOST_CHECK_EXCEPTION(parse_bid("1000000.000001"), usage_error,
+                        says({"above the highest bid per million work units, 1000000 credits"}));
+  BOOST_CHECK_EXCEPTION(parse_max_price("1000000001"), usage_error,
+                        says({"--max-price '1000000001'", "above the most one job may cost, 1000000000 credits"}));
+  BOOST_CHECK_EXCEPTION(parse_max_price("0.5.5"), usage_error, says({"--max-price is credits for the whole job"}));
+
+  submit_request both;
+  both.task = "t";
+  both.bid = "1";
+  both.max_price = "2";
+  BOOST_CHECK_EXCEPTION(build_job(both), usage_error, says({"give --bid", "or --max-price", "not both"}));
+  // Prices are checked before inputs, which may be large files.
+  submit_request first;
+  first.task = "t";
+  first.inputs = {"a=@/no/such/file.json"};
+  first.bid = "-2";
+  BOOST_CHECK_EXCEPTION(build_job(first), usage_error, says({"--bid '-2'"}));
 }

@@ -1,0 +1,223 @@
+// Implements market.hpp: billing lines, workers' prices and quotes, from the daemon's JSON.
+#include "cli/market.hpp"
+
+#include "cli/command.hpp"
+#include "cli/format.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace json = boost::json;
+
+namespace potluck::cli {
+namespace {
+
+std::string credits_text(std::int64_t micro_credits) {
+  return format_credits(micro_credits) + (micro_credits == micro_credits_per_credit ? " credit" : " credits");
+}
+
+bool bool_field(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_bool() && v->as_bool();
+}
+
+// o[key] when it is a number; nullopt when it is null or missing (the daemon's "unknown").
+std::optional<double> optional_number(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_number()) return std::nullopt;
+  return v->to_number<double>();
+}
+
+std::string plural(std::int64_t n, const char* one, const char* many) {
+  return with_thousands(n) + " " + (n == 1 ? one : many);
+}
+
+// "Key:   value" lines, the values aligned, as print_fields writes them.
+std::string fields_text(const std::vector<std::pair<std::string, std::string>>& rows) {
+  std::size_t key_width = 0;
+  for (const auto& [k, _] : rows) key_width = std::max(key_width, k.size() + 1);
+  std::string out;
+  for (const auto& [k, v] : rows) {
+    std::string key = k + ":";
+    key.append(key_width - key.size(), ' ');
+    out += key + "  " + v + '\n';
+  }
+  return out;
+}
+
+std::string indented(const std::string& text, const std::string& indent) {
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto nl = text.find('\n', pos);
+    const auto end = nl == std::string::npos ? text.size() : nl + 1;
+    out += indent + text.substr(pos, end - pos);
+    pos = end;
+  }
+  return out;
+}
+
+// "dora-box (cpu)": an offer's worker and backend.
+std::string offer_name(const json::object& offer) {
+  return string_field(offer, "worker") + " (" + string_field(offer, "backend") + ")";
+}
+
+}  // namespace
+
+std::string billing_text(const json::object& job) {
+  auto* billing_value = job.if_contains("billing");
+  if (!billing_value || !billing_value->is_object()) return {};
+  const auto& billing = billing_value->as_object();
+  const auto units = plural(int_field(billing, "units"), "unit", "units");
+  const auto bid = int_field(billing, "bid");
+  if (!bool_field(billing, "settled")) {
+    if (bid == 0) return "free job (" + units + ")";
+    return "reserved " + credits_text(int_field(billing, "reserved")) + " (bid " + format_credits(bid) +
+           " per million units, " + units + ")";
+  }
+  const auto charged = int_field(billing, "charged");
+  const auto refunded = int_field(billing, "refunded");
+  const std::string refund = refunded > 0 ? "; refunded " + format_credits(refunded) : "";
+  if (charged == 0) return bid == 0 ? "free job (" + units + "): nothing charged" : "nothing charged" + refund;
+  std::string line = "charged " + credits_text(charged) + " (" + units + " at " + format_credits(int_field(billing, "price")) +
+                     " per million";
+  // paid_to is null for an account the daemon cannot name, and in the final event of a stream.
+  if (auto to = string_field(billing, "paid_to"); !to.empty()) line += ", paid to " + to;
+  if (const auto fee = int_field(billing, "fee"); fee > 0) line += ", fee " + format_credits(fee);
+  return line + ")" + refund;
+}
+
+std::string ask_text(std::int64_t ask_micro_credits) {
+  return ask_micro_credits == 0 ? "free" : format_credits(ask_micro_credits);
+}
+
+namespace {
+
+// The backends a worker has slots for, with their asks; its prices' backends when it lists no
+// slots.
+std::vector<std::pair<std::string, std::int64_t>> worker_asks(const json::object& worker) {
+  static const json::object none;
+  auto object_at = [&](std::string_view key) -> const json::object& {
+    auto* v = worker.if_contains(key);
+    return v && v->is_object() ? v->as_object() : none;
+  };
+  std::vector<std::pair<std::string, std::int64_t>> asks;
+  const auto& prices = object_at("prices");
+  const auto& slots = object_at("slots");
+  for (const auto& [backend, _] : slots.empty() ? prices : slots)
+    asks.emplace_back(std::string(backend), int_field(prices, backend));
+  return asks;
+}
+
+}  // namespace
+
+std::string worker_prices_text(const json::object& worker) {
+  if (!worker.contains("prices")) return "-";  // a daemon before the market
+  const auto asks = worker_asks(worker);
+  if (std::all_of(asks.begin(), asks.end(), [](const auto& a) { return a.second == 0; })) return "free";
+  std::string out;
+  for (const auto& [backend, ask] : asks) out += (out.empty() ? "" : ", ") + backend + " " + ask_text(ask);
+  return out;
+}
+
+bool worker_has_price(const json::object& worker) {
+  const auto asks = worker_asks(worker);
+  return std::any_of(asks.begin(), asks.end(), [](const auto& a) { return a.second > 0; });
+}
+
+bool quote_covered(const json::object& quote) {
+  auto* cheapest = quote.if_contains("cheapest");
+  return cheapest && cheapest->is_object();
+}
+
+std::string render_quote(const json::object& quote, bid_source source, bool color) {
+  const auto task = string_field(quote, "task");
+  const auto backend = string_field(quote, "backend");
+  const bool free_job = bool_field(quote, "free");
+  const auto bid = int_field(quote, "bid");
+  const auto reserved = int_field(quote, "reserved");
+  const json::array empty;
+  const auto* offers_value = quote.if_contains("offers");
+  const auto& offers = offers_value && offers_value->is_array() ? offers_value->as_array() : empty;
+
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.emplace_back("Work units", with_thousands(int_field(quote, "units")));
+  std::string why;
+  if (source == bid_source::lowest_ask && !offers.empty()) why = "the lowest ask now";
+  if (source == bid_source::max_price && !free_job) why = "the most --max-price pays for these units";
+  if (free_job) rows.emplace_back("Bid", "free job (bid 0" + (why.empty() ? "" : ": " + why) + ")");
+  else rows.emplace_back("Bid", credits_text(bid) + " per million units" + (why.empty() ? "" : " (" + why + ")"));
+  rows.emplace_back("Reserves", reserved == 0 ? "nothing" : credits_text(reserved) + " until the job ends");
+  if (quote_covered(quote)) {
+    const auto& cheapest = quote.at("cheapest").as_object();
+    const auto ask = int_field(cheapest, "ask");
+    rows.emplace_back("Cheapest", offer_name(cheapest) + (free_job  ? " takes free jobs"
+                                                          : ask == 0 ? " asks nothing"
+                                                                     : " asks " + format_credits(ask) + " per million units"));
+    const auto cost = optional_number(quote, "cost");
+    rows.emplace_back("Cost", !cost ? "-" : *cost == 0 ? "nothing" : credits_text(int_field(quote, "cost")) + " there");
+  } else {
+    rows.emplace_back("Cheapest", "none: no connected worker takes this job at its bid now");
+  }
+  // The wait: 0 when a covering slot is free now; null when it cannot be told, with the
+  // daemon's note saying why, or else for want of a measured run of the task.
+  std::string wait;
+  if (const auto ms = optional_number(quote, "expected_wait_ms")) {
+    wait = *ms <= 0 ? "none: a worker that takes it has a free slot"
+                    : "about " + format_duration(static_cast<std::int64_t>(std::ceil(*ms)));
+  } else if (auto note = string_field(quote, "note"); !note.empty()) {
+    wait = "unknown: " + note;
+  } else {
+    wait = "unknown: no run of this task has been timed yet";
+  }
+  rows.emplace_back("Expected wait", wait);
+  rows.emplace_back("Queued ahead", plural(int_field(quote, "queued_ahead"), "job", "jobs"));
+
+  std::string out = paint("Quote", tone::bold, color) + "  " + task + "  " +
+                    (backend.empty() ? std::string("any backend") : backend) + '\n';
+  out += fields_text(rows);
+  out += '\n';
+  if (offers.empty()) {
+    out += "No connected worker offers " + task + (backend.empty() ? "" : " on " + backend) + ".\n";
+    return out;
+  }
+  out += paint("Offers (asks in credits per million work units):", tone::bold, color) + '\n';
+  text_table table({"WORKER", "BACKEND", "ASK", "FREE SLOTS", "COVERED", "COST"});
+  table.set_align(2, align::right);
+  table.set_align(3, align::right);
+  table.set_align(5, align::right);
+  for (const auto& o : offers) {
+    if (!o.is_object()) continue;
+    const auto& offer = o.as_object();
+    const bool covered = bool_field(offer, "covered");
+    const auto cost = optional_number(offer, "cost");
+    table.add_row({{string_field(offer, "worker")},
+                   {string_field(offer, "backend")},
+                   {ask_text(int_field(offer, "ask"))},
+                   {std::to_string(int_field(offer, "free_slots")) + "/" + std::to_string(int_field(offer, "slots"))},
+                   {covered ? "yes" : "no", covered ? tone::green : tone::dim},
+                   {cost ? format_credits(int_field(offer, "cost")) : "-"}});
+  }
+  out += indented(table.render(color), "  ");
+  return out;
+}
+
+std::string quote_hint(const json::object& quote) {
+  if (quote_covered(quote)) return {};
+  auto* offers = quote.if_contains("offers");
+  if (!offers || !offers->is_array() || offers->as_array().empty())
+    return "See which tasks the connected workers offer: potluck tasks";
+  // Offers come cheapest first: the lowest ask is the bid that the first of them takes.
+  const auto lowest = std::max<std::int64_t>(int_field(quote, "lowest_ask"), 1);
+  const auto bid = protocol::credits_string(lowest);
+  if (bool_field(quote, "free"))
+    return "No worker that offers it takes free jobs now. Offer a price: --bid " + bid;
+  return "A bid of at least " + credits_text(lowest) + " per million units is covered now: --bid " + bid;
+}
+
+}  // namespace potluck::cli

@@ -1,0 +1,47 @@
+// What the potluck CLI shows of the compute market: a job's billing (potluck job, the end of
+// submit --wait), workers' prices (potluck workers) and a quote (potluck quote).
+//
+// Amounts arrive as integer micro-credits and prices as micro-credits per million work units
+// (protocol/credits.hpp); both are shown as credits (format_credits). Pure functions of the
+// daemon's JSON, so that unit tests pin what a user sees from canned answers.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace potluck::cli {
+
+// One line about what a job may cost or cost, from the "billing" object of a job's JSON:
+//   reserved 0.000072 credits (bid 3 per million units, 24 units)                    not settled
+//   charged 0.000048 credits (24 units at 2 per million, paid to dora, fee 0.000004); refunded 0.000024
+//   nothing charged; refunded 0.000072                                  cancelled or failed
+//   free job (24 units)
+// Empty when the job holds no billing (a daemon before the market).
+std::string billing_text(const boost::json::object& job);
+
+// A price as tables show it: "free" for 0, else credits per million units: "2", "0.5".
+std::string ask_text(std::int64_t ask_micro_credits);
+
+// A worker's asks on the backends it has slots for, from GET /api/v1/workers: "free" when it
+// asks nothing anywhere, else "cpu 2" or "cpu free, cuda 4"; "-" when it lists no prices.
+std::string worker_prices_text(const boost::json::object& worker);
+// Whether a worker asks anything for some backend.
+bool worker_has_price(const boost::json::object& worker);
+
+// How the job of a quote got its bid: it named none (the daemon bid the lowest ask), --bid, or
+// --max-price (the highest price that total pays for the job's units).
+enum class bid_source { lowest_ask, bid, max_price };
+
+// The answer of POST /api/v1/jobs/quote as `potluck quote` prints it: aligned fields (work
+// units, bid, reserve, the cheapest worker covered and the cost there, expected wait, jobs
+// queued ahead), then the offers as a table.
+std::string render_quote(const boost::json::object& quote, bid_source source, bool color);
+// What to do when no worker takes the quoted job ("A bid of at least 2 ... : --bid 2"); empty
+// when one does.
+std::string quote_hint(const boost::json::object& quote);
+// Whether some connected worker takes the quoted job at its bid now.
+bool quote_covered(const boost::json::object& quote);
+
+}  // namespace potluck::cli
