@@ -67,6 +67,8 @@ export const api = {
   },
   job: (id) => request('GET', `/jobs/${encodeURIComponent(id)}`),
   submit: (job) => request('POST', '/jobs', job),
+  // What a job would cost and wait, from the same body; needs no token and changes nothing.
+  quote: (job) => request('POST', '/jobs/quote', job),
   cancel: (id) => request('POST', `/jobs/${encodeURIComponent(id)}/cancel`),
   signUp: (name) => request('POST', '/accounts', { name }),
   localSession: () => request('POST', '/session/local', {}),

@@ -2,7 +2,7 @@
 //
 //   #/            overview: live charts, jobs, workers, tasks
 //   #/jobs        every job, filtered by state, newest first
-//   #/jobs/ID     one job: state, progress, timings, result or error, cancel
+//   #/jobs/ID     one job: state, progress, timings, billing, result or error, cancel
 //   #/tasks       the tasks connected workers offer
 //   #/tasks/NAME  a form for one task, built from its declared inputs and parameters
 //   #/signin      sign up, or sign in with a token (account.js)
@@ -17,7 +17,7 @@ import { api, connectEvents, on, startSampling, stats, streamState, TERMINAL, HI
 import { areaChart, niceCeil } from './charts.js';
 import { mountTaskForm } from './editors.js';
 import {
-  esc, fmtBytes, fmtCredits, fmtDateTime, fmtDuration, fmtInt, fmtRate, html, plural, refreshRelativeTimes, serverNow, timeAgo, toMs,
+  esc, fmtBytes, fmtCredits, fmtDateTime, fmtDuration, fmtInt, fmtPrice, fmtRate, html, plural, refreshRelativeTimes, serverNow, timeAgo, toMs,
 } from './format.js';
 import { onSession, refreshAccount, session } from './session.js';
 import { tensorView } from './tensor.js';
@@ -99,6 +99,40 @@ function applyEvent(job, e) {
   if (job.state === 'running' && !wasRunning && !job.started_at) job.started_at = new Date(serverNow()).toISOString();
   // Until the list reloads the job, its duration runs to the event's arrival.
   if (TERMINAL.has(job.state) && !job.finished_at) job.finished_at = new Date(serverNow()).toISOString();
+}
+
+// The job's bill: while it runs, what it reserved; once it ended, what it cost and where the
+// credits went. Amounts are micro-credits; prices per million work units.
+function billingPanel(job) {
+  const b = job.billing;
+  if (!b) return '';
+  const units = plural(b.units, 'work unit');
+  const free = b.bid === 0;
+  let summary;
+  let facts = '';
+  if (!b.settled) {
+    summary = free ? html`A free job: nothing is reserved (${units}).`
+      : html`Reserved <strong>${fmtCredits(b.reserved)} credits</strong> (${units}, bid ${fmtPrice(b.bid)}) until it ends: it pays the ask of the worker that runs it and gets the rest back.`;
+  } else if (free) {
+    summary = html`A free job: nothing was reserved or charged (${units}).`;
+  } else {
+    summary = b.charged > 0
+      ? html`Charged <strong>${fmtCredits(b.charged)} credits</strong> for ${units} at ${fmtPrice(b.price)}.`
+      : html`Nothing was charged${job.worker ? '' : ': it never ran'}; the reserve went back.`;
+    facts = html`<dl class="facts grid">
+      <div><dt>Charged</dt><dd data-testid="billing-charged">${fmtCredits(b.charged)} <span class="unit">credits</span></dd></div>
+      <div><dt>Fee</dt><dd data-testid="billing-fee">${fmtCredits(b.fee)} <span class="unit">credits</span></dd></div>
+      <div><dt>Refunded</dt><dd data-testid="billing-refunded">${fmtCredits(b.refunded)} <span class="unit">credits</span></dd></div>
+      <div><dt>Paid to</dt><dd data-testid="billing-paid-to">${b.paid_to ?? html`<span class="muted">nobody</span>`}</dd></div>
+      <div><dt>Price</dt><dd data-testid="billing-price">${b.charged > 0 || job.worker ? fmtPrice(b.price) : html`<span class="muted">–</span>`}</dd></div>
+      <div><dt>Reserved</dt><dd>${fmtCredits(b.reserved)} <span class="unit">credits at a bid of ${fmtPrice(b.bid)}</span></dd></div>
+    </dl>`;
+  }
+  return html`<section class="panel billing" data-testid="job-billing" data-settled="${b.settled ? 'true' : 'false'}" aria-labelledby="h-billing">
+    <header class="panel-head"><h2 id="h-billing">Billing</h2><span class="muted small" data-testid="billing-state">${b.settled ? 'settled' : 'reserved until the job ends'}</span></header>
+    <p class="billing-summary" data-testid="billing-summary">${summary}</p>
+    ${facts}
+  </section>`;
 }
 
 function errorBox(e, what) {
@@ -208,6 +242,7 @@ function workerCard(w) {
   const cpu = w.devices?.cpu;
   const gpus = w.devices?.gpus ?? [];
   const backends = Object.keys(w.slots ?? {});
+  const prices = Object.entries(w.prices ?? {});
   return html`<article class="worker" data-testid="worker" data-worker-id="${w.id}">
     <header>
       <h3><span class="dot ok" aria-hidden="true"></span>${w.name}</h3>
@@ -223,6 +258,10 @@ function workerCard(w) {
           <span class="slot-bar" aria-hidden="true">${Array.from({ length: Math.min(total, 16) }, (_, i) => html`<i class="${i < busy ? 'busy' : ''}"></i>`)}</span>
           <span data-testid="worker-busy">${busy} / ${total} busy</span></span>`;
       }) : html`<span class="muted">none</span>`}</dd></div>
+      <div><dt>Price</dt><dd class="prices" data-testid="worker-prices">${prices.map(([b, ask]) =>
+        html`<span class="price-ask" title="${ask ? `asks ${fmtCredits(ask)} credits per million work units of a ${b} job` : `runs ${b} jobs for nothing`}"><span class="slot-name">${b}</span> ${fmtPrice(ask)}</span>`)}
+        <span class="${w.accepts_free ? 'muted' : 'text-queued'} small" data-testid="worker-free">${w.accepts_free ? 'takes free jobs' : 'no free jobs'}</span></dd></div>
+      <div><dt>Owner</dt><dd data-testid="worker-owner">${w.owner ?? html`<span class="muted">nobody: no donor token</span>`}</dd></div>
       <div><dt>Jobs</dt><dd>${fmtInt(w.jobs_done)} done${w.jobs_failed ? html` · <span class="text-failed">${fmtInt(w.jobs_failed)} failed</span>` : ''}</dd></div>
       <div><dt>Plugins</dt><dd class="chips" data-testid="worker-plugins">${(w.plugins ?? []).map((p) =>
         html`<span class="chip${p.tasks?.length ? '' : ' dim'}" title="${p.tasks?.length ? p.tasks.join(', ') : 'no task on this machine'}">${p.name} <small>${p.version}</small></span>`)}</dd></div>
@@ -454,6 +493,7 @@ function jobPage(el, { id }) {
         ${!job.result ? html`<p class="muted loading">Loading the result…</p>`
           : outputs.length ? outputs.map(([name, t]) => tensorView(name, t)) : html`<p class="muted">This task returns no outputs.</p>`}
       </section>` : ''}
+      ${billingPanel(job)}
       <section class="panel">
         <header class="panel-head"><h2>Request</h2><a href="#/tasks/${encodeURIComponent(job.task)}">Run ${job.task} again →</a></header>
         <dl class="facts grid">

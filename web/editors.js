@@ -6,16 +6,41 @@
 // letter shares one size, so a's columns and b's rows of linalg.matmul cannot disagree.
 //
 // Submitting needs a token with the submit scope (session.js): signed out, the form offers
-// "Sign in to submit" in place of its button; the daemon's 401 or 403 is shown as it came.
+// "Sign in to submit" in place of its button; the daemon's 401, 402 or 403 is shown as it came.
+//
+// Price: the going rate (no field sent: the daemon bids the lowest ask of a connected worker),
+// a bid in credits per million work units, or a maximum total in credits; sent as integer
+// micro-credits ("bid", "max_price"). A quote (POST /api/v1/jobs/quote, no token) follows the
+// form QUOTE_DELAY_MS after the last change and when workers come and go; only the answer to
+// the latest request is shown, and its errors stay in the quote box, never in the way of typing.
 
-import { api } from './api.js';
-import { fmtInt, html } from './format.js';
+import { api, on } from './api.js';
+import { fmtCredits, fmtDuration, fmtInt, fmtPrice, html, parseCredits, plural } from './format.js';
 import { onSession, ready, session } from './session.js';
 
 const NUMERIC = new Set(['f16', 'bf16', 'f32', 'f64', 'i8', 'i32', 'i64', 'u8']);
 const INTEGER = new Set(['i8', 'i32', 'i64', 'u8']);
 const DEFAULT_SIZE = 2;
 const MAX_GRID = 32;
+const QUOTE_DELAY_MS = 300;
+
+// The two priced modes of the Price section; the limits are the daemon's (protocol/credits.hpp).
+const PRICE_MODES = {
+  bid: {
+    field: 'bid', name: 'The bid', label: 'Bid', unit: 'credits per million work units', placeholder: '0.5',
+    max: 1_000_000 * 1_000_000,
+    tooLarge: 'The bid may be at most 1,000,000 credits per million work units.',
+    empty: 'Enter a bid in credits per million work units, such as 0.5 (0 asks for a free job).',
+    hint: 'The job pays the ask of the worker that runs it, never more than this; up to 6 decimals.',
+  },
+  max: {
+    field: 'max_price', name: 'The maximum', label: 'Maximum', unit: 'credits for the whole job', placeholder: '1',
+    max: 1_000_000_000 * 1_000_000,
+    tooLarge: 'The maximum may be at most 1,000,000,000 credits.',
+    empty: 'Enter the most the whole job may cost, in credits, such as 1.',
+    hint: 'Reserved from your balance until the job ends; what it does not cost comes back. Up to 6 decimals.',
+  },
+};
 
 // "f32[m,k]" → {dtype: "f32", dims: ["m", "k"]}; "i64[1]" → dims [1]; "any[...]" → dims ["..."].
 export function parseSpec(spec) {
@@ -210,6 +235,34 @@ export function mountTaskForm(root, task, { onSubmitted }) {
       : html`<code class="spec">${o.spec}</code>`}${o.description ? html` <span class="muted">${o.description}</span>` : ''}</li>`;
   });
 
+  const priceField = (mode) => {
+    const m = PRICE_MODES[mode];
+    const id = `${formId}-${mode}`;
+    return html`<div class="field price-field" data-price-field="${mode}" hidden>
+      <label for="${id}">${m.label} <span class="unit">${m.unit}</span></label>
+      <input id="${id}" type="text" inputmode="decimal" autocomplete="off" spellcheck="false" data-price="${mode}"
+        placeholder="${m.placeholder}" aria-describedby="${id}-error ${id}-hint" data-testid="price-${mode}">
+      <span class="field-error" id="${id}-error" data-price-error="${mode}" data-testid="price-${mode}-error" role="alert" hidden></span>
+      <span class="hint" id="${id}-hint">${m.hint}</span>
+    </div>`;
+  };
+
+  const priceSection = () => html`<section class="form-section price" data-testid="price">
+    <h2>Price</h2>
+    <fieldset class="price-modes">
+      <legend class="sr-only">How this job is priced</legend>
+      <label class="choice"><input type="radio" name="${formId}-price" value="market" data-price-mode checked data-testid="price-mode-market">
+        <span><strong>Going rate</strong> <span class="muted small">the lowest ask of a connected worker that runs this task</span></span></label>
+      <label class="choice"><input type="radio" name="${formId}-price" value="bid" data-price-mode data-testid="price-mode-bid">
+        <span><strong>Bid per million units</strong> <span class="muted small">the most it pays per million work units; 0 asks for a free job</span></span></label>
+      <label class="choice"><input type="radio" name="${formId}-price" value="max" data-price-mode data-testid="price-mode-max">
+        <span><strong>Maximum total</strong> <span class="muted small">the most the whole job may cost</span></span></label>
+    </fieldset>
+    ${priceField('bid')}
+    ${priceField('max')}
+    <div class="quote" data-quote data-testid="quote" aria-live="polite"><p class="muted loading">Asking for a quote…</p></div>
+  </section>`;
+
   root.innerHTML = html`<form class="task-form" novalidate data-testid="task-form">
     ${inputs.length ? html`<section class="form-section">
       <h2>Inputs</h2>
@@ -226,6 +279,7 @@ export function mountTaskForm(root, task, { onSubmitted }) {
         ${backends.map((b) => html`<option value="${b}">${b}</option>`)}
       </select></div></div></section>` : ''}
     ${(task.outputs ?? []).length ? html`<section class="form-section outputs"><h2>Outputs</h2><ul class="plain" data-outputs>${outputsPreview()}</ul></section>` : ''}
+    ${priceSection()}
     <div class="form-error" role="alert" data-testid="submit-error" hidden></div>
     <div class="form-actions">
       <div class="submit-slot" data-submit-slot></div>
@@ -256,9 +310,54 @@ export function mountTaskForm(root, task, { onSubmitted }) {
   }
   renderSubmit();
 
-  function showError(message) {
+  // The daemon's word on a refused job; a 402 (the balance, or no free jobs here) gets a lead
+  // that says what kind of refusal it is, and the way to the balance.
+  function showError(message, err) {
     errorBox.hidden = !message;
+    if (err?.status === 402) {
+      const lead = err.code === 'insufficient_funds' ? 'Not enough credits:' : 'Payment required:';
+      const more = err.code === 'insufficient_funds' ? html` <a href="#/account">See your balance and ledger</a>` : '';
+      // One line of markup: the box keeps the message's own line breaks (white-space: pre-wrap).
+      errorBox.innerHTML = html`<strong>${lead}</strong> ${message}${/[.!?]$/.test(message) ? '' : '.'}${more}`;
+      return;
+    }
     errorBox.textContent = message ?? '';
+  }
+
+  // ---------------------------------------------------------------- price
+  const priceMode = () => form.querySelector('input[data-price-mode]:checked')?.value ?? 'market';
+
+  // The price fields of the chosen mode: {} for the going rate, {bid} or {max_price} in
+  // micro-credits, or {error, focus, empty}.
+  function readPrice() {
+    const mode = priceMode();
+    const m = PRICE_MODES[mode];
+    if (!m) return {};
+    const el = form.querySelector(`[data-price="${mode}"]`);
+    if (el.value.trim() === '') return { error: m.empty, focus: el, empty: true };
+    const { micro, problem } = parseCredits(el.value);
+    if (problem) return { error: `${m.name} ${problem}.`, focus: el };
+    if (micro > m.max) return { error: m.tooLarge, focus: el };
+    return { [m.field]: micro };
+  }
+
+  function showPriceError(mode, message) {
+    const line = form.querySelector(`[data-price-error="${mode}"]`);
+    const el = form.querySelector(`[data-price="${mode}"]`);
+    if (!line) return;
+    if (line.textContent !== (message ?? '')) line.textContent = message ?? '';
+    line.hidden = !message;
+    if (message) el.setAttribute('aria-invalid', 'true'); else el.removeAttribute('aria-invalid');
+  }
+
+  // Shows the field of the chosen mode and says what is wrong with it (an empty field only once
+  // submitting: not while it waits to be typed in).
+  function checkPrice({ onSubmit = false } = {}) {
+    const mode = priceMode();
+    for (const f of form.querySelectorAll('[data-price-field]')) f.hidden = f.dataset.priceField !== mode;
+    const price = readPrice();
+    for (const m of Object.keys(PRICE_MODES)) showPriceError(m, m === mode && price.error && (onSubmit || !price.empty) ? price.error : null);
+    return price;
   }
 
   function redrawGrids(dim) {
@@ -341,7 +440,79 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     if (Object.keys(params).length) body.params = params;
     const backend = form.querySelector('[data-backend]')?.value;
     if (backend) body.backend = backend;
+    const price = readPrice();
+    if (price.error) return { error: price.error, focus: price.focus, price: true, empty: price.empty };
+    Object.assign(body, price);
     return { job: body };
+  }
+
+  // ---------------------------------------------------------------- quote
+  const quoteBox = form.querySelector('[data-quote]');
+  let quoteTimer = 0;
+  let quoteSeq = 0;
+  let quoted = false;  // a quote is on screen (dimmed while the next one is on its way)
+
+  // The quote on screen is dimmed from the change on, until the answer for the new request comes.
+  function scheduleQuote({ restart = true } = {}) {
+    if (!restart && quoteTimer) return;
+    if (quoted) quoteBox.dataset.state = 'loading';
+    clearTimeout(quoteTimer);
+    quoteTimer = setTimeout(fetchQuote, QUOTE_DELAY_MS);
+  }
+
+  function showQuote(markup, state) {
+    quoteBox.dataset.state = state;
+    quoteBox.innerHTML = markup;
+    quoted = state === 'ready';
+  }
+
+  async function fetchQuote() {
+    quoteTimer = 0;
+    const seq = ++quoteSeq;
+    const { job, error, price, empty } = collect();
+    if (error) {
+      const what = !price ? 'A quote needs valid inputs.' : empty
+        ? (priceMode() === 'bid' ? 'Enter a bid to see what the job would cost.' : 'Enter a maximum to see what the job would cost.')
+        : 'A quote needs a valid price.';
+      showQuote(html`<p class="muted" data-testid="quote-waiting">${what}</p>`, 'idle');
+      return;
+    }
+    try {
+      const q = await api.quote(job);
+      if (seq !== quoteSeq || !form.isConnected) return;
+      showQuote(quoteMarkup(q), 'ready');
+    } catch (err) {
+      if (seq !== quoteSeq || !form.isConnected) return;
+      showQuote(html`<p class="quote-error" data-testid="quote-error"><strong>No quote:</strong> ${err.message}</p>`, 'error');
+    }
+  }
+
+  function quoteMarkup(q) {
+    const c = q.cheapest;
+    const mode = priceMode();
+    const bid = q.free ? 'free' : fmtPrice(q.bid);
+    const wait = q.expected_wait_ms === 0 ? 'none: a slot is free'
+      : q.expected_wait_ms > 0 ? `about ${fmtDuration(q.expected_wait_ms)}`
+        : c ? 'unknown yet' : 'until a worker takes it';
+    return html`<div class="quote-head"><h3>Quote</h3><span class="muted small">from the workers connected now</span></div>
+      <dl class="facts grid">
+        <div><dt>Work units</dt><dd><span data-testid="quote-units">${fmtInt(q.units)}</span>${task.cost ? html` <code class="spec">${task.cost}</code>` : ''}</dd></div>
+        <div><dt>Bid</dt><dd data-testid="quote-bid">${bid}${mode === 'market' ? html` <span class="sub muted small">the going rate</span>`
+          : mode === 'max' && !q.free ? html` <span class="sub muted small">the most this maximum pays per million</span>` : ''}</dd></div>
+        <div><dt>Reserved</dt><dd data-testid="quote-reserved">${q.free ? 'nothing: a free job' : `${fmtCredits(q.reserved)} credits`}</dd></div>
+        <div><dt>Cheapest worker</dt><dd data-testid="quote-worker">${c ? html`${c.worker} <span class="sub muted small">asks ${c.ask ? fmtPrice(c.ask) : 'nothing'}</span>`
+          : html`<span class="muted">none takes it</span>`}</dd></div>
+        <div><dt>Cost there</dt><dd data-testid="quote-cost">${q.cost == null ? html`<span class="muted">–</span>` : q.cost === 0 ? 'free' : `${fmtCredits(q.cost)} credits`}</dd></div>
+        <div><dt>Expected wait</dt><dd data-testid="quote-wait">${wait}${q.queued_ahead ? html` <span class="sub muted small">${plural(q.queued_ahead, 'job')} ahead</span>` : ''}</dd></div>
+      </dl>
+      ${q.note ? html`<p class="quote-note" data-testid="quote-note">${q.note}${!c && q.lowest_ask != null && !q.free
+        ? html` <span class="muted">(the lowest ask is ${fmtPrice(q.lowest_ask)}).</span>` : ''}</p>` : ''}`;
+  }
+
+  // Anything that changes the request: its curl, and a quote once typing pauses.
+  function changed() {
+    updateCurl();
+    scheduleQuote();
   }
 
   let curlTimer = 0;
@@ -363,9 +534,11 @@ export function mountTaskForm(root, task, { onSubmitted }) {
       el.removeAttribute('aria-invalid');
     } else if (el.dataset.json !== undefined) {
       inputs[Number(el.dataset.json)].json = el.value;
+    } else if (el.dataset.price !== undefined || el.dataset.priceMode !== undefined) {
+      checkPrice();
     }
     showError('');
-    updateCurl();
+    changed();
   });
 
   form.addEventListener('click', (e) => {
@@ -384,7 +557,7 @@ export function mountTaskForm(root, task, { onSubmitted }) {
       }));
       redrawGrids();
     }
-    updateCurl();
+    changed();
   });
 
   // Pasting rows into a cell fills the grid from that cell, growing its named dimensions.
@@ -410,7 +583,7 @@ export function mountTaskForm(root, task, { onSubmitted }) {
       if (r0 + r < rowsOf(input) && c0 + c < colsOf(input)) input.values[r0 + r][c0 + c] = v;
     }));
     redrawGrids();
-    updateCurl();
+    changed();
   });
 
   // Arrow keys and Enter move between cells like a spreadsheet.
@@ -437,6 +610,7 @@ export function mountTaskForm(root, task, { onSubmitted }) {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     if (submitting) return;
+    checkPrice({ onSubmit: true });
     const { job, error, focus } = collect();
     if (error) {
       showError(error);
@@ -451,8 +625,9 @@ export function mountTaskForm(root, task, { onSubmitted }) {
       const accepted = await api.submit(job);
       onSubmitted(accepted);
     } catch (err) {
-      // 401 (no or a revoked token) and 403 (a token without submit) come with the daemon's word.
-      showError(err.message);
+      // 401 (no or a revoked token), 402 (the balance, or no free jobs here) and 403 (a token
+      // without submit) come with the daemon's word.
+      showError(err.message, err);
     } finally {
       submitting = false;
       renderSubmit();
@@ -460,5 +635,9 @@ export function mountTaskForm(root, task, { onSubmitted }) {
   });
 
   updateCurl();
-  return onSession(renderSubmit);
+  fetchQuote();
+  const offSession = onSession(renderSubmit);
+  // A worker that comes or goes changes who takes the job and what it costs.
+  const offWorker = on('worker', () => scheduleQuote({ restart: false }));
+  return () => { offSession(); offWorker(); clearTimeout(quoteTimer); clearTimeout(curlTimer); };
 }

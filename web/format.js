@@ -1,4 +1,5 @@
-// Escaping and number, size, duration and time formatting for the dashboard.
+// Escaping and number, size, duration, time and credit formatting for the dashboard, and the
+// parsing of amounts of credits typed into a form.
 //
 // Every string that comes from the daemon (task names, plugin messages, worker names) is
 // text typed by someone else: `html` escapes each interpolated value unless it is already
@@ -148,4 +149,29 @@ export function fmtCredits(micro, { sign = false } = {}) {
   const text = credits.format(Math.abs(micro) / MICRO);
   if (!sign) return micro < 0 ? `−${text}` : text;
   return micro > 0 ? `+${text}` : micro < 0 ? `−${text}` : text;
+}
+
+// A price: micro-credits per million work units (a donor's ask, a job's bid).
+// 0 → "free", 2500000 → "2.5 per million units".
+export function fmtPrice(micro) {
+  if (!Number.isFinite(micro)) return '–';
+  return micro === 0 ? 'free' : `${fmtCredits(micro)} per million units`;
+}
+
+// Typed credits to integer micro-credits, as the daemon and the CLI read them
+// (protocol/credits.hpp): "2.5" → {micro: 2500000}, "1,234.5" (separators in groups of three),
+// ".5"; else {problem} to follow the field's name: "cannot be negative", "has more than 6 decimals…".
+// A trailing dot ("5.") is taken as it is typed on the way to "5.25".
+export function parseCredits(text) {
+  const t = String(text ?? '').trim();
+  if (t === '') return { problem: 'is empty' };
+  if (/^[-−]/.test(t)) return { problem: 'cannot be negative' };
+  const m = /^(\d{1,3}(?:,\d{3})+|\d*)(?:\.(\d*))?$/.exec(t);
+  if (!m || (m[1] === '' && !m[2])) return { problem: 'is not an amount of credits like 2.5 or 1000' };
+  const whole = m[1].replace(/,/g, '');
+  const decimals = m[2] ?? '';
+  if (decimals.length > 6) return { problem: 'has more than 6 decimals: the smallest amount is 0.000001 credits' };
+  // Past ten digits it is over any limit, and a double would round it.
+  if (whole.replace(/^0+/, '').length > 10) return { problem: 'is too large' };
+  return { micro: Number(whole || '0') * MICRO + Number(decimals.padEnd(6, '0')) };
 }

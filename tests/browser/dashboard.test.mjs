@@ -10,7 +10,9 @@
 // The tests run in order and share one daemon, one worker and one browser page. Every wait is
 // on a condition of the page or the daemon, with a deadline; nothing sleeps for a fixed time.
 // The daemon runs with --local-session, so the page starts signed in as the local operator (who
-// may submit); the account tests then sign up, sign out and sign in again with a token.
+// may submit); the account tests then sign up, sign out and sign in again with a token. The
+// first worker donates for the operator and asks nothing (its jobs are free); the market test at
+// the end starts a second one that asks 2 credits per million work units for a new account.
 // Whatever happens, the processes, the browser and the temporary folders go at the end.
 
 import { after, before, test } from 'node:test';
@@ -32,6 +34,8 @@ const chromiumPath = process.env.POTLUCK_CHROMIUM || '/usr/bin/chromium';
 const WAIT_MS = 15_000;        // a page condition
 const START_MS = 30_000;       // a process starting
 const WORKER_NAME = 'browser-test-worker';
+const PRICED_WORKER_NAME = 'browser-priced-worker';
+const MICRO = 1_000_000;       // micro-credits per credit
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'potluck-browser-'));
 const children = [];
@@ -277,6 +281,12 @@ test('a worker that connects appears live with its CPU, GPUs, plugins and tasks'
   assert.match(plugins, /blas/);
   assert.match(plugins, /testing/);
   assert.match(await textOf('[data-testid="worker-busy"]'), /0 \/ 2 busy/);
+  // It donates for the operator and asks nothing.
+  const [listed] = (await apiGet('/workers')).workers;
+  assert.deepEqual(listed.prices, { cpu: 0 });
+  assert.match(await textOf('[data-testid="worker-prices"]'), /cpu\s+free/);
+  assert.equal((await textOf('[data-testid="worker-free"]')).trim(), 'takes free jobs');
+  assert.equal((await textOf('[data-testid="worker-owner"]')).trim(), listed.owner);
   for (const task of ['linalg.matmul', 'test.sleep', 'test.fail']) {
     await page.locator(`[data-testid="task-link-${task}"]`).waitFor();
   }
@@ -288,10 +298,19 @@ test('matmul: fill the matrix editor, submit, read the product on the job page',
   await page.locator('[data-testid="task-link-linalg.matmul"]').click();
   await page.locator('[data-testid="matrix-a"]').waitFor();
   // Dimensions stay in step: a's columns and b's rows are both k.
+  // The quote counts the task's work units, 2*m*n*k, and follows the editor's sizes.
+  await waitForText('[data-testid="quote-units"]', '16');
   await page.getByRole('button', { name: 'more columns of a (k)' }).click();
   assert.equal(await page.locator('[data-testid="matrix-b"] tr').count(), 3, 'b gained a row with a\'s column');
+  await waitForText('[data-testid="quote-units"]', String(2 * 2 * 2 * 3));
   await page.getByRole('button', { name: 'fewer rows of b (k)' }).click();
   assert.equal(await page.locator('[data-testid="matrix-a"] tr:first-child td').count(), 2);
+  await waitForText('[data-testid="quote-units"]', String(2 * 2 * 2 * 2));
+  // At the going rate, the worker that asks nothing runs it for free.
+  assert.equal(await page.locator('[data-testid="price-mode-market"]').isChecked(), true, 'the going rate by default');
+  assert.equal((await textOf('[data-testid="quote-cost"]')).trim(), 'free');
+  assert.match(await textOf('[data-testid="quote-reserved"]'), /free job/);
+  assert.match(await textOf('[data-testid="quote-worker"]'), new RegExp(WORKER_NAME));
 
   const values = { a: [[1, 2], [3, 4]], b: [[5, 6], [7, 8]] };
   for (const [name, rows] of Object.entries(values)) {
@@ -301,6 +320,7 @@ test('matmul: fill the matrix editor, submit, read the product on the job page',
   }
   await page.locator('details.curl summary').click();
   await waitForText('[data-curl]', '"data":[1,2,3,4]');
+  assert.ok(!(await textOf('[data-curl]')).includes('bid'), 'the going rate sends no price');
   await screenshot('task-form.png');
 
   const id = await submitAndOpenJob();
@@ -313,7 +333,51 @@ test('matmul: fill the matrix editor, submit, read the product on the job page',
   assert.equal(await page.locator('[data-testid="cancel-job"]').count(), 0, 'no cancel button on a finished job');
   const job = await apiGet(`/jobs/${id}`);
   assert.deepEqual(job.result.outputs.c.data, [19, 22, 43, 50]);
+  assert.equal(job.billing.bid, 0, 'a free job');
+  await page.locator('[data-testid="job-billing"][data-settled="true"]').waitFor();
+  assert.match(await textOf('[data-testid="billing-summary"]'), /free job: nothing was reserved or charged \(16 work units\)/);
   await screenshot('job-page.png');
+});
+
+test('a bad bid says what is wrong and submits nothing; a maximum over the balance shows the daemon\'s 402', async () => {
+  await openTask('linalg.matmul');
+  const submittedBefore = (await apiGet('/stats')).jobs_submitted;
+  await page.locator('[data-testid="price-mode-bid"]').check();
+  const bid = page.locator('[data-testid="price-bid"]');
+  for (const [typed, message] of [['-1', 'The bid cannot be negative.'],
+    ['0.1234567', 'The bid has more than 6 decimals: the smallest amount is 0.000001 credits.'],
+    ['1e6', 'The bid is not an amount of credits like 2.5 or 1000.']]) {
+    await bid.fill(typed);
+    await waitForText('[data-testid="price-bid-error"]', message);
+    assert.equal(await bid.getAttribute('aria-invalid'), 'true');
+    await page.locator('[data-testid="submit"]').click();
+    await waitForText('[data-testid="submit-error"]', message);
+    assert.match(page.url(), /#\/tasks\/linalg\.matmul$/, 'a bad bid stays on the form');
+    await waitForText('[data-testid="quote"]', 'A quote needs a valid price.');
+  }
+  // Fixed, the message goes, and the quote and the curl carry the bid in micro-credits.
+  await bid.fill('0.5');
+  await page.locator('[data-testid="price-bid-error"]').waitFor({ state: 'hidden' });
+  await waitForText('[data-testid="quote-bid"]', '0.5 per million units');
+  await page.locator('details.curl summary').click();
+  await waitForText('[data-curl]', '"bid":500000');
+  assert.equal((await apiGet('/stats')).jobs_submitted, submittedBefore, 'nothing was submitted');
+
+  // A maximum far over the operator's balance: the daemon refuses it with 402.
+  await page.locator('[data-testid="price-mode-max"]').check();
+  await page.locator('[data-testid="price-max"]').fill('1,000,000');
+  await waitForText('[data-curl]', `"max_price":${1_000_000 * MICRO}`);
+  await waitForText('[data-testid="quote-reserved"]', `${await page.evaluate(() => (1_000_000).toLocaleString())} credits`);
+  const daemonSays = await apiCall('POST', '/jobs', { token: adminToken, body: {
+    task: 'linalg.matmul', inputs: { a: { dtype: 'f32', data: [[0, 0], [0, 0]] }, b: { dtype: 'f32', data: [[0, 0], [0, 0]] } }, max_price: 1_000_000 * MICRO,
+  } });
+  assert.equal(daemonSays.status, 402, JSON.stringify(daemonSays.data));
+  await page.locator('[data-testid="submit"]').click();
+  await waitForText('[data-testid="submit-error"]', daemonSays.data.error.message);
+  assert.match(await textOf('[data-testid="submit-error"]'), /^Not enough credits: your balance is/);
+  assert.match(page.url(), /#\/tasks\/linalg\.matmul$/);
+  await screenshot('task-form-402.png');
+  assert.equal((await apiGet('/stats')).jobs_submitted, submittedBefore, 'nothing was submitted');
 });
 
 test('the daemon\'s 422 message is shown on the form', async () => {
@@ -616,6 +680,53 @@ test('when the last worker leaves, the overview says so', async () => {
   // The daemon still knows the tasks (queued jobs wait for them); the page says no one runs them.
   await waitForText('[data-task="linalg.matmul"]', 'no worker online');
   await screenshot('home-no-worker.png');
+});
+
+test('a worker that asks a price: the overview shows it, the quote prices a bid, the job page settles it', async () => {
+  // A new account lends a machine at 2 credits per million work units (the first worker is gone).
+  const donor = `donor-${Date.now().toString(36)}`;
+  const made = await apiCall('POST', '/accounts', { body: { name: donor } });
+  assert.equal(made.status, 201, JSON.stringify(made.data));
+  startProcess('potluck-worker-priced', path.join(buildDir, 'bin', 'potluck-worker'), [
+    '--daemon', workersEndpoint, '--plugins', pluginDir, '--gpus', 'none', '--slots', '1',
+    '--name', PRICED_WORKER_NAME, '--grace-ms', '1000', '--token', made.data.token.secret, '--price', 'cpu=2',
+  ]);
+  await page.goto(`${base}/#/`);
+  await waitForText('[data-testid="worker"]', PRICED_WORKER_NAME, START_MS);
+  assert.match(await textOf('[data-testid="worker-prices"]'), /cpu\s+2 per million units/);
+  assert.equal((await textOf('[data-testid="worker-owner"]')).trim(), donor);
+
+  // 2*m*n*k = 16 units at 2 per million cost 32 micro-credits; a bid of 3 reserves 48.
+  await openTask('linalg.matmul');
+  await waitForText('[data-testid="quote-bid"]', '2 per million units');  // the going rate is its ask
+  await page.locator('[data-testid="price-mode-bid"]').check();
+  await page.locator('[data-testid="price-bid"]').fill('1');
+  await page.locator('[data-testid="quote-note"]').waitFor();
+  const below = await apiCall('POST', '/jobs/quote', { body: {
+    task: 'linalg.matmul', inputs: { a: { dtype: 'f32', data: [[0, 0], [0, 0]] }, b: { dtype: 'f32', data: [[0, 0], [0, 0]] } }, bid: MICRO,
+  } });
+  await waitForText('[data-testid="quote-note"]', below.data.note);
+  assert.match(await textOf('[data-testid="quote-note"]'), /lowest ask is 2 per million units/);
+  await page.locator('[data-testid="price-bid"]').fill('3');
+  await waitForText('[data-testid="quote-reserved"]', `${48 / MICRO} credits`);
+  assert.equal((await textOf('[data-testid="quote-cost"]')).trim(), `${32 / MICRO} credits`);
+  assert.match(await textOf('[data-testid="quote-worker"]'), new RegExp(`${PRICED_WORKER_NAME}\\s+asks 2 per million units`));
+  assert.equal(await page.locator('[data-testid="quote-note"]').count(), 0, 'a covered bid has no note');
+  await screenshot('task-form-priced.png');
+
+  const id = await submitAndOpenJob();
+  await waitForText('[data-testid="job-state"]', 'succeeded');
+  await page.locator('[data-testid="job-billing"][data-settled="true"]').waitFor();
+  const { billing } = await apiGet(`/jobs/${id}`);
+  assert.deepEqual({ ...billing }, { units: 16, bid: 3 * MICRO, reserved: 48, settled: true, price: 2 * MICRO, charged: 32, fee: 0, refunded: 16, paid_to: donor });
+  assert.equal((await textOf('[data-testid="billing-state"]')).trim(), 'settled');
+  assert.equal((await textOf('[data-testid="billing-charged"]')).trim(), `${32 / MICRO} credits`);
+  assert.equal((await textOf('[data-testid="billing-refunded"]')).trim(), `${16 / MICRO} credits`);
+  assert.equal((await textOf('[data-testid="billing-fee"]')).trim(), '0 credits');
+  assert.equal((await textOf('[data-testid="billing-paid-to"]')).trim(), donor);
+  assert.equal((await textOf('[data-testid="billing-price"]')).trim(), '2 per million units');
+  assert.match(await textOf('[data-testid="billing-summary"]'), /Charged 0\.000032 credits for 16 work units at 2 per million units/);
+  await screenshot('job-billing.png');
 });
 
 test('no script error and no request outside the daemon', () => {
