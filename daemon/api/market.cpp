@@ -236,6 +236,21 @@ void add_market_routes(http::router& router, daemon_app& app) {
     });
   });
 
+  // The operator's market settings (set with potluckd's flags), for the admin page.
+  router.add("GET", "/api/v1/admin/settings", [&app](http::request& req, http::responder res) {
+    const auto who = authenticate(app, req, res, token_scope::admin);
+    if (!who) return;
+    const auto& o = app.options();
+    json::object out{{"starter_grant", o.starter_grant},
+                     {"signup", o.signup_open ? "open" : "closed"},
+                     {"free_tier", o.free_tier},
+                     {"fee_ppm", o.fee_ppm},
+                     {"anonymous_workers", o.anonymous_workers},
+                     {"rate_limit", o.token_rate_limit.rate},
+                     {"max_attempts", o.max_attempts}};
+    res.send(http::json(200, json::serialize(out)));
+  });
+
   // The donors whose workers did most in the last `days` days: public, like a volunteer
   // project's credit table. Ranked by credits earned, then by work units (free work counts).
   auto cache = std::make_shared<leaderboard_cache>();
