@@ -523,6 +523,8 @@ const plugin_info& plugin_host::load(const std::filesystem::path& requested) {
     decl.description = ti.description;
     decl.params_schema = ti.params_schema;
     decl.cost = ti.cost;
+    decl.rtol = t.rtol;  // 0 when the plugin was built for ABI 1.0 (read_struct zero-fills)
+    decl.atol = t.atol;
     decl.plugin = info.name;
     decl.plugin_version = info.version;
     read_tensors(shown, "input", t.inputs, t.input_count, ti.inputs, decl.inputs);

@@ -3,7 +3,11 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <set>
 
@@ -241,6 +245,8 @@ void validate_task_decl(const task_decl& decl) {
   for (char c : decl.name)
     if (!is_ident_char(c) && c != '.' && c != '-')
       throw spec_error(where + ": name may hold only letters, digits, '_', '-' and '.'");
+  if (!std::isfinite(decl.rtol) || !std::isfinite(decl.atol) || decl.atol < 0 || (decl.rtol < 0 && decl.rtol != -1.0))
+    throw spec_error(where + ": tolerance rtol must be 0 or more (or -1 for exact) and atol 0 or more, both finite");
   if (!is_known_backend(decl.backend))
     throw spec_error(where + ": unknown backend '" + decl.backend + "' (cpu or cuda)");
   std::set<std::string> bound;
@@ -294,6 +300,7 @@ json::object to_json(const task_decl& decl) {
     o["params_schema"] = ec ? json::value(nullptr) : v;
   }
   o["cost"] = decl.cost.empty() ? "1" : decl.cost;
+  if (decl.rtol != 0 || decl.atol != 0) o["tolerance"] = json::object{{"rtol", decl.rtol}, {"atol", decl.atol}};
   o["plugin"] = decl.plugin;
   o["plugin_version"] = decl.plugin_version;
   return o;
@@ -341,8 +348,85 @@ task_decl task_decl_from_json(const json::value& v) {
     if (!p->is_object()) throw spec_error("task '" + d.name + "': params_schema is not an object");
     d.params_schema = json::serialize(*p);
   }
+  if (auto* p = o.if_contains("tolerance"); p && !p->is_null()) {
+    const auto* t = p->if_object();
+    const auto* rtol = t ? t->if_contains("rtol") : nullptr;
+    const auto* atol = t ? t->if_contains("atol") : nullptr;
+    if (!rtol || !atol || !rtol->is_number() || !atol->is_number())
+      throw spec_error("task '" + d.name + "': \"tolerance\" is {\"rtol\": number, \"atol\": number}");
+    d.rtol = rtol->to_number<double>();
+    d.atol = atol->to_number<double>();
+  }
   validate_task_decl(d);
   return d;
+}
+
+// ---- comparing two runs' outputs ----
+
+namespace {
+
+double half_to_double(std::uint16_t h) {
+  const int sign = (h >> 15) & 1, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  double v;
+  if (exponent == 0) v = std::ldexp(mantissa, -24);
+  else if (exponent == 31) v = mantissa ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+  else v = std::ldexp(mantissa + 1024, exponent - 25);
+  return sign ? -v : v;
+}
+
+// Element i of a float tensor as a double.
+double float_at(const tensor& t, std::size_t i) {
+  const char* p = t.data.data();
+  switch (t.type) {
+    case dtype::f32: { float f; std::memcpy(&f, p + i * 4, 4); return f; }
+    case dtype::f64: { double d; std::memcpy(&d, p + i * 8, 8); return d; }
+    case dtype::f16: { std::uint16_t h; std::memcpy(&h, p + i * 2, 2); return half_to_double(h); }
+    case dtype::bf16: {
+      std::uint16_t h; std::memcpy(&h, p + i * 2, 2);
+      const std::uint32_t bits = static_cast<std::uint32_t>(h) << 16;
+      float f; std::memcpy(&f, &bits, 4); return f;
+    }
+    default: return 0;
+  }
+}
+
+bool is_float(dtype t) { return t == dtype::f32 || t == dtype::f64 || t == dtype::f16 || t == dtype::bf16; }
+
+}  // namespace
+
+std::string compare_outputs(const task_decl& decl, const std::vector<tensor>& a, const std::vector<tensor>& b) {
+  if (a.size() != b.size())
+    return std::to_string(a.size()) + " outputs against " + std::to_string(b.size());
+  const bool exact = decl.rtol < 0;
+  const double rtol = decl.rtol == 0 && decl.atol == 0 ? 1e-5 : std::max(decl.rtol, 0.0);
+  const double atol = decl.rtol == 0 && decl.atol == 0 ? 1e-8 : std::max(decl.atol, 0.0);
+  for (const auto& x : a) {
+    auto y = std::find_if(b.begin(), b.end(), [&](const tensor& t) { return t.name == x.name; });
+    if (y == b.end()) return "output '" + x.name + "' is missing from one run";
+    if (x.type != y->type) return "output '" + x.name + "' is " + dtype_name(x.type) + " in one run, " + dtype_name(y->type) + " in the other";
+    if (x.shape != y->shape) return "output '" + x.name + "' has shape " + shape_string(x.shape) + " in one run, " + shape_string(y->shape) + " in the other";
+    if (x.data.size() != y->data.size()) return "output '" + x.name + "' differs in size";
+    if (!is_float(x.type) || exact) {
+      if (x.data != y->data) {
+        const auto at = std::mismatch(x.data.begin(), x.data.end(), y->data.begin()).first - x.data.begin();
+        return "output '" + x.name + "' differs at element " + std::to_string(static_cast<std::size_t>(at) / dtype_size(x.type));
+      }
+      continue;
+    }
+    const std::size_t n = x.data.size() / dtype_size(x.type);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double u = float_at(x, i), v = float_at(*y, i);
+      if (std::isnan(u) && std::isnan(v)) continue;
+      if (u == v) continue;  // equal infinities too
+      if (!(std::fabs(u - v) <= atol + rtol * std::fabs(v))) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "output '%s' differs at element %zu: %.9g against %.9g (tolerance rtol %g, atol %g)",
+                      x.name.c_str(), i, u, v, rtol, atol);
+        return buf;
+      }
+    }
+  }
+  return {};
 }
 
 // ---- checks of jobs against declarations ----

@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define PLK_ABI_MAJOR 1
-#define PLK_ABI_MINOR 0
+#define PLK_ABI_MINOR 1
 
 /* The one symbol a plugin exports. Plugin authors using plugin.hpp never spell it. */
 #define POTLUCK_PLUGIN_ENTRY_SYMBOL potluck_plugin_entry
@@ -129,7 +129,16 @@ typedef struct plk_task_decl {
   /* Work units of one job, an integer expression over the dimension names of the inputs
    * with + - * / and parentheses, e.g. "2*m*n*k". NULL means "1". */
   const char *cost; /* OWNERSHIP: plugin, static */
+  /* Since 1.1. How closely two runs' floating-point outputs must agree when the daemon
+   * compares them (when it checks a new donor's result, or a job's replicas), element by
+   * element: |a - b| <= atol + rtol * |b|. Both 0 (and any plugin built for 1.0) means the
+   * daemon's default, rtol 1e-5 and atol 1e-8; PLK_TOLERANCE_EXACT in rtol asks for equal
+   * values. Integer outputs are always compared exactly. */
+  double rtol;
+  double atol;
 } plk_task_decl;
+
+#define PLK_TOLERANCE_EXACT (-1.0)
 
 /* What a session is for: one task, one device. */
 typedef struct plk_session_config {

@@ -212,6 +212,10 @@ class task {
   }
   task& params(std::string json_schema) { params_schema_ = std::move(json_schema); return *this; }
   task& cost(std::string expression) { cost_ = std::move(expression); return *this; }
+  // How closely two runs' float outputs must agree (plk_task_decl::rtol/atol): the default is
+  // rtol 1e-5, atol 1e-8; exact() asks for equal values.
+  task& tolerance(double rtol, double atol) { rtol_ = rtol; atol_ = atol; return *this; }
+  task& exact() { rtol_ = PLK_TOLERANCE_EXACT; atol_ = 0; return *this; }
 
   // A task without per-session state.
   task& run(void (*fn)(job&)) {
@@ -239,6 +243,7 @@ class task {
     std::string name, spec, description;
   };
   std::string name_, backend_, description_, params_schema_, cost_;
+  double rtol_ = 0, atol_ = 0;
   std::vector<tensor_decl> inputs_, outputs_;
   session_factory factory_;
 };
@@ -279,6 +284,8 @@ class plugin_def {
       d.output_count = static_cast<std::uint32_t>(t.outputs_.size());
       d.params_schema = t.params_schema_.empty() ? nullptr : t.params_schema_.c_str();
       d.cost = t.cost_.empty() ? nullptr : t.cost_.c_str();
+      d.rtol = t.rtol_;
+      d.atol = t.atol_;
       c_tasks_.push_back(d);
     }
     desc_ = {};

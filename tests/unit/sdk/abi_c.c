@@ -32,7 +32,7 @@ static const sdktest_c_field c_layout[] = {
     FIELD(plk_task_decl, struct_size), FIELD(plk_task_decl, name), FIELD(plk_task_decl, backend),
     FIELD(plk_task_decl, description), FIELD(plk_task_decl, inputs), FIELD(plk_task_decl, input_count),
     FIELD(plk_task_decl, outputs), FIELD(plk_task_decl, output_count), FIELD(plk_task_decl, params_schema),
-    FIELD(plk_task_decl, cost),
+    FIELD(plk_task_decl, cost), FIELD(plk_task_decl, rtol), FIELD(plk_task_decl, atol),
 
     WHOLE(plk_session_config),
     FIELD(plk_session_config, struct_size), FIELD(plk_session_config, task_index),
@@ -119,7 +119,7 @@ static const plk_tensor_decl c_inputs[] = {
 };
 static const plk_tensor_decl c_outputs[] = {{sizeof(plk_tensor_decl), "c", "f32[m,n]", "product"}};
 static const plk_task_decl c_tasks[] = {{sizeof(plk_task_decl), "linalg.matmul", "cpu", "c = a.b", c_inputs, 2,
-                                         c_outputs, 1, "{\"type\":\"object\"}", "2*m*n*k"}};
+                                         c_outputs, 1, "{\"type\":\"object\"}", "2*m*n*k", 1e-4, 1e-6}};
 static const plk_plugin_desc c_descriptor = {
     sizeof(plk_plugin_desc), PLK_ABI_MAJOR, 0, "c-plugin", "0.1.0", "built in C", c_tasks, 1,
     c_init, c_shutdown, c_session_create, c_session_destroy, c_run};

@@ -35,7 +35,7 @@ PIN(plk_tensor_decl, name, 8, 8);
 PIN(plk_tensor_decl, spec, 16, 8);
 PIN(plk_tensor_decl, description, 24, 8);
 
-static_assert(sizeof(plk_task_decl) == 80);
+static_assert(sizeof(plk_task_decl) == 96);
 PIN(plk_task_decl, struct_size, 0, 4);
 PIN(plk_task_decl, name, 8, 8);
 PIN(plk_task_decl, backend, 16, 8);
@@ -46,6 +46,8 @@ PIN(plk_task_decl, outputs, 48, 8);
 PIN(plk_task_decl, output_count, 56, 4);
 PIN(plk_task_decl, params_schema, 64, 8);
 PIN(plk_task_decl, cost, 72, 8);
+PIN(plk_task_decl, rtol, 80, 8);
+PIN(plk_task_decl, atol, 88, 8);
 
 static_assert(sizeof(plk_session_config) == 24);
 PIN(plk_session_config, struct_size, 0, 4);
@@ -83,7 +85,7 @@ PIN(plk_plugin_desc, run, 80, 8);
 #endif
 
 // The values are part of the ABI: they never change.
-static_assert(PLK_ABI_MAJOR == 1 && PLK_ABI_MINOR == 0);
+static_assert(PLK_ABI_MAJOR == 1 && PLK_ABI_MINOR == 1);
 static_assert(PLK_OK == 0 && PLK_ERR_INVALID_ARGUMENT == 1 && PLK_ERR_UNSUPPORTED == 2 && PLK_ERR_NOT_FOUND == 3 &&
               PLK_ERR_OUT_OF_MEMORY == 4 && PLK_ERR_CANCELLED == 5 && PLK_ERR_INTERNAL == 6);
 static_assert(PLK_DTYPE_INVALID == 0 && PLK_DTYPE_F32 == 1 && PLK_DTYPE_F64 == 2 && PLK_DTYPE_I32 == 3 &&
@@ -109,7 +111,8 @@ std::map<std::string, std::pair<std::size_t, std::size_t>> cxx_layout() {
       CXX_FIELD(plk_task_decl, struct_size), CXX_FIELD(plk_task_decl, name), CXX_FIELD(plk_task_decl, backend),
       CXX_FIELD(plk_task_decl, description), CXX_FIELD(plk_task_decl, inputs), CXX_FIELD(plk_task_decl, input_count),
       CXX_FIELD(plk_task_decl, outputs), CXX_FIELD(plk_task_decl, output_count),
-      CXX_FIELD(plk_task_decl, params_schema), CXX_FIELD(plk_task_decl, cost),
+      CXX_FIELD(plk_task_decl, params_schema), CXX_FIELD(plk_task_decl, cost), CXX_FIELD(plk_task_decl, rtol),
+      CXX_FIELD(plk_task_decl, atol),
       CXX_WHOLE(plk_session_config),
       CXX_FIELD(plk_session_config, struct_size), CXX_FIELD(plk_session_config, task_index),
       CXX_FIELD(plk_session_config, device_index), CXX_FIELD(plk_session_config, model_dir),
@@ -182,6 +185,8 @@ BOOST_AUTO_TEST_CASE(a_descriptor_built_in_c_reads_right_in_cxx) {
   BOOST_TEST(std::string(t.outputs[0].name) == "c");
   BOOST_TEST(std::string(t.params_schema) == "{\"type\":\"object\"}");
   BOOST_TEST(std::string(t.cost) == "2*m*n*k");
+  BOOST_TEST(t.rtol == 1e-4);
+  BOOST_TEST(t.atol == 1e-6);
 
   void* plugin_ctx = nullptr;
   BOOST_TEST(d->init(&host, &plugin_ctx) == PLK_OK);

@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(a_sound_plugin_loads_with_its_declaration_and_runs) {
 BOOST_AUTO_TEST_CASE(a_plugin_for_another_major_is_refused_naming_both_versions) {
   const auto file = fs::absolute(test_plugin("major2"));
   BOOST_TEST(refusal(file) == "plugin " + file.string() +
-                                  " needs Potluck plugin ABI 2.x but this worker speaks 1.0: rebuild the plugin "
+                                  " needs Potluck plugin ABI 2.x but this worker speaks 1.1: rebuild the plugin "
                                   "against this SDK or upgrade the worker");
   // And the other way round: a 1.x plugin on a 2.0 host.
   plugin_host host2(2, 0);
@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(a_plugin_for_another_major_is_refused_naming_both_versions)
 BOOST_AUTO_TEST_CASE(a_plugin_needing_a_newer_minor_is_refused_and_loads_on_a_newer_host) {
   const auto file = fs::absolute(test_plugin("minor3"));
   BOOST_TEST(refusal(file) == "plugin " + file.string() +
-                                  " needs Potluck plugin ABI 1.3 but this worker speaks 1.0: upgrade the worker");
+                                  " needs Potluck plugin ABI 1.3 but this worker speaks 1.1: upgrade the worker");
   {
     plugin_host host12(1, 2);
     BOOST_TEST(contains(refusal(host12, file), "needs Potluck plugin ABI 1.3 but this worker speaks 1.2"));

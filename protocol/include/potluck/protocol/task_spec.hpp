@@ -64,7 +64,14 @@ struct task_decl {
   std::string params_schema;  // JSON text; "" = no parameters
   std::string cost;           // "" = "1"
   std::string plugin, plugin_version;
+  // How closely two runs' float outputs must agree (plk_task_decl): 0 and 0 = the default;
+  // rtol < 0 = exactly.
+  double rtol = 0, atol = 0;
 };
+
+// Whether two runs' outputs agree: the same names, dtypes and shapes, integer elements equal,
+// float elements within the task's tolerance. "" when they do, else the first difference.
+std::string compare_outputs(const task_decl& decl, const std::vector<tensor>& a, const std::vector<tensor>& b);
 
 inline bool is_known_backend(std::string_view b) { return b == "cpu" || b == "cuda"; }
 
