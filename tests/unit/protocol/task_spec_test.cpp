@@ -534,3 +534,66 @@ BOOST_AUTO_TEST_CASE(no_schema) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(comparing_outputs)
+
+pp::tensor floats(const std::string& name, std::vector<float> values) {
+  pp::tensor t;
+  t.name = name;
+  t.type = pp::dtype::f32;
+  t.shape = {static_cast<std::int64_t>(values.size())};
+  t.data.assign(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float));
+  return t;
+}
+
+pp::tensor ints(const std::string& name, std::vector<std::int32_t> values) {
+  pp::tensor t;
+  t.name = name;
+  t.type = pp::dtype::i32;
+  t.shape = {static_cast<std::int64_t>(values.size())};
+  t.data.assign(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(std::int32_t));
+  return t;
+}
+
+BOOST_AUTO_TEST_CASE(floats_agree_within_the_tolerance_and_integers_exactly) {
+  pp::task_decl decl;  // the default tolerance: rtol 1e-5, atol 1e-8
+  BOOST_TEST(pp::compare_outputs(decl, {floats("c", {1.0f, 100.0f})}, {floats("c", {1.0f, 100.0005f})}).empty());
+  const auto far = pp::compare_outputs(decl, {floats("c", {1.0f, 100.0f})}, {floats("c", {1.0f, 100.1f})});
+  BOOST_TEST(far.find("output 'c' differs at element 1") != std::string::npos, far);
+  BOOST_TEST(pp::compare_outputs(decl, {ints("n", {1, 2})}, {ints("n", {1, 2})}).empty());
+  BOOST_TEST(!pp::compare_outputs(decl, {ints("n", {1, 2})}, {ints("n", {1, 3})}).empty());
+  // A task's own tolerance, and exactness.
+  decl.rtol = 1e-2;
+  decl.atol = 0;
+  BOOST_TEST(pp::compare_outputs(decl, {floats("c", {100.0f})}, {floats("c", {100.5f})}).empty());
+  decl.rtol = -1;
+  BOOST_TEST(!pp::compare_outputs(decl, {floats("c", {1.0f})}, {floats("c", {1.0000001f})}).empty());
+  // NaN agrees only with NaN.
+  decl = {};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  BOOST_TEST(pp::compare_outputs(decl, {floats("c", {nan})}, {floats("c", {nan})}).empty());
+  BOOST_TEST(!pp::compare_outputs(decl, {floats("c", {nan})}, {floats("c", {0})}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(different_names_shapes_dtypes_and_counts_disagree) {
+  pp::task_decl decl;
+  BOOST_TEST(pp::compare_outputs(decl, {floats("c", {1})}, {floats("d", {1})}).find("missing") != std::string::npos);
+  BOOST_TEST(pp::compare_outputs(decl, {floats("c", {1})}, {floats("c", {1, 2})}).find("shape") != std::string::npos);
+  BOOST_TEST(pp::compare_outputs(decl, {floats("c", {1})}, {ints("c", {1})}).find("f32") != std::string::npos);
+  BOOST_TEST(pp::compare_outputs(decl, {floats("c", {1})}, {}).find("1 outputs against 0") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_tolerance_travels_in_the_declaration_and_bad_ones_are_refused) {
+  auto v = json::parse(R"({"name":"a.b","backend":"cpu","tolerance":{"rtol":0.001,"atol":0.5}})");
+  auto decl = pp::task_decl_from_json(v);
+  BOOST_TEST(decl.rtol == 0.001);
+  BOOST_TEST(decl.atol == 0.5);
+  BOOST_TEST(pp::to_json(decl).at("tolerance").at("atol").as_double() == 0.5);
+  for (const char* bad : {R"({"name":"a.b","backend":"cpu","tolerance":{"rtol":-2,"atol":0}})",
+                          R"({"name":"a.b","backend":"cpu","tolerance":{"rtol":0,"atol":-1}})",
+                          R"({"name":"a.b","backend":"cpu","tolerance":{"rtol":"x","atol":0}})",
+                          R"({"name":"a.b","backend":"cpu","tolerance":5})"})
+    BOOST_CHECK_THROW(pp::task_decl_from_json(json::parse(bad)), pp::spec_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
