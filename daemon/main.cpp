@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   std::string signup = "open";
   std::string free_tier = "on";
   double fee_percent = 0;
+  double check_percent = 10;
   double rate_limit = 100;
   po::options_description desc("Usage: potluckd [options]\n\nThe Potluck daemon: HTTP API, dashboard, job journal and worker broker.\n\nOptions");
   desc.add_options()
@@ -73,6 +74,12 @@ int main(int argc, char** argv) {
        "on: jobs may bid 0 and run free on workers that accept free jobs; off: every job pays")
       ("fee-percent", po::value(&fee_percent)->default_value(fee_percent),
        "the operator's share of each charge, 0 to 100 (paid into the fees account)")
+      ("check-percent", po::value(&check_percent)->default_value(check_percent),
+       "the share of a new donor's results run again on the operator's own workers and compared before the "
+       "job ends, 0 to 100 (0: no checks); a donor whose results agreed --trusted-after times in a row is "
+       "checked at a tenth of it")
+      ("trusted-after", po::value(&options.trusted_after)->default_value(options.trusted_after),
+       "agreements in a row after which a donor is checked less")
       ("rate-limit", po::value(&rate_limit)->default_value(rate_limit),
        "requests a second each API token may make, bursts of 10 times that; 0: no limit")
       ("anonymous-workers", "accept workers that give no donor token")
@@ -134,6 +141,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.fee_ppm = static_cast<std::int64_t>(std::llround(fee_percent * 1e4));
+  if (!(check_percent >= 0 && check_percent <= 100)) {
+    std::cerr << "potluckd: --check-percent must be from 0 to 100\n";
+    return 2;
+  }
+  options.check_rate = check_percent / 100;
+  if (options.trusted_after < 1) {
+    std::cerr << "potluckd: --trusted-after must be 1 or more\n";
+    return 2;
+  }
   if (!(rate_limit >= 0 && rate_limit <= 1e6)) {
     std::cerr << "potluckd: --rate-limit must be from 0 to 1000000\n";
     return 2;

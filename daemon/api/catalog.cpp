@@ -70,6 +70,7 @@ void add_catalog_routes(http::router& router, daemon_app& app) {
       o["slots_busy"] = total_busy;
       o["jobs_done"] = w.jobs_done;
       o["jobs_failed"] = w.jobs_failed;
+      o["checks"] = json::object{{"passed", w.checks_passed}, {"failed", w.checks_failed}};
       o["connected_at"] = iso8601(w.connected_ms);
       o["last_seen_at"] = iso8601(w.last_seen_ms);
       json::array errors;

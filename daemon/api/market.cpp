@@ -247,8 +247,43 @@ void add_market_routes(http::router& router, daemon_app& app) {
                      {"fee_ppm", o.fee_ppm},
                      {"anonymous_workers", o.anonymous_workers},
                      {"rate_limit", o.token_rate_limit.rate},
-                     {"max_attempts", o.max_attempts}};
+                     {"max_attempts", o.max_attempts},
+                     {"check_percent", o.check_rate * 100},
+                     {"trusted_after", o.trusted_after}};
     res.send(http::json(200, json::serialize(out)));
+  });
+
+  // What the operator should look at: connected workers with flags (results that disagreed
+  // with a trusted worker's, jobs dropped, implausibly fast runs) and the donors whose checked
+  // results ever disagreed.
+  router.add("GET", "/api/v1/admin/flagged", [&app](http::request& req, http::responder res) {
+    const auto who = authenticate(app, req, res, token_scope::admin);
+    if (!who) return;
+    json::array workers;
+    for (const auto& w : app.jobs().workers()) {
+      if (w.flags.empty()) continue;
+      json::array flags;
+      for (const auto& f : w.flags) flags.emplace_back(f);
+      workers.push_back(json::object{{"id", w.id},
+                                     {"name", w.name},
+                                     {"owner", w.owner.empty() ? json::value(nullptr) : json::value(w.owner)},
+                                     {"flags", std::move(flags)},
+                                     {"jobs_done", w.jobs_done},
+                                     {"jobs_failed", w.jobs_failed},
+                                     {"checks_passed", w.checks_passed},
+                                     {"checks_failed", w.checks_failed}});
+    }
+    json::array donors;
+    for (const auto& t : app.accounts().distrusted()) {
+      const auto account = app.accounts().get_account(t.account_id);
+      donors.push_back(json::object{{"account", account ? json::value(account->name) : json::value(nullptr)},
+                                    {"checked", t.checked},
+                                    {"agreed", t.agreed},
+                                    {"disagreed", t.disagreed},
+                                    {"streak", t.streak},
+                                    {"last_disagreement_at", iso8601(t.last_disagreement_ms)}});
+    }
+    res.send(http::json(200, json::serialize(json::object{{"workers", std::move(workers)}, {"donors", std::move(donors)}})));
   });
 
   // The donors whose workers did most in the last `days` days: public, like a volunteer

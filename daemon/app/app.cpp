@@ -34,6 +34,15 @@ void daemon_app::start() {
   broker_opts.heartbeat_interval = options_.heartbeat_interval;
   broker_opts.prefetch_budget = options_.prefetch_budget;
   broker_opts.fee_ppm = options_.fee_ppm;
+  broker_opts.check_rate = options_.check_rate;
+  broker_opts.trusted_after = options_.trusted_after;
+  broker_opts.trusted_owner_id = operator_setup.account.id;
+  broker_opts.trust_of = [this](std::int64_t account_id) { return accounts().find_trust(account_id); };
+  broker_opts.record_check = [this](std::int64_t account_id, bool agreed) {
+    accounts().record_check(account_id, agreed,
+                            std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count());
+  };
   broker_opts.settings_of = [this](std::int64_t owner_id, const std::string& name) {
     return accounts().find_worker_settings(owner_id, name);
   };

@@ -49,6 +49,10 @@ struct daemon_options {
   // operator's fee in millionths of each charge.
   bool free_tier = true;
   std::int64_t fee_ppm = 0;
+  // Checking donors (broker_options): the share of a new donor's results run again on the
+  // operator's workers, and the agreements in a row after which a donor is checked at a tenth.
+  double check_rate = 0.1;
+  std::int64_t trusted_after = 20;
   market::rate_limit token_rate_limit;                // per API token
   market::rate_limit signup_rate_limit{0.2, 5};       // per client address, for sign-ups
   bool anonymous_workers = false;  // accept workers that give no donor token

@@ -35,6 +35,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <random>
 #include <cstdlib>
 #include <deque>
 #include <limits>
@@ -65,6 +66,10 @@ std::int64_t now_us_steady() {
 }
 
 std::string queue_key(const std::string& task, const std::string& backend) { return task + '|' + backend; }
+// Jobs waiting for a trusted worker to check a result queue apart: only trusted workers look there.
+std::string check_queue_key(const std::string& task, const std::string& backend) {
+  return queue_key(task, backend) + "|check";
+}
 
 // A queue of jobs of one task and backend, in dispatch order: higher bid first, then older
 // (lower id) first. An entry is (-bid, id). Free jobs (bid 0) come last.
@@ -94,8 +99,17 @@ struct broker::impl {
   enum class worker_event { hello_valid, hello_invalid, other, heartbeat, progress, job_done, returned,
                             goodbye, unexpected, garbage, expired };
 
+  // A result waiting for a trusted worker's run of the same job, to be compared with it.
+  struct pending_check {
+    std::vector<protocol::tensor> outputs;  // the donor's result
+    std::string worker_name;
+    std::int64_t owner_id = 0;
+    settlement pay;  // what the donor is paid when the results agree
+  };
+
   struct job_entry {
     pending_job job;
+    std::optional<pending_check> check;  // set while a trusted worker re-runs it
     std::string worker_identity;  // empty while queued
     std::string slot_backend;     // the backend of the slot it runs in
     bool cancel_requested = false;
@@ -140,6 +154,8 @@ struct broker::impl {
 
   impl(broker_options o, job_store& s, event_hub& e, metrics& m)
       : options(std::move(o)), store(s), events(e), counters(m), context_(1), router(context_, zmq::socket_type::router) {
+    check_dice.seed(options.check_seed != 0 ? options.check_seed
+                                            : static_cast<std::uint64_t>(steady_clock::now().time_since_epoch().count()));
     wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd < 0) throw std::runtime_error("broker: eventfd failed");
     catalog_snapshot = std::make_shared<task_catalog>();
@@ -178,6 +194,15 @@ struct broker::impl {
   std::unordered_map<std::string, double> run_us_average;
   std::shared_ptr<const task_catalog> catalog_snapshot;
   std::uint64_t next_worker_number = 1;
+  std::unordered_map<std::int64_t, donor_trust> trust;  // by donor account, of connected workers
+  std::mt19937_64 check_dice;
+  // What each (owner, worker name) did across its registrations: a worker that drops jobs or
+  // runs them implausibly fast keeps its record when it reconnects.
+  struct track_record {
+    std::uint64_t done = 0, lost = 0, too_fast = 0;
+  };
+  std::map<std::pair<std::int64_t, std::string>, track_record> records;
+  std::unordered_map<std::string, std::uint64_t> run_samples;  // by queue_key(task, backend)
 
   mutable std::mutex live_mutex;
   std::unordered_map<std::int64_t, live_job> live_jobs;
@@ -382,13 +407,18 @@ struct broker::impl {
       // Already journaled as cancelled; the worker's answer only frees the slot.
       spdlog::info("job {} worker {}: stopped after cancel", id, w.info.name);
     } else if (ctx.msg.cmd == command::result) {
-      note_run_time(entry, ctx.msg.header);
+      note_run_time(w, entry, ctx.msg.header);
       finish_with_result(w, entry, ctx.msg);
     } else if (ctx.msg.cmd == command::failed) {
       auto code = string_field(ctx.msg.header, "code", "plugin_error");
       auto message = string_field(ctx.msg.header, "message", "the worker gave no message");
       spdlog::info("job {} worker {}: failed: {}: {}", id, w.info.name, code, message);
       w.info.jobs_failed++;
+      if (entry.check) {
+        end_check_inconclusive(entry, "the trusted worker failed: " + code + ": " + message);
+        pull_jobs_for(w);
+        return;
+      }
       // A failure the plugin puts on the input is the user's: the donor's work is paid.
       // Anything else (a plugin or device fault) is refunded.
       const auto settle = code == "invalid_input" ? pay_for(w, entry) : settlement{};
@@ -545,6 +575,9 @@ struct broker::impl {
       if (auto s = options.settings_of(w->owner_id, w->info.name)) w->info.settings = *s;
     }
     apply_settings(*w);
+    if (options.trust_of && w->owner_id != 0 && !trust.count(w->owner_id))
+      trust[w->owner_id] = options.trust_of(w->owner_id).value_or(donor_trust{w->owner_id, 0, 0, 0, 0, 0});
+    refresh_flags(*w);
     if (auto* d = h.if_contains("devices"); d && d->is_object()) w->info.devices_json = json::serialize(*d);
     else w->info.devices_json = "{}";
     std::set<std::string> slot_backends;
@@ -672,6 +705,11 @@ struct broker::impl {
       jobs.erase(it);
       release_slot(w, entry);
       if (entry.cancel_requested) continue;  // already journaled as cancelled
+      record_of(w).lost++;
+      if (entry.check) {
+        end_check_inconclusive(entry, std::string("trusted worker '") + w.info.name + "' was " + why);
+        continue;
+      }
       if (entry.job.attempt >= entry.job.max_attempts) {
         finish(id, job_state::failed, {}, "worker_lost",
                "worker '" + w.info.name + "' was " + why + " while running this job (attempt " +
@@ -740,9 +778,13 @@ struct broker::impl {
     push_queue(std::move(entry));
   }
 
+  static std::string queue_key_of(const job_entry& entry) {
+    return entry.check ? check_queue_key(entry.job.task, entry.job.backend) : queue_key(entry.job.task, entry.job.backend);
+  }
+
   void push_queue(job_entry entry) {
     const auto id = entry.job.id;
-    queues[queue_key(entry.job.task, entry.job.backend)].insert(queue_entry_of(entry.job));
+    queues[queue_key_of(entry)].insert(queue_entry_of(entry.job));
     jobs.emplace(id, std::move(entry));
     counters.queue_depth++;
     dispatch_to_any(id);
@@ -831,6 +873,12 @@ struct broker::impl {
   static bool covers(const worker& w, const std::string& backend, const pending_job& job) {
     return job.bid == 0 ? w.info.accepts_free : job.bid >= ask_of(w, backend);
   }
+  bool trusted(const worker& w) const { return options.trusted_owner_id != 0 && w.owner_id == options.trusted_owner_id; }
+  // Whether this worker may take this job: a check run goes to a trusted worker (which runs
+  // it for the operator, whatever the bid), anything else to a worker whose price it covers.
+  bool may_run(const worker& w, const std::string& backend, const job_entry& entry) const {
+    return entry.check ? trusted(w) : covers(w, backend, entry.job);
+  }
 
   // A new or requeued job: find the cheapest worker that can run it, among those the one with
   // the most free slots, or, when every slot is busy, the most room in its prefetch.
@@ -843,7 +891,7 @@ struct broker::impl {
       for (const char* backend : {"cpu", "cuda"}) {
         if (!entry.job.backend.empty() && entry.job.backend != backend) continue;
         if (!w->offers.count({entry.job.task, backend})) continue;
-        if (!covers(*w, backend, entry.job)) continue;
+        if (!may_run(*w, backend, entry)) continue;
         const int room = room_for(*w, entry.job.task, backend);
         if (room <= 0) continue;
         const std::tuple<std::int64_t, int, int> score{-ask_of(*w, backend), std::max(free_slots(*w, backend), 0), room};
@@ -855,7 +903,7 @@ struct broker::impl {
       }
     }
     if (best) {
-      queues[queue_key(entry.job.task, entry.job.backend)].erase(queue_entry_of(entry.job));
+      queues[queue_key_of(entry)].erase(queue_entry_of(entry.job));
       counters.queue_depth--;
       send_job(*best, best_backend, id);
     }
@@ -878,13 +926,26 @@ struct broker::impl {
       while (true) {
         job_queue* best_queue = nullptr;
         job_queue::const_iterator best;
+        bool best_is_check = false;
         for (const auto& [task, b] : w.offers) {
+          if (best_is_check) break;
           if (b != backend) continue;
           if (room_for(w, task, b) <= 0) continue;
-          for (const auto& key : {queue_key(task, b), queue_key(task, "")}) {
+          const bool checks = trusted(w);
+          for (const auto& key : {checks ? check_queue_key(task, b) : std::string(), checks ? check_queue_key(task, "") : std::string(),
+                                  queue_key(task, b), queue_key(task, "")}) {
+            if (key.empty()) continue;
             auto it = queues.find(key);
-            if (it == queues.end()) continue;
-            auto next = next_for(w, backend, it->second);
+            if (it == queues.end() || it->second.empty()) continue;
+            // Check runs come first, whatever their bid: a job and its donor wait on them.
+            const bool check_queue = key.ends_with("|check");
+            auto next = check_queue ? it->second.begin() : next_for(w, backend, it->second);
+            if (next != it->second.end() && check_queue) {
+              best_queue = &it->second;
+              best = next;
+              best_is_check = true;
+              break;
+            }
             if (next == it->second.end()) continue;
             if (!best_queue || *next < *best) {
               best_queue = &it->second;
@@ -926,7 +987,7 @@ struct broker::impl {
     if (!send_to(w, frames)) {
       // The peer is gone: put the job back (the heartbeat check will forget the worker).
       job.attempt--;
-      queues[queue_key(job.task, job.backend)].insert(queue_entry_of(job));
+      queues[queue_key_of(entry)].insert(queue_entry_of(job));
       counters.queue_depth++;
       return false;
     }
@@ -944,6 +1005,7 @@ struct broker::impl {
     l.worker = w.info.name;
     l.attempt = job.attempt;
     l.started_ms = started;
+    if (entry.check) l.message = "checking the result of worker '" + entry.check->worker_name + "' on a trusted worker";
     set_live(id, std::move(l));
     return true;
   }
@@ -954,15 +1016,143 @@ struct broker::impl {
     if (entry.long_task) w.long_in_flight[entry.slot_backend]--;
   }
 
-  void note_run_time(const job_entry& entry, const json::object& header) {
+  void note_run_time(worker& w, const job_entry& entry, const json::object& header) {
     auto* us = header.if_contains("elapsed_us");
     if (!us || !us->is_int64() || us->as_int64() < 0) return;
     const auto sample = static_cast<double>(us->as_int64());
-    auto [it, fresh] = run_us_average.try_emplace(queue_key(entry.job.task, entry.slot_backend), sample);
+    const auto key = queue_key(entry.job.task, entry.slot_backend);
+    // Implausibly fast: a tenth of a well-measured run time of at least a millisecond.
+    if (auto avg = run_us_average.find(key);
+        avg != run_us_average.end() && run_samples[key] >= 20 && avg->second >= 1000 && sample * 10 < avg->second) {
+      record_of(w).too_fast++;
+      refresh_flags(w);
+    }
+    run_samples[key]++;
+    auto [it, fresh] = run_us_average.try_emplace(key, sample);
     if (!fresh) it->second += run_average_weight * (sample - it->second);
     // A task just measured short may now go ahead to every worker, not only this one.
     if (fresh && is_short(entry.job.task, entry.slot_backend))
       for (auto& [_, other] : workers_by_identity) pull_jobs_for(*other);
+  }
+
+  // ---------------------------------------------------------------- checking donors' results
+  track_record& record_of(const worker& w) { return records[{w.owner_id, w.info.name}]; }
+
+  // What the operator should look at, in words: results that disagreed with a trusted
+  // worker's, jobs dropped, runs implausibly fast.
+  void refresh_flags(worker& w) {
+    std::vector<std::string> flags;
+    const auto& r = record_of(w);
+    if (w.info.checks_failed > 0)
+      flags.push_back("its results disagreed with a trusted worker's " + std::to_string(w.info.checks_failed) +
+                      (w.info.checks_failed == 1 ? " time" : " times"));
+    if (auto t = trust.find(w.owner_id); t != trust.end() && t->second.disagreed > 0 && w.info.checks_failed == 0)
+      flags.push_back("its donor's results disagreed with a trusted worker's " + std::to_string(t->second.disagreed) +
+                      " times before");
+    if (r.lost >= 3 && r.lost * 5 >= r.done + r.lost)
+      flags.push_back("dropped " + std::to_string(r.lost) + " of " + std::to_string(r.done + r.lost) + " jobs");
+    if (r.too_fast >= 5)
+      flags.push_back("ran " + std::to_string(r.too_fast) + " jobs in under a tenth of the usual time");
+    w.info.flags = std::move(flags);
+  }
+
+  const protocol::task_decl* decl_of(const pending_job& job, const std::string& backend) const {
+    auto it = known_tasks.find({job.task, backend.empty() ? std::string("cpu") : backend});
+    if (it == known_tasks.end() && !job.backend.empty()) it = known_tasks.find({job.task, job.backend});
+    return it == known_tasks.end() ? nullptr : &it->second;
+  }
+
+  // Whether to run this donor's result again on a trusted worker before the job ends: new
+  // donors at the operator's rate, donors with a long streak of agreements at a tenth of it,
+  // and only when a trusted worker that offers the task is connected.
+  bool should_check(const worker& w, const job_entry& entry) {
+    if (options.check_rate <= 0 || options.trusted_owner_id == 0 || w.owner_id == 0 || trusted(w)) return false;
+    bool reference = false;
+    for (const auto& [_, other] : workers_by_identity) {
+      if (!trusted(*other) || other->draining) continue;
+      for (const char* b : {"cpu", "cuda"})
+        if ((entry.job.backend.empty() || entry.job.backend == b) && other->offers.count({entry.job.task, b})) reference = true;
+    }
+    if (!reference) return false;
+    const auto t = trust.find(w.owner_id);
+    const auto streak = t == trust.end() ? 0 : t->second.streak;
+    const double rate = streak >= options.trusted_after ? options.check_rate / 10 : options.check_rate;
+    return std::uniform_real_distribution<double>(0, 1)(check_dice) < rate;
+  }
+
+  // Keeps the donor's result and queues the job again for a trusted worker.
+  void start_check(worker& w, job_entry entry, std::vector<protocol::tensor> outputs) {
+    pending_check c;
+    c.outputs = std::move(outputs);
+    c.worker_name = w.info.name;
+    c.owner_id = w.owner_id;
+    c.pay = pay_for(w, entry);
+    spdlog::info("job {} worker {}: checking its result on a trusted worker", entry.job.id, w.info.name);
+    entry.check = std::move(c);
+    entry.worker_identity.clear();
+    entry.queued_us = now_us_steady();
+    live_job l;
+    l.state = job_state::running;
+    l.message = "checking the result of worker '" + w.info.name + "' on a trusted worker";
+    l.attempt = entry.job.attempt;
+    set_live(entry.job.id, std::move(l));
+    push_queue(std::move(entry));
+  }
+
+  void note_check(std::int64_t owner_id, const std::string& worker_name, bool agreed) {
+    auto& t = trust[owner_id];
+    t.account_id = owner_id;
+    t.checked++;
+    if (agreed) {
+      t.agreed++;
+      t.streak++;
+    } else {
+      t.disagreed++;
+      t.streak = 0;
+      t.last_disagreement_ms = now_ms();
+    }
+    if (options.record_check) options.record_check(owner_id, agreed);
+    for (auto& [_, w] : workers_by_identity) {
+      if (w->owner_id != owner_id) continue;
+      if (w->info.name == worker_name) (agreed ? w->info.checks_passed : w->info.checks_failed)++;
+      refresh_flags(*w);
+    }
+  }
+
+  // A trusted worker's run of a checked job: the donor's result stands and is paid when the
+  // two agree; otherwise the trusted result is the job's, the donor is not paid and its
+  // streak starts over.
+  void settle_check(worker& trusted_worker, job_entry& entry, std::vector<protocol::tensor> outputs) {
+    auto c = std::move(*entry.check);
+    const auto* decl = decl_of(entry.job, entry.slot_backend);
+    const auto difference = protocol::compare_outputs(decl ? *decl : protocol::task_decl{}, c.outputs, outputs);
+    note_check(c.owner_id, c.worker_name, difference.empty());
+    if (difference.empty()) {
+      spdlog::info("job {}: worker {}'s result agrees with trusted worker {}'s", entry.job.id, c.worker_name,
+                   trusted_worker.info.name);
+      finish(entry.job.id, job_state::succeeded, protocol::encode_tensors(c.outputs), {}, {}, c.pay);
+      return;
+    }
+    spdlog::warn("job {}: worker {}'s result disagrees with trusted worker {}'s ({}): the trusted result stands and "
+                 "worker {} is not paid",
+                 entry.job.id, c.worker_name, trusted_worker.info.name, difference, c.worker_name);
+    // The user pays what the job would have cost on the donor's worker, or less, and the
+    // operator, whose worker gave the result that stands, is paid.
+    auto pay = pay_for(trusted_worker, entry);
+    if (pay.payee_id != 0 && pay.price > c.pay.price) {
+      pay.price = c.pay.price;
+      pay.charge = c.pay.charge;
+      pay.fee = c.pay.fee;
+    }
+    finish(entry.job.id, job_state::succeeded, protocol::encode_tensors(outputs), {}, {}, pay);
+  }
+
+  // The trusted run failed or vanished: the donor's result stands unchecked.
+  void end_check_inconclusive(job_entry& entry, const std::string& why) {
+    auto c = std::move(*entry.check);
+    spdlog::warn("job {}: the check of worker {}'s result could not finish ({}); its result stands unchecked",
+                 entry.job.id, c.worker_name, why);
+    finish(entry.job.id, job_state::succeeded, protocol::encode_tensors(c.outputs), {}, {}, c.pay);
   }
 
   void finish_with_result(worker& w, job_entry& entry, protocol::message& msg) {
@@ -983,6 +1173,15 @@ struct broker::impl {
       return;
     }
     w.info.jobs_done++;
+    record_of(w).done++;
+    if (entry.check) {
+      settle_check(w, entry, std::move(outputs));
+      return;
+    }
+    if (should_check(w, entry)) {
+      start_check(w, std::move(entry), std::move(outputs));
+      return;
+    }
     finish(id, job_state::succeeded, protocol::encode_tensors(outputs), {}, {}, pay_for(w, entry));
   }
 
@@ -1057,7 +1256,7 @@ struct broker::impl {
       return;
     }
     if (entry.worker_identity.empty()) {
-      if (queues[queue_key(entry.job.task, entry.job.backend)].erase(queue_entry_of(entry.job)))
+      if (queues[queue_key_of(entry)].erase(queue_entry_of(entry.job)))
         counters.queue_depth--;
       jobs.erase(it);
     } else {

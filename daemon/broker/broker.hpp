@@ -64,6 +64,17 @@ struct broker_options {
   worker_authenticator authenticate_worker;  // empty: every worker is accepted, anonymous
   std::int64_t fee_ppm = 0;  // the operator's fee, in millionths of each charge
   worker_settings_lookup settings_of;  // empty: no worker has settings
+  // Checking new donors: a share of a donor's results is run again on a trusted worker (one
+  // of trusted_owner_id's) and compared before the job ends; a donor with trusted_after
+  // agreements in a row is checked at a tenth of the rate. 0 or no trusted owner: no checks.
+  double check_rate = 0;
+  std::int64_t trusted_after = 20;
+  std::int64_t trusted_owner_id = 0;
+  // How the checks of a donor went so far (a journal read when a worker registers), and where
+  // each new check is recorded (queued, never waited for).
+  std::function<std::optional<donor_trust>(std::int64_t account_id)> trust_of;
+  std::function<void(std::int64_t account_id, bool agreed)> record_check;
+  std::uint64_t check_seed = 0;  // 0: from the clock; tests may fix it
 };
 
 // A journaled job handed to the broker for dispatch.
@@ -102,6 +113,9 @@ struct worker_snapshot {
   int utc_offset_minutes = 0;                  // its local time zone (HELLO), for settings' hours
   bool taking_jobs = true;                     // not paused and within its hours now
   std::uint64_t jobs_done = 0, jobs_failed = 0;
+  std::uint64_t jobs_lost = 0;     // held when it vanished or was cut off
+  std::uint64_t checks_passed = 0, checks_failed = 0;  // its results re-run on a trusted worker
+  std::vector<std::string> flags;  // why the operator should look at it; empty: nothing seen
   std::int64_t connected_ms = 0, last_seen_ms = 0;
 };
 

@@ -142,6 +142,14 @@ struct worker_settings_record {
   worker_settings settings;
 };
 
+// How a donor's results fared when the daemon checked them against a trusted worker's.
+struct donor_trust {
+  std::int64_t account_id = 0;
+  std::int64_t checked = 0, agreed = 0, disagreed = 0;
+  std::int64_t streak = 0;  // agreements since the last disagreement
+  std::int64_t last_disagreement_ms = 0;  // 0: never
+};
+
 inline constexpr std::size_t max_worker_name_bytes = 64;
 inline constexpr int max_worker_slots = 256;
 
@@ -225,6 +233,13 @@ class account_store {
   virtual std::optional<worker_settings> find_worker_settings(std::int64_t owner_id,
                                                               std::string_view name) = 0;
   virtual std::vector<worker_settings_record> list_worker_settings(std::int64_t owner_id) = 0;  // by name
+
+  // Counts one check of a donor's result. Returns at once (like touch_token): the write rides
+  // with the next commit, so the broker thread never waits for it.
+  virtual void record_check(std::int64_t account_id, bool agreed, std::int64_t now_ms) = 0;
+  virtual std::optional<donor_trust> find_trust(std::int64_t account_id) = 0;
+  // Donors that ever disagreed, most recent disagreement first.
+  virtual std::vector<donor_trust> distrusted() = 0;
 };
 
 // The accounts kept in the same journal (same file, same writer, same transactions) as

@@ -12,7 +12,7 @@
 namespace potluck::daemon::store_detail {
 namespace {
 
-constexpr std::array<migration, 5> migrations{{
+constexpr std::array<migration, 6> migrations{{
     {1, R"sql(
 CREATE TABLE jobs (
   id            INTEGER PRIMARY KEY,
@@ -120,6 +120,18 @@ CREATE TABLE worker_settings (
   updated_ms  INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (owner_id, name)
 ) STRICT, WITHOUT ROWID;
+)sql"},
+    // 6: how donors' checked results fared (account_store::donor_trust).
+    {6, R"sql(
+CREATE TABLE donor_trust (
+  account_id           INTEGER PRIMARY KEY REFERENCES accounts (id),
+  checked              INTEGER NOT NULL DEFAULT 0,
+  agreed               INTEGER NOT NULL DEFAULT 0,
+  disagreed            INTEGER NOT NULL DEFAULT 0,
+  streak               INTEGER NOT NULL DEFAULT 0,
+  last_disagreement_ms INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE INDEX donor_trust_by_disagreement ON donor_trust (last_disagreement_ms) WHERE disagreed > 0;
 )sql"},
 }};
 

@@ -212,6 +212,20 @@ account_writes::account_writes(sqlite3* db, const std::filesystem::path& file)
                              "max_slots = excluded.max_slots, hours_from = excluded.hours_from, "
                              "hours_to = excluded.hours_to, accept_free = excluded.accept_free, "
                              "updated_ms = excluded.updated_ms");
+  record_check_ = prepare(db, file,
+                          "INSERT INTO donor_trust (account_id, checked, agreed, disagreed, streak, "
+                          "last_disagreement_ms) VALUES (?1, 1, ?2, 1 - ?2, ?2, CASE WHEN ?2 THEN 0 ELSE ?3 END) "
+                          "ON CONFLICT (account_id) DO UPDATE SET checked = checked + 1, agreed = agreed + ?2, "
+                          "disagreed = disagreed + 1 - ?2, streak = CASE WHEN ?2 THEN streak + 1 ELSE 0 END, "
+                          "last_disagreement_ms = CASE WHEN ?2 THEN last_disagreement_ms ELSE ?3 END");
+}
+
+void account_writes::record_check(std::int64_t account_id, bool agreed, std::int64_t now_ms) {
+  sqlite3_stmt* stmt = record_check_.get();
+  sqlite3_bind_int64(stmt, 1, account_id);
+  sqlite3_bind_int(stmt, 2, agreed ? 1 : 0);
+  sqlite3_bind_int64(stmt, 3, now_ms);
+  step(stmt, "cannot record a check");
 }
 
 void account_writes::set_worker_settings(std::int64_t owner_id, std::string_view name, const worker_settings& s) {
@@ -509,6 +523,11 @@ account_reads::account_reads(sqlite3* db, const std::filesystem::path& file)
   const std::string settings = "name, paused, max_slots, hours_from, hours_to, accept_free, updated_ms";
   find_settings_ = prepare(db, file, "SELECT " + settings + " FROM worker_settings WHERE owner_id = ?1 AND name = ?2");
   list_settings_ = prepare(db, file, "SELECT " + settings + " FROM worker_settings WHERE owner_id = ?1 ORDER BY name");
+  const std::string trust = "account_id, checked, agreed, disagreed, streak, last_disagreement_ms";
+  find_trust_ = prepare(db, file, "SELECT " + trust + " FROM donor_trust WHERE account_id = ?1");
+  distrusted_ = prepare(db, file,
+                        "SELECT " + trust + " FROM donor_trust WHERE disagreed > 0 "
+                        "ORDER BY last_disagreement_ms DESC LIMIT 200");
   // Two index range scans, each stopping after `limit` rows, rather than an OR that would
   // walk the whole ledger backwards. An account is never on both sides of one row.
   history_ = prepare(db, file,
@@ -638,6 +657,41 @@ std::optional<worker_settings> account_reads::find_worker_settings(std::int64_t 
   if (rc == SQLITE_DONE) return std::nullopt;
   if (rc != SQLITE_ROW) failed("find_worker_settings");
   return read_settings(stmt, 1);
+}
+
+namespace {
+
+donor_trust read_trust(sqlite3_stmt* stmt) {
+  donor_trust t;
+  t.account_id = sqlite3_column_int64(stmt, 0);
+  t.checked = sqlite3_column_int64(stmt, 1);
+  t.agreed = sqlite3_column_int64(stmt, 2);
+  t.disagreed = sqlite3_column_int64(stmt, 3);
+  t.streak = sqlite3_column_int64(stmt, 4);
+  t.last_disagreement_ms = sqlite3_column_int64(stmt, 5);
+  return t;
+}
+
+}  // namespace
+
+std::optional<donor_trust> account_reads::find_trust(std::int64_t account_id) {
+  sqlite3_stmt* stmt = find_trust_.get();
+  reset_on_exit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, account_id);
+  int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE) return std::nullopt;
+  if (rc != SQLITE_ROW) failed("find_trust");
+  return read_trust(stmt);
+}
+
+std::vector<donor_trust> account_reads::distrusted() {
+  sqlite3_stmt* stmt = distrusted_.get();
+  reset_on_exit reset(stmt);
+  std::vector<donor_trust> out;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) out.push_back(read_trust(stmt));
+  if (rc != SQLITE_DONE) failed("distrusted");
+  return out;
 }
 
 std::vector<worker_settings_record> account_reads::list_worker_settings(std::int64_t owner_id) {

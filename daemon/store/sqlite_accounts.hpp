@@ -56,6 +56,7 @@ class account_writes {
   void settle(std::int64_t job_id, std::int64_t account, std::int64_t payee, std::int64_t reserved,
               std::int64_t charged, std::int64_t fee, std::int64_t now_ms);
   void set_worker_settings(std::int64_t owner_id, std::string_view name, const worker_settings& settings);
+  void record_check(std::int64_t account_id, bool agreed, std::int64_t now_ms);
   // token id -> newest use; a use older than the one recorded changes nothing.
   void record_token_uses(const std::unordered_map<std::int64_t, std::int64_t>& uses);
 
@@ -73,6 +74,7 @@ class account_writes {
 
   statement get_, id_by_name_, insert_account_, add_balance_, take_balance_, insert_entry_;
   statement upsert_member_, hash_used_, insert_token_, revoke_token_, touch_token_, upsert_settings_;
+  statement record_check_;
 };
 
 class account_reads {
@@ -89,6 +91,8 @@ class account_reads {
   audit_report audit();
   std::optional<worker_settings> find_worker_settings(std::int64_t owner_id, std::string_view name);
   std::vector<worker_settings_record> list_worker_settings(std::int64_t owner_id);
+  std::optional<donor_trust> find_trust(std::int64_t account_id);
+  std::vector<donor_trust> distrusted();
 
  private:
   std::vector<membership> memberships(sqlite3_stmt* stmt, std::int64_t id, std::string_view what);
@@ -97,7 +101,7 @@ class account_reads {
   sqlite3* db_;
   const std::filesystem::path file_;
   statement by_name_, by_id_, members_, orgs_of_, find_token_, list_tokens_, history_;
-  statement find_settings_, list_settings_;
+  statement find_settings_, list_settings_, find_trust_, distrusted_;
   statement begin_, end_, audit_accounts_, audit_entries_, audit_jobs_, audit_settlements_;
 };
 

@@ -535,6 +535,24 @@ class sqlite_job_store final : public job_store, public account_store {
     return reader.accounts().list_worker_settings(owner_id);
   }
 
+  void record_check(std::int64_t account_id, bool agreed, std::int64_t now_ms) override {
+    write_op op;
+    op.kind = op_kind::run;
+    op.what = "recording a check";
+    op.body = [this, account_id, agreed, now_ms] { account_writes_->record_check(account_id, agreed, now_ms); };
+    enqueue(std::move(op));
+  }
+
+  std::optional<donor_trust> find_trust(std::int64_t account_id) override {
+    reader_lease reader(*this);
+    return reader.accounts().find_trust(account_id);
+  }
+
+  std::vector<donor_trust> distrusted() override {
+    reader_lease reader(*this);
+    return reader.accounts().distrusted();
+  }
+
  private:
   enum class op_kind : std::uint8_t { insert, mark_running, mark_queued, finish, flush, run };
 

@@ -303,11 +303,15 @@ std::unique_ptr<child_process> start_worker(const daemon_process& d, const std::
                                             std::vector<std::string> extra_args) {
   std::vector<std::string> argv = {(build_dir() / "bin" / "potluck-worker").string(),
                                    "--daemon", d.workers_endpoint(),
-                                   "--plugins", plugin_dir().string(),
                                    "--slots", std::to_string(slots),
                                    "--name", name,
                                    "--gpus", "none",
                                    "--log-level", "debug"};
+  // The project's plugins unless told otherwise.
+  if (std::find(extra_args.begin(), extra_args.end(), "--plugins") == extra_args.end()) {
+    argv.push_back("--plugins");
+    argv.push_back(plugin_dir().string());
+  }
   // It donates for the operator unless told otherwise.
   if (std::find(extra_args.begin(), extra_args.end(), "--token-file") == extra_args.end() &&
       std::find(extra_args.begin(), extra_args.end(), "--token") == extra_args.end()) {

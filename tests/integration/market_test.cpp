@@ -604,3 +604,54 @@ BOOST_AUTO_TEST_CASE(a_donor_pauses_caps_and_limits_the_hours_of_a_worker_from_t
   const auto unchanged = http_as(kate.token, d.http_port(), "GET", "/api/v1/account/workers").json();
   BOOST_TEST(unchanged.at("workers").as_array()[0].at("settings").at("paused").as_bool());
 }
+
+BOOST_AUTO_TEST_CASE(checking_catches_a_donor_whose_worker_returns_wrong_results_and_does_not_pay_it) {
+  daemon_process d({"--starter-grant", "10", "--check-percent", "100"});
+  const auto mallory = sign_up(d, "mallory");
+  const auto olive = sign_up(d, "olive");
+  const auto user = sign_up(d, "pat");
+  // The operator's worker is the trusted reference; it asks more than the user bids, so the
+  // user's jobs go to the donors first and the operator's worker only checks.
+  auto reference = start_worker(d, "reference", 1, {"--price", "cpu=5"});
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), reference->log());
+  auto liar = donor_worker(d, "mallory-box", mallory, {"--plugins", POTLUCK_LIAR_PLUGIN_DIR, "--price", "cpu=2"}, 2);
+
+  const auto id = submit_as(d, user.token, R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":3000000})");
+  const auto job = wait_for_job(d, id);
+  BOOST_TEST_REQUIRE(job.at("state").as_string() == "succeeded", json::serialize(job));
+  // The trusted result stands: [[1,2,3],[4,5,6]] . [[1,0],[0,1],[1,1]] = [[4,5],[10,11]].
+  const auto c = json::serialize(job.at("result").at("outputs").at("c"));
+  BOOST_TEST(c.find("\"data\":[4,5,10,11]") != std::string::npos, c);
+  // Mallory is not paid; the operator, whose worker gave the result, is, at mallory's price.
+  BOOST_TEST(billing_of(job).at("paid_to").as_string() == "operator");
+  BOOST_TEST(billing_of(job).at("charged").as_int64() == 48);
+  BOOST_TEST(balance(d, mallory.token) == 10 * micro);
+  BOOST_TEST(balance(d, user.token) == 10 * micro - 48);
+  // The operator sees it.
+  auto flagged = http_as(d.admin_token(), d.http_port(), "GET", "/api/v1/admin/flagged");
+  BOOST_TEST_REQUIRE(flagged.status == 200, flagged.body);
+  const auto f = flagged.json();
+  BOOST_TEST_REQUIRE(f.at("workers").as_array().size() == 1u, flagged.body);
+  BOOST_TEST(f.at("workers").as_array()[0].at("name").as_string() == "mallory-box");
+  BOOST_TEST(json::serialize(f.at("workers").as_array()[0].at("flags")).find("disagreed with a trusted worker") !=
+             std::string::npos);
+  BOOST_TEST_REQUIRE(f.at("donors").as_array().size() == 1u, flagged.body);
+  BOOST_TEST(f.at("donors").as_array()[0].at("account").as_string() == "mallory");
+  BOOST_TEST(f.at("donors").as_array()[0].at("disagreed").as_int64() == 1);
+  BOOST_TEST(http_as(user.token, d.http_port(), "GET", "/api/v1/admin/flagged").status == 403);
+
+  // An honest donor's checked result agrees, and is paid.
+  liar->signal(SIGKILL);
+  liar->wait(10s);
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
+  auto honest = donor_worker(d, "olive-box", olive, {"--price", "cpu=2"}, 2);
+  const auto good = submit_as(d, user.token, R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":3000000})");
+  const auto good_job = wait_for_job(d, good);
+  BOOST_TEST(good_job.at("state").as_string() == "succeeded");
+  BOOST_TEST(billing_of(good_job).at("paid_to").as_string() == "olive");
+  BOOST_TEST(balance(d, olive.token) == 10 * micro + 48);
+  const auto workers = http(d.http_port(), "GET", "/api/v1/workers").json();
+  for (const auto& w : workers.at("workers").as_array())
+    if (w.at("name").as_string() == "olive-box") BOOST_TEST(w.at("checks").at("passed").as_int64() == 1);
+  require_books_balance(d);
+}
