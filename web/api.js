@@ -1,4 +1,5 @@
-// The daemon's HTTP API, its event stream and the stats history behind the charts.
+// The daemon's HTTP API, its event stream, the stats history behind the charts, and the
+// pacing helpers views use to redraw and reload as events arrive.
 //
 // One EventSource for the whole page (GET /api/v1/events): browsers allow only six HTTP/1.1
 // connections per host, so views subscribe to this one stream instead of opening their own.
@@ -81,8 +82,42 @@ export const api = {
   tokens: () => request('GET', '/account/tokens').then((d) => d.tokens ?? []),
   createToken: (name, scopes) => request('POST', '/account/tokens', { name, scopes }),
   revokeToken: (id) => request('DELETE', `/account/tokens/${encodeURIComponent(id)}`),
+  // A donor's side (market.cpp): earnings per day and per job, workers and their settings.
+  earnings: (days) => request('GET', `/account/earnings?days=${encodeURIComponent(days)}`),
+  myWorkers: () => request('GET', '/account/workers').then((d) => d.workers ?? []),
+  // {worker: NAME, paused?, max_slots?, hours?, free_jobs?}: fields left out keep their value.
+  setWorkerSettings: (body) => request('PUT', '/account/workers/settings', body),
+  donors: ({ days = 30, limit = 20 } = {}) => request('GET', `/donors?${new URLSearchParams({ days: String(days), limit: String(limit) })}`),
+  // The operator's (admin scope): the books, grants out of the mint, the market settings.
+  audit: () => request('GET', '/admin/audit'),
+  grant: ({ account, amount, memo }) => request('POST', '/admin/grants', { account, amount, ...(memo ? { memo } : {}) }),
+  marketSettings: () => request('GET', '/admin/settings'),
   health: () => fetch('/healthz').then((r) => r.json()),
 };
+
+// ------------------------------------------------------------------ pacing redraws and reloads
+// Runs fn at most once per animation frame, however often it is asked.
+export function throttled(fn) {
+  let pending = false;
+  return () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; fn(); });
+  };
+}
+
+// Runs fn `ms` after the last call, but at least every `maxMs` while calls keep coming.
+export function debounced(fn, ms, maxMs = ms * 4) {
+  let timer = 0;
+  let first = 0;
+  return () => {
+    const now = Date.now();
+    if (!first) first = now;
+    clearTimeout(timer);
+    const wait = Math.max(0, Math.min(ms, first + maxMs - now));
+    timer = setTimeout(() => { first = 0; fn(); }, wait);
+  };
+}
 
 // ------------------------------------------------------------------ a tiny event bus
 const listeners = new Map();

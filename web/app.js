@@ -7,48 +7,33 @@
 //   #/tasks/NAME  a form for one task, built from its declared inputs and parameters
 //   #/signin      sign up, or sign in with a token (account.js)
 //   #/account     balance, ledger, API tokens, sign out (account.js)
+//   #/donate      my workers: what they earned, their settings (donate.js)
+//   #/donors      the leaderboard of donors (donate.js)
+//   #/admin       the books, grants, the market settings; for a token with admin (admin.js)
 //
-// The header shows who this browser is signed in as (session.js) and their balance.
+// The header shows who this browser is signed in as (session.js) and their balance; the
+// navigation offers "My workers" once signed in and "Admin" to a token with the admin scope.
 // A view is a function (element, params) → cleanup. Views render with `html` (which escapes
 // everything from the daemon) and follow the page's one event stream through `on`.
 
 import { accountPage, signInPage } from './account.js';
-import { api, connectEvents, on, startSampling, stats, streamState, TERMINAL, HISTORY_MS, SAMPLE_MS } from './api.js';
+import { adminPage } from './admin.js';
+import {
+  api, connectEvents, debounced, on, startSampling, stats, streamState, throttled, TERMINAL, HISTORY_MS, SAMPLE_MS,
+} from './api.js';
 import { areaChart, niceCeil } from './charts.js';
+import { donatePage, donorsPage } from './donate.js';
 import { mountTaskForm } from './editors.js';
 import {
   esc, fmtBytes, fmtCredits, fmtDateTime, fmtDuration, fmtInt, fmtPrice, fmtRate, html, plural, refreshRelativeTimes, serverNow, timeAgo, toMs,
 } from './format.js';
-import { onSession, refreshAccount, session } from './session.js';
+import { hasScope, onSession, refreshAccount, session } from './session.js';
 import { tensorView } from './tensor.js';
 
 const view = document.getElementById('view');
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
 
 // ------------------------------------------------------------------ small helpers
-
-// Runs fn at most once per animation frame, however often it is asked.
-function throttled(fn) {
-  let pending = false;
-  return () => {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => { pending = false; fn(); });
-  };
-}
-
-// Runs fn `ms` after the last call, but at least every `maxMs` while calls keep coming.
-function debounced(fn, ms, maxMs = ms * 4) {
-  let timer = 0;
-  let first = 0;
-  return () => {
-    const now = Date.now();
-    if (!first) first = now;
-    clearTimeout(timer);
-    const wait = Math.max(0, Math.min(ms, first + maxMs - now));
-    timer = setTimeout(() => { first = 0; fn(); }, wait);
-  };
-}
 
 function badge(state) {
   return html`<span class="badge state-${state}" data-testid="job-state">${state}</span>`;
@@ -611,6 +596,9 @@ const routes = [
   [/^\/tasks\/(?<name>[^/]+)\/?$/, taskPage, 'tasks'],
   [/^\/signin\/?$/, signInPage, 'signin'],
   [/^\/account\/?$/, accountPage, 'account'],
+  [/^\/donate\/?$/, donatePage, 'donate'],
+  [/^\/donors\/?$/, donorsPage, 'donors'],
+  [/^\/admin\/?$/, adminPage, 'admin'],
 ];
 
 let cleanup = null;
@@ -679,8 +667,15 @@ function showWho() {
   document.querySelector('[data-who]').innerHTML = markup;
 }
 
+// Links for who this browser is: "My workers" once signed in, "Admin" with the admin scope.
+function showNav() {
+  document.querySelector('[data-nav-signed-in]').hidden = session.state !== 'signed-in';
+  document.querySelector('[data-nav-admin]').hidden = !hasScope('admin');
+}
+
 onSession((kind) => {
   showWho();
+  showNav();
   if (kind === 'renewed') route();  // the view's requests failed with the old token
   if (kind !== 'expired') return;
   // A 401 to the stored token: it is gone; say why on the sign-in page, then come back here.
@@ -692,6 +687,7 @@ onSession((kind) => {
   }
 });
 showWho();
+showNav();
 
 // The balance changes when jobs finish (charges and payouts) and may have while the stream was down.
 const refreshBalance = debounced(refreshAccount, 1000, 5000);

@@ -1,4 +1,5 @@
-// Hand-written SVG area charts for the overview: one series over a sliding time window.
+// Hand-written SVG charts: area charts for the overview (one series over a sliding time
+// window) and bar charts for one value per day (a donor's earnings).
 //
 // The SVG stretches to its box (preserveAspectRatio="none") with strokes that do not scale,
 // so one drawing fits a phone and a wide monitor; labels live in HTML around it.
@@ -52,5 +53,27 @@ export function areaChart(samples, key, { now, windowMs, top, maxHoleMs, label }
     <line class="base" x1="0" x2="${W}" y1="${H - 0.5}" y2="${H - 0.5}" vector-effect="non-scaling-stroke"/>
     <path class="area" d="${area}"/>
     <path class="line" d="${line}" vector-effect="non-scaling-stroke"/>
+  </svg>`;
+}
+
+// bars: [{value, title}], oldest first, one per period (a day). A bar of 0 is drawn as a thin
+// tick on the base line, so that a day with nothing reads as a day and not as a hole, and a
+// chart of only zeros still shows its days. `top` is the value at the top grid line (niceCeil
+// of the largest); a value above 0 gets at least a sliver, however small next to the top.
+export function barChart(bars, { top, label }) {
+  const slot = W / Math.max(1, bars.length);
+  const gap = Math.min(slot * 0.25, 6);
+  const f = (n) => n.toFixed(2);
+  const rects = bars.map((b, i) => {
+    const v = Math.max(0, Number(b.value) || 0);
+    const h = v > 0 ? Math.max(2, (Math.min(v, top) / top) * (H - TOP_PAD)) : 1;
+    return html`<rect class="bar${v > 0 ? '' : ' zero'}" x="${f(i * slot + gap / 2)}" y="${f(H - h)}" width="${f(slot - gap)}" height="${f(h)}"
+      data-value="${v}"><title>${b.title}</title></rect>`;
+  });
+  return html`<svg class="chart bars" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="${label}">
+    <line class="grid" x1="0" x2="${W}" y1="${TOP_PAD}" y2="${TOP_PAD}" vector-effect="non-scaling-stroke"/>
+    <line class="grid" x1="0" x2="${W}" y1="${(H + TOP_PAD) / 2}" y2="${(H + TOP_PAD) / 2}" vector-effect="non-scaling-stroke"/>
+    ${rects}
+    <line class="base" x1="0" x2="${W}" y1="${H - 0.5}" y2="${H - 0.5}" vector-effect="non-scaling-stroke"/>
   </svg>`;
 }

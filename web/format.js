@@ -121,6 +121,15 @@ export function fmtDateTime(time) {
   });
 }
 
+// A day as the daemon names it, in UTC ("2026-11-30") → "Nov 30"; with the weekday, "Mon, Nov 30".
+export function fmtDay(date, { weekday = false } = {}) {
+  const t = Date.parse(`${date}T00:00:00Z`);
+  if (!Number.isFinite(t)) return String(date ?? '');
+  return new Date(t).toLocaleDateString(undefined, {
+    month: 'short', day: 'numeric', timeZone: 'UTC', ...(weekday ? { weekday: 'short' } : {}),
+  });
+}
+
 // <time> that the app's ticker keeps up to date (see refreshRelativeTimes).
 export function timeAgo(time) {
   const t = toMs(time);

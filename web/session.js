@@ -138,6 +138,12 @@ export async function signInLocally() {
   return data;
 }
 
+// Whether the token this browser uses has `scope` ('read', 'submit', 'publish', 'donate', 'admin').
+// The daemon decides; this only chooses what the page offers (the Admin link, for one).
+export function hasScope(scope) {
+  return session.state === 'signed-in' && (session.tokenInfo?.scopes ?? []).includes(scope);
+}
+
 export function signOut() {
   forget({ signedOut: true });
 }

@@ -12,7 +12,8 @@
 // The daemon runs with --local-session, so the page starts signed in as the local operator (who
 // may submit); the account tests then sign up, sign out and sign in again with a token. The
 // first worker donates for the operator and asks nothing (its jobs are free); the market test at
-// the end starts a second one that asks 2 credits per million work units for a new account.
+// the end starts a second one that asks 2 credits per million work units for a new account,
+// whose donor page, leaderboard row and grant from the admin page the last tests check.
 // Whatever happens, the processes, the browser and the temporary folders go at the end.
 
 import { after, before, test } from 'node:test';
@@ -47,6 +48,7 @@ let context;
 let page;
 let matmulJobId;       // the job the matmul test submitted
 let signedUp;          // {name, secret} of the account the sign-up test made
+let pricedDonor;       // {name, secret, jobId}: the account behind the priced worker, and the job it was paid for
 const SESSION_KEY = 'potluck.session';  // web/session.js keeps the token here
 const pageErrors = [];
 
@@ -200,6 +202,24 @@ async function noHorizontalOverflow() {
       .slice(0, 5).map((el) => `${el.tagName.toLowerCase()}.${el.className}`);
     return { scrollWidth: doc.scrollWidth, clientWidth: doc.clientWidth, wide };
   });
+}
+
+// Waits until GET /api/v1/workers lists the worker `name` and `ok(worker)` holds; returns it.
+async function waitForWorker(name, ok, timeoutMs = WAIT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const w = (await apiGet('/workers')).workers.find((x) => x.name === name);
+    if (w && ok(w)) return w;
+    if (Date.now() > deadline) assert.fail(`worker ${name}: the daemon lists ${JSON.stringify(w ?? 'nothing')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// Signs the page in with `token` (as a pasted token would) and opens `route`.
+async function openSignedInAs(token, route) {
+  await page.evaluate(([key, t]) => localStorage.setItem(key, JSON.stringify({ token: t })), [SESSION_KEY, token]);
+  await page.goto(`${base}/${route}`);
+  await page.reload();
 }
 
 async function openTask(name) {
@@ -687,6 +707,7 @@ test('a worker that asks a price: the overview shows it, the quote prices a bid,
   const donor = `donor-${Date.now().toString(36)}`;
   const made = await apiCall('POST', '/accounts', { body: { name: donor } });
   assert.equal(made.status, 201, JSON.stringify(made.data));
+  pricedDonor = { name: donor, secret: made.data.token.secret };
   startProcess('potluck-worker-priced', path.join(buildDir, 'bin', 'potluck-worker'), [
     '--daemon', workersEndpoint, '--plugins', pluginDir, '--gpus', 'none', '--slots', '1',
     '--name', PRICED_WORKER_NAME, '--grace-ms', '1000', '--token', made.data.token.secret, '--price', 'cpu=2',
@@ -715,6 +736,7 @@ test('a worker that asks a price: the overview shows it, the quote prices a bid,
   await screenshot('task-form-priced.png');
 
   const id = await submitAndOpenJob();
+  pricedDonor.jobId = id;
   await waitForText('[data-testid="job-state"]', 'succeeded');
   await page.locator('[data-testid="job-billing"][data-settled="true"]').waitFor();
   const { billing } = await apiGet(`/jobs/${id}`);
@@ -727,6 +749,231 @@ test('a worker that asks a price: the overview shows it, the quote prices a bid,
   assert.equal((await textOf('[data-testid="billing-price"]')).trim(), '2 per million units');
   assert.match(await textOf('[data-testid="billing-summary"]'), /Charged 0\.000032 credits for 16 work units at 2 per million units/);
   await screenshot('job-billing.png');
+});
+
+// ------------------------------------------------------------------ donors and the operator
+test('a donor with no worker yet: zero earnings read as such, and how to start one', async () => {
+  await openSignedInAs(signedUp.secret, '#/donate');
+  await waitForText('[data-testid="my-workers-empty"]', '--price cpu=0.5');
+  const hint = await textOf('[data-testid="my-workers-empty"]');
+  assert.match(hint, new RegExp(`potluck-worker --daemon ${workersEndpoint.replace(/[.*]/g, '\\$&')} --token-file FILE --price cpu=0\\.5`));
+  const chart = page.locator('[data-testid="earnings-chart"]');
+  await chart.waitFor();
+  assert.equal(await chart.getAttribute('data-empty'), 'true');
+  assert.equal(await chart.locator('rect.bar').count(), 30, 'a bar for each of the 30 days');
+  assert.equal(await chart.locator('rect.bar.zero').count(), 30, 'each a tick on the base line');
+  assert.match(await chart.innerText(), /Nothing earned in these 30 days yet/);
+  assert.equal((await textOf('[data-testid="earned-today"]')).trim(), '0 credits');
+  await page.locator('[data-testid="earnings-recent-empty"]').waitFor();
+  assert.equal(await page.locator('.top nav [data-section="donate"]').isVisible(), true, 'My workers, once signed in');
+  assert.equal(await page.locator('.top nav [data-section="admin"]').isVisible(), false, 'no Admin link without the admin scope');
+  await screenshot('donate-empty.png');
+});
+
+test('the donor page shows today\'s earnings, the paid job and the worker the donor\'s token started', async () => {
+  await openSignedInAs(pricedDonor.secret, '#/donate?days=7');
+  const cardSel = `[data-testid="my-worker"][data-worker-name="${PRICED_WORKER_NAME}"]`;
+  await page.locator(cardSel).waitFor();
+  const { data } = await apiCall('GET', '/account/earnings?days=7', { token: pricedDonor.secret });
+  assert.equal(data.days[data.days.length - 1].earned, 32, `the daemon counts today's earning: ${JSON.stringify(data.days.at(-1))}`);
+  await waitForText('[data-testid="earned-today"]', `${32 / MICRO} credits`);
+  assert.equal((await textOf('[data-testid="earned-total"]')).trim(), `${32 / MICRO} credits`);
+  assert.equal((await textOf('[data-testid="earned-units"]')).trim(), '16');
+  const bars = page.locator('[data-testid="earnings-chart"] rect.bar');
+  assert.equal(await bars.count(), 7);
+  assert.equal(await bars.last().getAttribute('data-value'), '32', 'today is the last bar');
+  assert.equal(await page.locator('[data-testid="earnings-chart"] rect.bar:not(.zero)').count(), 1);
+
+  const row = page.locator(`[data-testid="earning-row"][data-job-id="${pricedDonor.jobId}"]`);
+  await row.waitFor();
+  const text = await row.innerText();
+  for (const want of ['linalg.matmul', PRICED_WORKER_NAME, '16', '2 per million units', `${32 / MICRO}`]) {
+    assert.ok(text.includes(want), `the job's row shows ${want}: ${text}`);
+  }
+  await waitForAttribute(`${cardSel} [data-testid="my-worker-status"]`, 'data-status', 'taking');
+  assert.match(await textOf(`${cardSel} [data-testid="instance-prices"]`), /cpu\s+2 per million units/);
+  assert.match(await textOf(`${cardSel} [data-testid="instance-busy"]`), /0 \/ 1 busy/);
+  assert.equal((await textOf(`${cardSel} [data-testid="worker-pause"]`)).trim(), 'Pause');
+  await screenshot('donate.png');
+
+  await page.goto(`${base}/#/admin`);
+  await waitForText('[data-testid="admin-denied"]', 'lacks the admin scope');
+});
+
+test('pausing a worker from its page stops its jobs; bad slots and hours show the daemon\'s message', async () => {
+  const cardSel = `[data-testid="my-worker"][data-worker-name="${PRICED_WORKER_NAME}"]`;
+  const msgSel = `${cardSel} [data-testid="settings-message"]`;
+  const card = page.locator(cardSel);
+  await page.goto(`${base}/#/donate`);
+  await card.waitFor();
+  await card.locator('[data-testid="worker-pause"]').click();
+  await waitForText(msgSel, 'Paused: no new job starts on it');
+  const paused = await waitForWorker(PRICED_WORKER_NAME, (w) => !w.taking_jobs);
+  assert.equal(paused.settings.paused, true);
+  await waitForAttribute(`${cardSel} [data-testid="my-worker-status"]`, 'data-status', 'paused');
+  await waitForText(`${cardSel} [data-testid="instance-taking"]`, 'no new jobs');
+  assert.equal((await textOf(`${cardSel} [data-testid="worker-pause"]`)).trim(), 'Resume');
+
+  // More slots than the daemon allows: its message, and the field marked.
+  const slots = card.locator('[data-testid="settings-slots"]');
+  await slots.fill('300');
+  await waitForText(msgSel, 'Not saved yet');
+  await card.locator('[data-testid="settings-save"]').click();
+  const tooMany = await apiCall('PUT', '/account/workers/settings', { token: pricedDonor.secret, body: { worker: PRICED_WORKER_NAME, max_slots: 300 } });
+  assert.equal(tooMany.status, 400);
+  await waitForText(msgSel, tooMany.data.error.message);
+  assert.equal(await slots.getAttribute('aria-invalid'), 'true');
+  // Nothing in it: said here, nothing sent.
+  await slots.fill('');
+  await card.locator('[data-testid="settings-save"]').click();
+  await waitForText(msgSel, 'Most slots must be a whole number from 0 (every slot) to 256.');
+  // Hours that make an empty window.
+  await slots.fill('1');
+  await card.locator('[data-testid="settings-hours-mode"]').selectOption('window');
+  await card.locator('[data-testid="settings-hours-from"]').selectOption('9');
+  await card.locator('[data-testid="settings-hours-to"]').selectOption('9');
+  await card.locator('[data-testid="settings-save"]').click();
+  const empty = await apiCall('PUT', '/account/workers/settings', { token: pricedDonor.secret, body: { worker: PRICED_WORKER_NAME, hours: '9-9' } });
+  await waitForText(msgSel, empty.data.error.message);
+  assert.match(empty.data.error.message, /empty window/);
+  assert.equal(await card.locator('[data-testid="settings-hours-from"]').getAttribute('aria-invalid'), 'true');
+  await screenshot('donate-settings-error.png');
+
+  // Fixed: one slot, all day, paid jobs only. Saved, the daemon applies it, and a reload shows it.
+  await card.locator('[data-testid="settings-hours-mode"]').selectOption('all');
+  await card.locator('[data-testid="settings-free"]').selectOption('no');
+  await card.locator('[data-testid="settings-save"]').click();
+  await waitForText(msgSel, 'Saved: at most 1 slot, all day, paid jobs only.');
+  const saved = await waitForWorker(PRICED_WORKER_NAME, (w) => w.settings.max_slots === 1 && w.settings.free_jobs === false);
+  assert.deepEqual({ ...saved.settings }, { paused: true, max_slots: 1, hours: null, free_jobs: false });
+  assert.equal(saved.accepts_free, false);
+  await page.reload();
+  await card.waitFor();
+  assert.equal(await slots.inputValue(), '1');
+  assert.equal(await card.locator('[data-testid="settings-free"]').inputValue(), 'no');
+  assert.equal(await card.locator('[data-testid="settings-hours-mode"]').inputValue(), 'all');
+  await screenshot('donate-paused.png');
+
+  // Resumed, it takes jobs again.
+  await card.locator('[data-testid="worker-pause"]').click();
+  await waitForText(msgSel, 'Resumed');
+  await waitForWorker(PRICED_WORKER_NAME, (w) => w.taking_jobs && !w.settings.paused);
+  await waitForAttribute(`${cardSel} [data-testid="my-worker-status"]`, 'data-status', 'taking');
+});
+
+test('the leaderboard lists the donor first, with its job, work units and credits', async () => {
+  await page.goto(`${base}/#/`);
+  await page.locator('.top nav [data-section="donors"]').click();
+  await page.waitForURL(/#\/donors$/);
+  const row = page.locator(`[data-testid="donor-row"][data-account="${pricedDonor.name}"]`);
+  await row.waitFor();
+  const entry = (await apiGet('/donors?days=30&limit=50')).donors.find((d) => d.account === pricedDonor.name);
+  assert.deepEqual({ rank: entry.rank, jobs: entry.jobs, units: entry.units, earned: entry.earned }, { rank: 1, jobs: 1, units: 16, earned: 32 });
+  assert.equal((await row.locator('[data-testid="donor-rank"]').innerText()).trim(), '1');
+  assert.equal((await row.locator('[data-testid="donor-jobs"]').innerText()).trim(), '1');
+  assert.equal((await row.locator('[data-testid="donor-units"]').innerText()).trim(), '16');
+  assert.equal((await row.locator('[data-testid="donor-earned"]').innerText()).trim(), `${32 / MICRO}`);
+  assert.match(await row.innerText(), /you/, 'the signed-in donor\'s own row says so');
+  // Today only: still there.
+  await page.locator('[data-testid="period"] a[data-days="1"]').click();
+  await page.waitForURL(/#\/donors\?days=1$/);
+  await waitForText('[data-testid="donors"]', pricedDonor.name);
+  await waitForAttribute('[data-testid="period"] a[aria-current="page"]', 'data-days', '1');
+  await screenshot('leaderboard.png');
+});
+
+test('on a phone the donor page and the leaderboard fit the screen', async () => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    for (const [route, ready, shot] of [['#/donate', '[data-testid="my-worker"]', 'phone-donate.png'],
+      ['#/donors', '[data-testid="donors"]', 'phone-leaderboard.png']]) {
+      await page.goto(`${base}/${route}`);
+      await page.locator(ready).waitFor();
+      const o = await noHorizontalOverflow();
+      assert.ok(o.scrollWidth <= o.clientWidth && o.wide.length === 0,
+        `${route} overflows a 390 px screen: scrollWidth ${o.scrollWidth} > ${o.clientWidth}; widest: ${o.wide.join(', ')}`);
+      await screenshot(shot);
+    }
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${base}/#/donate`);
+    await page.locator('[data-testid="earnings-chart"]').waitFor();
+    await screenshot('phone-donate-dark.png');
+  } finally {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.setViewportSize({ width: 1366, height: 900 });
+  }
+});
+
+test('the admin page: the books balance after paid jobs, and a grant from the page raises a balance', async () => {
+  // The local operator's session has no admin scope, on purpose: the page says where the token is.
+  await page.evaluate((key) => localStorage.removeItem(key), SESSION_KEY);
+  await page.goto(`${base}/#/admin`);
+  await page.reload();
+  await waitForText('[data-testid="admin-denied"]', 'admin-token');
+  assert.equal(await page.locator('.top nav [data-section="admin"]').isVisible(), false);
+  // The operator's token (the daemon's admin-token file) has it, and the Admin link with it.
+  await openSignedInAs(adminToken, '#/');
+  await page.locator('.top nav [data-section="admin"]').click();
+  await page.waitForURL(/#\/admin$/);
+  await waitForText('[data-testid="audit-status"]', 'The books balance.');
+  const audit = (await apiCall('GET', '/admin/audit', { token: adminToken })).data;
+  assert.equal(audit.ok, true, JSON.stringify(audit.problems));
+  assert.ok(audit.jobs_checked > 0, 'the books include the jobs run so far');
+  assert.equal(await page.locator('[data-testid="audit-status"]').getAttribute('data-ok'), 'true');
+  const localeNumber = (n) => page.evaluate((v) => v.toLocaleString(undefined, { maximumFractionDigits: 6 }), n);
+  assert.equal((await textOf('[data-testid="audit-jobs"]')).trim(), await localeNumber(audit.jobs_checked));
+  assert.equal((await textOf('[data-testid="audit-minted"]')).trim(), `${await localeNumber(audit.minted / MICRO)} credits`);
+  assert.equal((await textOf('[data-testid="audit-escrow"]')).trim(), `${await localeNumber(audit.escrow / MICRO)} credits`);
+  // The market settings, read-only, and the flags that set them.
+  const settings = (await apiCall('GET', '/admin/settings', { token: adminToken })).data;
+  await waitForText('[data-testid="setting-starter_grant"]', `${await localeNumber(settings.starter_grant / MICRO)} credits`);
+  assert.equal((await textOf('[data-testid="setting-signup"]')).trim(), settings.signup);
+  const table = await textOf('[data-testid="market-settings"]');
+  for (const flag of ['--starter-grant', '--free-tier', '--fee-percent', '--signup']) assert.ok(table.includes(flag), `names ${flag}`);
+
+  // Bad input: a negative amount is caught here; an unknown account gets the daemon's 404.
+  const form = page.locator('[data-testid="grant-form"]');
+  await form.getByLabel('Account').fill(pricedDonor.name);
+  await form.getByLabel('Credits').fill('-1');
+  await form.getByRole('button', { name: 'Grant credits' }).click();
+  await waitForText('[data-testid="grant-error"]', 'The amount cannot be negative.');
+  assert.equal(await form.getByLabel('Credits').getAttribute('aria-invalid'), 'true');
+  const nobody = `nobody-${Date.now().toString(36)}`;
+  const unknown = await apiCall('POST', '/admin/grants', { token: adminToken, body: { account: nobody, amount: 1 } });
+  assert.equal(unknown.status, 404);
+  await form.getByLabel('Account').fill(nobody);
+  await form.getByLabel('Credits').fill('2.5');
+  await form.getByRole('button', { name: 'Grant credits' }).click();
+  await waitForText('[data-testid="grant-error"]', unknown.data.error.message);
+  assert.equal(await form.getByLabel('Account').getAttribute('aria-invalid'), 'true');
+
+  const balance = async () => (await apiCall('GET', '/account', { token: pricedDonor.secret })).data.account.balance;
+  const before = await balance();
+  await form.getByLabel('Account').fill(pricedDonor.name);
+  await form.getByLabel('Memo').fill('thanks for the cycles');
+  await form.getByRole('button', { name: 'Grant credits' }).click();
+  await waitForText('[data-testid="grant-result"]', `Granted 2.5 credits to ${pricedDonor.name}`);
+  assert.equal(await balance() - before, 2.5 * MICRO, 'the grant reached the account');
+  const { entries } = (await apiCall('GET', '/account/ledger', { token: pricedDonor.secret })).data;
+  assert.equal(entries[0].kind, 'grant');
+  assert.equal(entries[0].memo, 'thanks for the cycles');
+  // The page checked the books again: the mint grew by the grant, and they still balance.
+  await waitForText('[data-testid="audit-minted"]', `${await localeNumber((audit.minted + 2.5 * MICRO) / MICRO)} credits`);
+  await waitForText('[data-testid="audit-status"]', 'The books balance.');
+  await page.locator('[data-testid="audit-rerun"]').click();
+  await waitForText('[data-testid="audit-rerun"]', 'Check again');
+  await waitForText('[data-testid="audit-status"]', 'The books balance.');
+  await screenshot('admin.png');
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    const o = await noHorizontalOverflow();
+    assert.ok(o.scrollWidth <= o.clientWidth && o.wide.length === 0,
+      `#/admin overflows a 390 px screen: scrollWidth ${o.scrollWidth} > ${o.clientWidth}; widest: ${o.wide.join(', ')}`);
+    await screenshot('phone-admin.png');
+  } finally {
+    await page.setViewportSize({ width: 1366, height: 900 });
+  }
 });
 
 test('no script error and no request outside the daemon', () => {
