@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
       ("anonymous-workers", "accept workers that give no donor token")
       ("local-session", "let a dashboard on this machine sign in as the operator by itself (single-user machines)")
       ("public", "allow listening on addresses other than loopback")
+      ("encrypt-workers", po::value<std::string>()->default_value("auto"),
+       "encrypt and authenticate the worker link with CurveZMQ: on, off, or auto (on unless --workers is "
+       "loopback); workers then need the daemon's public key, --server-key-file DATA_DIR/worker-link.pub")
       ("log-level", po::value(&log_level)->default_value(log_level), "trace, debug, info, warn, error");
   po::variables_map vm;
   try {
@@ -171,6 +174,12 @@ int main(int argc, char** argv) {
               << ") without --public\n";
     return 2;
   }
+  const auto encrypt = vm["encrypt-workers"].as<std::string>();
+  if (encrypt != "auto" && encrypt != "on" && encrypt != "off") {
+    std::cerr << "potluckd: --encrypt-workers must be 'on', 'off' or 'auto'\n";
+    return 2;
+  }
+  options.encrypt_worker_link = encrypt == "on" || (encrypt == "auto" && !worker_local);
   if (!web_dir.empty()) options.web_dir = fs::path(web_dir);
   else options.web_dir = find_web_dir();
 
@@ -192,6 +201,14 @@ int main(int argc, char** argv) {
   spdlog::info("potluckd listening on http://{}:{} (dashboard{}), workers on {}, journal {}", options.http_address,
                app.http_port(), options.web_dir ? " from " + options.web_dir->string() : " not found",
                app.workers_endpoint(), (options.data_dir / "potluck.db").string());
+  if (!app.worker_link_key().empty()) {
+    spdlog::info("the worker link is encrypted (CurveZMQ); the daemon's public key{}: {}",
+                 app.worker_link_key_created() ? " (new)" : "", app.worker_link_key());
+    std::cout << "\nWorkers on other machines connect with the daemon's public key:\n\n  potluck-worker --daemon "
+              << app.workers_endpoint() << " --server-key " << app.worker_link_key()
+              << " --token-file FILE\n\n(the key is also in " << (options.data_dir / "worker-link.pub").string()
+              << ")\n\n" << std::flush;
+  }
   if (const auto& token = app.new_admin_token()) {
     // Shown this once; the file keeps it (mode 0600) for the operator's tools.
     std::cout << "\nThe operator's admin token (also in " << app.admin_token_file().string()

@@ -6,6 +6,7 @@
 #include "workers/worker_common.hpp"
 
 #include <boost/program_options.hpp>
+#include <zmq.h>
 
 #include <unistd.h>
 
@@ -77,6 +78,9 @@ int main(int argc, char** argv) {
        "jobs the daemon may send ahead while every slot is busy (0..1024); it sends only short ones")
       ("token", po::value<std::string>(),
        "the donor's API token (other users of this machine can see it in 'ps': prefer --token-file)")
+      ("server-key", po::value<std::string>(),
+       "the daemon's public key (40 characters), when it encrypts its worker link: the daemon prints it")
+      ("server-key-file", po::value<std::string>(), "file holding the daemon's public key (its worker-link.pub)")
       ("token-file", po::value<std::string>(),
        "file holding the donor's API token (a token with the donate scope); or set POTLUCK_TOKEN")
       ("price", po::value<std::string>(),
@@ -188,6 +192,24 @@ int main(int argc, char** argv) {
       config.token = env;
     }
     if (vm.count("price")) config.prices = potluck::worker::parse_prices(vm["price"].as<std::string>());
+    if (vm.count("server-key") && vm.count("server-key-file"))
+      throw usage_error("give --server-key or --server-key-file, not both");
+    if (vm.count("server-key")) {
+      config.server_key = vm["server-key"].as<std::string>();
+    } else if (vm.count("server-key-file")) {
+      const auto file = vm["server-key-file"].as<std::string>();
+      std::ifstream in(file);
+      if (!in) throw usage_error("--server-key-file: cannot read '" + file + "'");
+      std::getline(in, config.server_key);
+      while (!config.server_key.empty() && std::isspace(static_cast<unsigned char>(config.server_key.back())))
+        config.server_key.pop_back();
+    }
+    if (vm.count("server-key") || vm.count("server-key-file")) {
+      std::uint8_t decoded[32];
+      if (config.server_key.size() != 40 || zmq_z85_decode(decoded, config.server_key.c_str()) == nullptr)
+        throw usage_error("the daemon's public key must be the 40 characters potluckd printed (Z85), got '" +
+                          config.server_key.substr(0, 60) + "'");
+    }
     const auto free_jobs = vm["free-jobs"].as<std::string>();
     if (free_jobs != "yes" && free_jobs != "no")
       throw usage_error("--free-jobs must be 'yes' or 'no' (got '" + free_jobs + "')");

@@ -232,6 +232,7 @@ class supervisor {
   ms heartbeat_interval_ = default_heartbeat_interval;
   clock::time_point last_sent_{}, last_received_{}, hello_due_{}, reconnect_at_{};
   clock::time_point connecting_since_{}, next_quiet_warning_{};
+  std::string curve_public_, curve_secret_;  // this process's key pair for an encrypted link
   std::chrono::seconds quiet_warning_interval_ = hello_quiet_warning_first;
   ms reconnect_backoff_ = reconnect_backoff_first;
   ms hello_unsent_retry_ = hello_unsent_retry_first;
@@ -839,6 +840,20 @@ void supervisor::open_daemon_socket() {
   daemon_->set(zmq::sockopt::immediate, 1);
   daemon_->set(zmq::sockopt::reconnect_ivl, 100);
   daemon_->set(zmq::sockopt::reconnect_ivl_max, 5000);
+  if (!config_.server_key.empty()) {
+    // A key pair of its own for this link, made once per process: the daemon knows workers by
+    // their donor token, not by key.
+    if (curve_public_.empty()) {
+      char public_key[41] = {}, secret_key[41] = {};
+      if (zmq_curve_keypair(public_key, secret_key) != 0)
+        throw std::runtime_error(std::string("cannot make a CurveZMQ key pair: ") + zmq_strerror(zmq_errno()));
+      curve_public_ = public_key;
+      curve_secret_ = secret_key;
+    }
+    daemon_->set(zmq::sockopt::curve_serverkey, config_.server_key);
+    daemon_->set(zmq::sockopt::curve_publickey, curve_public_);
+    daemon_->set(zmq::sockopt::curve_secretkey, curve_secret_);
+  }
   daemon_->connect(config_.daemon_endpoint);
 }
 
@@ -1135,8 +1150,11 @@ void supervisor::on_timers(clock::time_point now) {
         if (now >= next_quiet_warning_) {
           quiet_warning_interval_ = std::min(quiet_warning_interval_ * 2, std::chrono::seconds(hello_quiet_warning_max));
           next_quiet_warning_ = now + quiet_warning_interval_;
-          log_->warn("still no answer from the daemon at {} after {} s", config_.daemon_endpoint,
-                     std::chrono::duration_cast<std::chrono::seconds>(now - connecting_since_).count());
+          log_->warn("still no answer from the daemon at {} after {} s{}", config_.daemon_endpoint,
+                     std::chrono::duration_cast<std::chrono::seconds>(now - connecting_since_).count(),
+                     config_.server_key.empty()
+                         ? " (if the daemon encrypts its worker link, give its public key with --server-key-file)"
+                         : " (check that --server-key is the daemon's public key, from its worker-link.pub)");
         }
         send_hello(now);
       }

@@ -33,6 +33,9 @@ struct supervisor_config {
   std::size_t prefetch = 8;  // jobs the daemon may send ahead of a free slot (HELLO "prefetch")
   std::string name;
   std::string token;  // the donor's API token, sent in HELLO; never logged
+  // The daemon's CurveZMQ public key (Z85, 40 characters): set, the link to the daemon is
+  // encrypted and the daemon authenticated; empty, plain (loopback).
+  std::string server_key;
   // The donor's asks by backend (HELLO "prices"), micro-credits per million work units; a
   // backend not named asks 0. Whether free jobs (bid 0) are welcome (HELLO "accept_free").
   std::map<std::string, std::int64_t> prices;

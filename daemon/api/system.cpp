@@ -39,6 +39,10 @@ void add_system_routes(http::router& router, daemon_app& app) {
                    {"workers", app.counters().workers_connected.load()},
                    {"queue_depth", app.counters().queue_depth.load()},
                    {"workers_endpoint", app.workers_endpoint()}};
+    // Workers on other machines need this key (--server-key) when the link is encrypted.
+    o["worker_link"] = json::object{{"encrypted", !app.worker_link_key().empty()},
+                                    {"server_key", app.worker_link_key().empty() ? json::value(nullptr)
+                                                                                 : json::value(app.worker_link_key())}};
     res.send(http::json(200, json::serialize(o)));
   });
 

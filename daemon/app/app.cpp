@@ -30,6 +30,12 @@ void daemon_app::start() {
     local_session_token_ = market::make_local_session_token(accounts(), operator_setup.account, started_ms_);
 
   broker_options broker_opts;
+  if (options_.encrypt_worker_link) {
+    auto keys = market::ensure_worker_link_keys(options_.data_dir);
+    worker_link_key_ = keys.public_key;
+    worker_link_key_created_ = keys.created;
+    broker_opts.curve_secret_key = std::move(keys.secret_key);
+  }
   broker_opts.endpoint = options_.workers_endpoint;
   broker_opts.heartbeat_interval = options_.heartbeat_interval;
   broker_opts.prefetch_budget = options_.prefetch_budget;

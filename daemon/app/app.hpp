@@ -57,6 +57,7 @@ struct daemon_options {
   market::rate_limit signup_rate_limit{0.2, 5};       // per client address, for sign-ups
   bool anonymous_workers = false;  // accept workers that give no donor token
   bool local_session = false;      // POST /api/v1/session/local hands loopback dashboards a token
+  bool encrypt_worker_link = false;  // CurveZMQ on the worker socket (market::ensure_worker_link_keys)
 };
 
 class daemon_app {
@@ -83,6 +84,9 @@ class daemon_app {
   const std::filesystem::path& admin_token_file() const { return admin_token_file_; }
   // The operator's token for dashboards on this machine (--local-session); empty otherwise.
   const std::string& local_session_token() const { return local_session_token_; }
+  // The public key workers need (--server-key) when the worker link is encrypted; else empty.
+  const std::string& worker_link_key() const { return worker_link_key_; }
+  bool worker_link_key_created() const { return worker_link_key_created_; }
   broker& jobs() { return *broker_; }
   event_hub& events() { return events_; }
   metrics& counters() { return metrics_; }
@@ -106,6 +110,8 @@ class daemon_app {
   std::optional<std::string> new_admin_token_;
   std::filesystem::path admin_token_file_;
   std::string local_session_token_;
+  std::string worker_link_key_;
+  bool worker_link_key_created_ = false;
   std::unique_ptr<broker> broker_;
   std::unique_ptr<http::router> router_;
   std::unique_ptr<http::server> server_;

@@ -214,6 +214,10 @@ struct broker::impl {
     router.set(zmq::sockopt::linger, 0);
     router.set(zmq::sockopt::sndhwm, 100000);
     router.set(zmq::sockopt::rcvhwm, 100000);
+    if (!options.curve_secret_key.empty()) {
+      router.set(zmq::sockopt::curve_server, 1);
+      router.set(zmq::sockopt::curve_secretkey, options.curve_secret_key);
+    }
     try {
       router.bind(options.endpoint);
     } catch (const zmq::error_t& e) {

@@ -1,5 +1,7 @@
 #include "daemon/market/operator.hpp"
 
+#include <zmq.h>
+
 #include "daemon/market/tokens.hpp"
 
 #include <fcntl.h>
@@ -39,7 +41,46 @@ void write_private_file(const std::filesystem::path& file, const std::string& te
   }
 }
 
+// A Z85 CurveZMQ key: 40 characters that decode to 32 bytes.
+bool is_z85_key(const std::string& text) {
+  if (text.size() != 40) return false;
+  std::uint8_t bytes[32];
+  return zmq_z85_decode(bytes, text.c_str()) != nullptr;
+}
+
 }  // namespace
+
+worker_link_keys ensure_worker_link_keys(const std::filesystem::path& data_dir) {
+  worker_link_keys keys;
+  const auto file = data_dir / worker_link_key_file_name;
+  const auto public_file = data_dir / worker_link_public_file_name;
+  if (std::ifstream in(file); in) {
+    std::getline(in, keys.public_key);
+    std::getline(in, keys.secret_key);
+    if (!is_z85_key(keys.public_key) || !is_z85_key(keys.secret_key))
+      throw std::runtime_error(file.string() + " holds no CurveZMQ key pair (two lines of 40 Z85 characters): "
+                               "remove it to make a new one (workers then need the new public key)");
+    char derived[41] = {};
+    if (zmq_curve_public(derived, keys.secret_key.c_str()) != 0 || keys.public_key != derived)
+      throw std::runtime_error(file.string() + ": its public key does not belong to its secret key");
+  } else {
+    char public_key[41] = {}, secret_key[41] = {};
+    if (zmq_curve_keypair(public_key, secret_key) != 0)
+      throw std::runtime_error(std::string("cannot make a CurveZMQ key pair: ") + zmq_strerror(zmq_errno()) +
+                               " (is libzmq built with CURVE?)");
+    keys = {public_key, secret_key, true};
+    write_private_file(file, keys.public_key + "\n" + keys.secret_key + "\n");
+  }
+  // The public half for workers, readable by anyone: rewritten when missing or stale.
+  std::string published;
+  if (std::ifstream in(public_file); in) std::getline(in, published);
+  if (published != keys.public_key) {
+    std::ofstream out(public_file, std::ios::trunc);
+    out << keys.public_key << "\n";
+    if (!out.flush()) throw std::runtime_error("cannot write " + public_file.string());
+  }
+  return keys;
+}
 
 operator_setup ensure_operator(account_store& accounts, const std::filesystem::path& data_dir,
                                std::int64_t starter_grant, std::int64_t now_ms) {

@@ -35,6 +35,18 @@ inline constexpr const char* local_session_token_name = "dashboard on this machi
 std::string make_local_session_token(account_store& accounts, const account_record& operator_account,
                                      std::int64_t now_ms);
 
+// The daemon's CurveZMQ key pair for the worker link (Z85 text, 40 characters each), made at
+// the first start that encrypts the link: DATA_DIR/worker-link.key (both keys, mode 0600) and
+// DATA_DIR/worker-link.pub (the public key, for workers: --server-key-file). Throws
+// std::runtime_error naming the file when it cannot be read or written, or holds no valid pair.
+inline constexpr const char* worker_link_key_file_name = "worker-link.key";
+inline constexpr const char* worker_link_public_file_name = "worker-link.pub";
+struct worker_link_keys {
+  std::string public_key, secret_key;
+  bool created = false;
+};
+worker_link_keys ensure_worker_link_keys(const std::filesystem::path& data_dir);
+
 // Checks a worker's HELLO token (nullptr: none): a live token with the donate scope names the
 // donor; no token is accepted only when `anonymous_ok`.
 worker_credentials check_donor_token(account_store& accounts, const std::string* token, bool anonymous_ok);

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <fstream>
 #include <set>
 
 namespace json = boost::json;
@@ -380,4 +382,83 @@ BOOST_AUTO_TEST_CASE(garbage_on_the_worker_socket_is_dropped_and_counted) {
   const auto id = submit_ok(d, matmul_job);
   BOOST_TEST(wait_for_job(d, id).at("state").as_string() == "succeeded");
   BOOST_TEST(d.process().running());
+}
+
+namespace {
+
+// Connects a DEALER to the daemon's worker socket (with CurveZMQ when `server_key` is set) and
+// reports which handshake event its monitor sees first: "succeeded" or "failed".
+std::string handshake_outcome(const daemon_process& d, const std::string& server_key) {
+  zmq::context_t ctx;
+  zmq::socket_t peer(ctx, zmq::socket_type::dealer);
+  peer.set(zmq::sockopt::linger, 0);
+  if (!server_key.empty()) {
+    char pub[41] = {}, sec[41] = {};
+    BOOST_TEST_REQUIRE(zmq_curve_keypair(pub, sec) == 0);
+    peer.set(zmq::sockopt::curve_serverkey, server_key);
+    peer.set(zmq::sockopt::curve_publickey, std::string(pub));
+    peer.set(zmq::sockopt::curve_secretkey, std::string(sec));
+  }
+  const std::string monitor_endpoint = "inproc://handshake-monitor";
+  BOOST_TEST_REQUIRE(zmq_socket_monitor(peer.handle(), monitor_endpoint.c_str(),
+                                        ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                                            ZMQ_EVENT_DISCONNECTED) == 0);
+  zmq::socket_t monitor(ctx, zmq::socket_type::pair);
+  monitor.connect(monitor_endpoint);
+  peer.connect(d.workers_endpoint());
+  // The plain peer's hello is what a daemon without encryption would answer.
+  peer.send(zmq::str_buffer("PLK1"), zmq::send_flags::sndmore);
+  peer.send(zmq::buffer(std::string(1, '\x01')), zmq::send_flags::sndmore);
+  peer.send(zmq::str_buffer(R"({"name":"probe","slots":[{"backend":"cpu"}]})"), zmq::send_flags::none);
+  zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
+  const auto end = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < end) {
+    zmq::poll(&item, 1, std::chrono::milliseconds(200));
+    zmq::message_t event, address;
+    if (!monitor.recv(event, zmq::recv_flags::dontwait)) continue;
+    (void)monitor.recv(address);
+    std::uint16_t id = 0;
+    std::memcpy(&id, event.data(), sizeof id);
+    if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) return "succeeded";
+    return "failed";
+  }
+  return "nothing";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_encrypted_worker_link_takes_only_peers_with_the_daemons_key) {
+  daemon_process d({"--encrypt-workers", "on"});
+  std::string key;
+  std::ifstream(d.data_dir() / "worker-link.pub") >> key;
+  BOOST_TEST_REQUIRE(key.size() == 40u);
+  BOOST_TEST(d.process().log().find(key) != std::string::npos, "the daemon prints its public key");
+  const auto health = http(d.http_port(), "GET", "/healthz").json();
+  BOOST_TEST(health.at("worker_link").at("encrypted").as_bool());
+  BOOST_TEST(health.at("worker_link").at("server_key").as_string() == key);
+  // A plain peer, and one that expects another daemon's key, never get through the handshake.
+  BOOST_TEST(handshake_outcome(d, "") == "failed");
+  char other_public[41] = {}, other_secret[41] = {};
+  BOOST_TEST_REQUIRE(zmq_curve_keypair(other_public, other_secret) == 0);
+  BOOST_TEST(handshake_outcome(d, other_public) != "succeeded");
+  BOOST_TEST(handshake_outcome(d, key) == "succeeded");
+
+  // A worker given the key registers and runs a job; the key survives a restart.
+  auto worker = start_worker(d, "sealed", 1, {"--server-key-file", (d.data_dir() / "worker-link.pub").string()});
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), worker->log());
+  const auto id = submit_ok(d, matmul_job);
+  BOOST_TEST(wait_for_job(d, id).at("state").as_string() == "succeeded");
+  d.restart();
+  std::string again;
+  std::ifstream(d.data_dir() / "worker-link.pub") >> again;
+  BOOST_TEST(again == key);
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), worker->log());
+
+  // A bad key on the worker's command line is refused before it starts.
+  auto bad = start_worker(d, "bad-key", 1, {"--server-key", "not-a-key"});
+  const auto status = bad->wait(10s);
+  BOOST_TEST_REQUIRE(status.has_value());
+  BOOST_TEST(WEXITSTATUS(*status) == 2);
+  BOOST_TEST(bad->log().find("40 characters") != std::string::npos, bad->log());
 }

@@ -62,6 +62,8 @@ BOOST_AUTO_TEST_CASE(bad_flags_give_one_clear_line_and_exit_2) {
       {{"--price", "1e6"}, "not a number"},
       {{"--free-jobs", "maybe"}, "--free-jobs"},
       {{"--gpus", "0,x"}, "--gpus"},
+      {{"--server-key", "short"}, "40 characters"},
+      {{"--server-key-file", "/nonexistent/key"}, "--server-key-file"},
       {{"--gpus", "0,,1"}, "--gpus"},
       {{"--gpus", "-1"}, "--gpus"},
   };
