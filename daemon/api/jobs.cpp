@@ -15,6 +15,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <set>
 #include <unordered_map>
 
 namespace json = boost::json;
@@ -48,12 +49,13 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
   if (!v.is_object())
     return reject(400, "invalid_request", "a job must be a JSON object like {\"task\": \"linalg.matmul\", \"inputs\": {...}}");
   const auto& o = v.as_object();
-  static const std::array<std::string_view, 8> known_fields = {"task",         "inputs", "params", "backend",
-                                                              "max_attempts", "model",  "bid",    "max_price"};
+  static const std::array<std::string_view, 9> known_fields = {
+      "task", "inputs", "params", "backend", "max_attempts", "model", "bid", "max_price", "replicas"};
   for (const auto& [key, _] : o)
     if (std::find(known_fields.begin(), known_fields.end(), std::string_view(key)) == known_fields.end())
       return reject(400, "invalid_request", "unknown field \"" + std::string(key) +
-                                                "\" (fields: task, inputs, params, backend, max_attempts, model, bid, max_price)");
+                                                "\" (fields: task, inputs, params, backend, max_attempts, model, bid, max_price, "
+                                                "replicas)");
   // Prices: integers of micro-credits (1 credit = 1,000,000); a bid is per million work units.
   std::optional<std::int64_t> bid, max_price;
   auto read_amount = [&](const char* key, std::int64_t limit, const char* what, std::optional<std::int64_t>& out) {
@@ -79,6 +81,14 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
   if (!read_amount("max_price", protocol::max_job_cost, "for the whole job", max_price)) return false;
   if (bid && max_price)
     return reject(400, "invalid_price", "give \"bid\" (a price per million work units) or \"max_price\" (a total), not both");
+  int replicas = 1;
+  if (auto* r = o.if_contains("replicas"); r && !r->is_null()) {
+    if (!r->is_int64() || r->as_int64() < 1 || r->as_int64() > max_replicas)
+      return reject(400, "invalid_request", "\"replicas\" must be an integer from 1 to " + std::to_string(max_replicas) +
+                                                ": the job runs on that many donors' workers, their results must agree, "
+                                                "and each is paid");
+    replicas = static_cast<int>(r->as_int64());
+  }
   auto* task = o.if_contains("task");
   if (!task || !task->is_string() || task->as_string().empty())
     return reject(400, "invalid_request", "\"task\" is required and must be a task name such as \"linalg.matmul\"");
@@ -172,15 +182,20 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
   }
   auto& rec = out.record;
   rec.units = units;
+  rec.replicas = replicas;
+  // Every replica is paid: a bid reserves each one's cost, a maximum is for all of them.
+  std::int64_t all_units = 0;
+  if (__builtin_mul_overflow(units, static_cast<std::int64_t>(replicas), &all_units))
+    return reject(422, "invalid_input", "task '" + task_name + "': too many work units");
   if (max_price) {
     rec.reserved = *max_price;
-    rec.bid = protocol::price_within(units, *max_price);
+    rec.bid = protocol::price_within(all_units, *max_price);
     if (*max_price > 0 && rec.bid == 0)
       return reject(422, "invalid_price", "\"max_price\" " + std::to_string(*max_price) + " micro-credits does not cover " +
                                               std::to_string(units) + " work units at the smallest price (1 micro-credit per million)");
   } else if (bid) {
     rec.bid = *bid;
-    auto cost = protocol::cost_at(units, *bid);
+    auto cost = protocol::cost_at(all_units, *bid);
     if (!cost)
       return reject(422, "invalid_price", "at a bid of " + std::to_string(*bid) + " micro-credits per million work units, " +
                                               std::to_string(units) + " units would cost more than the most a job may (" +
@@ -234,7 +249,7 @@ bool price_jobs(daemon_app& app, std::vector<submission>& subs, std::int64_t acc
         rate = going_rate.emplace(key, market_bid(app, app.jobs().market(rec.task, rec.backend, 0))).first;
       }
       rec.bid = rate->second;
-      rec.reserved = protocol::cost_at(rec.units, rec.bid).value_or(protocol::max_job_cost);
+      rec.reserved = protocol::cost_at(rec.units * rec.replicas, rec.bid).value_or(protocol::max_job_cost);
     }
     if (rec.bid == 0 && !app.options().free_tier) {
       why = {402, "free_tier_off", std::string(batch ? "job " + std::to_string(i) + ": " : "") +
@@ -248,6 +263,7 @@ bool price_jobs(daemon_app& app, std::vector<submission>& subs, std::int64_t acc
     job.units = rec.units;
     job.bid = rec.bid;
     job.reserved = rec.reserved;
+    job.replicas = rec.replicas;
   }
   return true;
 }
@@ -315,7 +331,8 @@ std::string job_json(const job_record& rec, const std::optional<live_job>& live,
   out += rec.account_id ? std::to_string(rec.account_id) : "null";
   // What it may cost and, once it ended, what it cost: micro-credits; prices per million units.
   const bool settled = is_terminal(state);
-  out += ",\"billing\":{\"units\":" + std::to_string(rec.units) + ",\"bid\":" + std::to_string(rec.bid) +
+  out += ",\"billing\":{\"units\":" + std::to_string(rec.units) + ",\"replicas\":" + std::to_string(rec.replicas) +
+         ",\"bid\":" + std::to_string(rec.bid) +
          ",\"reserved\":" + std::to_string(rec.reserved) + ",\"settled\":" + (settled ? "true" : "false");
   if (settled) {
     out += ",\"price\":" + std::to_string(rec.price) + ",\"charged\":" + std::to_string(rec.charged) +
@@ -638,6 +655,7 @@ void add_job_routes(http::router& router, daemon_app& app) {
     out["task"] = rec.task;
     out["backend"] = rec.backend.empty() ? json::value(nullptr) : json::value(rec.backend);
     out["units"] = rec.units;
+    out["replicas"] = rec.replicas;
     out["bid"] = rec.bid;
     out["reserved"] = rec.reserved;
     out["free"] = rec.bid == 0;
@@ -676,11 +694,17 @@ void add_job_routes(http::router& router, daemon_app& app) {
     }
     out["expected_wait_ms"] = wait;
     std::string why_not;
+    std::set<std::string> covering_owners;
+    for (const auto& o : view.offers)
+      if (rec.bid == 0 ? o.accepts_free : rec.bid >= o.ask) covering_owners.insert(o.owner.empty() ? "worker " + o.worker : o.owner);
     if (view.offers.empty()) why_not = "no connected worker offers this task on this backend now";
     else if (covering == 0)
       why_not = rec.bid == 0 ? "no connected worker that offers it accepts free jobs"
                              : "the bid is below every connected worker's ask (the lowest is " +
                                    protocol::credits_string(view.offers.front().ask) + " credits per million units)";
+    if (why_not.empty() && static_cast<int>(covering_owners.size()) < rec.replicas)
+      why_not = std::to_string(rec.replicas) + " replicas need workers of " + std::to_string(rec.replicas) +
+                " donors, and " + std::to_string(covering_owners.size()) + " connected now take this bid: the rest wait";
     out["note"] = why_not.empty() ? json::value(nullptr) : json::value(why_not);
     res.send(http::json(200, json::serialize(out)));
   });

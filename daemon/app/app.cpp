@@ -73,6 +73,7 @@ void daemon_app::start() {
     job.units = rec.units;
     job.bid = rec.bid;
     job.reserved = rec.reserved;
+    job.replicas = rec.replicas;
     try {
       job.inputs = protocol::decode_tensors(rec.inputs_blob);
     } catch (const std::exception& e) {

@@ -70,6 +70,10 @@ std::string queue_key(const std::string& task, const std::string& backend) { ret
 std::string check_queue_key(const std::string& task, const std::string& backend) {
   return queue_key(task, backend) + "|check";
 }
+// Replicas after the first queue apart too: each may run only on a donor that has not run it.
+std::string replica_queue_key(const std::string& task, const std::string& backend) {
+  return queue_key(task, backend) + "|replica";
+}
 
 // A queue of jobs of one task and backend, in dispatch order: higher bid first, then older
 // (lower id) first. An entry is (-bid, id). Free jobs (bid 0) come last.
@@ -107,9 +111,19 @@ struct broker::impl {
     settlement pay;  // what the donor is paid when the results agree
   };
 
+  // One replica's result, kept until every replica ran.
+  struct replica_result {
+    std::vector<protocol::tensor> outputs;
+    std::string worker_name;
+    std::int64_t owner_id = 0;
+    settlement pay;
+  };
+
   struct job_entry {
     pending_job job;
     std::optional<pending_check> check;  // set while a trusted worker re-runs it
+    std::vector<replica_result> replica_results;  // replicas that ran so far
+    std::set<std::string> replica_donors;         // donor_key() of the workers that ran them
     std::string worker_identity;  // empty while queued
     std::string slot_backend;     // the backend of the slot it runs in
     bool cancel_requested = false;
@@ -783,7 +797,13 @@ struct broker::impl {
   }
 
   static std::string queue_key_of(const job_entry& entry) {
-    return entry.check ? check_queue_key(entry.job.task, entry.job.backend) : queue_key(entry.job.task, entry.job.backend);
+    if (entry.check) return check_queue_key(entry.job.task, entry.job.backend);
+    if (!entry.replica_results.empty()) return replica_queue_key(entry.job.task, entry.job.backend);
+    return queue_key(entry.job.task, entry.job.backend);
+  }
+  // Who a worker's results belong to, for replicas: its donor's account, or itself when anonymous.
+  static std::string donor_key(const worker& w) {
+    return w.owner_id != 0 ? "account " + std::to_string(w.owner_id) : "worker " + w.identity;
   }
 
   void push_queue(job_entry entry) {
@@ -881,7 +901,9 @@ struct broker::impl {
   // Whether this worker may take this job: a check run goes to a trusted worker (which runs
   // it for the operator, whatever the bid), anything else to a worker whose price it covers.
   bool may_run(const worker& w, const std::string& backend, const job_entry& entry) const {
-    return entry.check ? trusted(w) : covers(w, backend, entry.job);
+    if (entry.check) return trusted(w);
+    if (!entry.replica_donors.empty() && entry.replica_donors.count(donor_key(w))) return false;
+    return covers(w, backend, entry.job);
   }
 
   // A new or requeued job: find the cheapest worker that can run it, among those the one with
@@ -937,7 +959,8 @@ struct broker::impl {
           if (room_for(w, task, b) <= 0) continue;
           const bool checks = trusted(w);
           for (const auto& key : {checks ? check_queue_key(task, b) : std::string(), checks ? check_queue_key(task, "") : std::string(),
-                                  queue_key(task, b), queue_key(task, "")}) {
+                                  queue_key(task, b), queue_key(task, ""), replica_queue_key(task, b),
+                                  replica_queue_key(task, "")}) {
             if (key.empty()) continue;
             auto it = queues.find(key);
             if (it == queues.end() || it->second.empty()) continue;
@@ -949,6 +972,13 @@ struct broker::impl {
               best = next;
               best_is_check = true;
               break;
+            }
+            if (key.ends_with("|replica")) {
+              // Few, and each may exclude this worker: the first it may run, by bid then age.
+              next = std::find_if(it->second.begin(), it->second.end(), [&](const queue_entry& e) {
+                auto j = jobs.find(e.second);
+                return j != jobs.end() && may_run(w, backend, j->second);
+              });
             }
             if (next == it->second.end()) continue;
             if (!best_queue || *next < *best) {
@@ -1071,6 +1101,7 @@ struct broker::impl {
   // and only when a trusted worker that offers the task is connected.
   bool should_check(const worker& w, const job_entry& entry) {
     if (options.check_rate <= 0 || options.trusted_owner_id == 0 || w.owner_id == 0 || trusted(w)) return false;
+    if (entry.job.replicas > 1) return false;  // its replicas check one another
     bool reference = false;
     for (const auto& [_, other] : workers_by_identity) {
       if (!trusted(*other) || other->draining) continue;
@@ -1151,6 +1182,63 @@ struct broker::impl {
     finish(entry.job.id, job_state::succeeded, protocol::encode_tensors(outputs), {}, {}, pay);
   }
 
+  // One replica ran. Until all did, the job queues again for a worker of another donor; then
+  // the largest group of agreeing results wins if it is a majority: its workers are paid, the
+  // others are not and count a disagreement. Without a majority the job fails, refunded.
+  void collect_replica(worker& w, job_entry entry, std::vector<protocol::tensor> outputs) {
+    const auto id = entry.job.id;
+    const auto wanted = static_cast<std::size_t>(entry.job.replicas);
+    entry.replica_results.push_back({std::move(outputs), w.info.name, w.owner_id, pay_for(w, entry)});
+    entry.replica_donors.insert(donor_key(w));
+    if (entry.replica_results.size() < wanted) {
+      spdlog::info("job {} worker {}: replica {} of {} done", id, w.info.name, entry.replica_results.size(), wanted);
+      entry.worker_identity.clear();
+      entry.job.attempt = 0;  // attempts count per replica
+      entry.queued_us = now_us_steady();
+      live_job l;
+      l.state = job_state::running;
+      l.progress = static_cast<double>(entry.replica_results.size()) / static_cast<double>(wanted);
+      l.message = std::to_string(entry.replica_results.size()) + " of " + std::to_string(wanted) +
+                  " replicas done; waiting for a worker of another donor";
+      l.attempt = entry.job.attempt;
+      set_live(id, std::move(l));
+      push_queue(std::move(entry));
+      return;
+    }
+    const auto* found = decl_of(entry.job, entry.slot_backend);
+    const auto decl = found ? *found : protocol::task_decl{};
+    const auto& results = entry.replica_results;
+    std::vector<std::size_t> best_group;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      std::vector<std::size_t> group;
+      for (std::size_t j = 0; j < results.size(); ++j)
+        if (i == j || protocol::compare_outputs(decl, results[i].outputs, results[j].outputs).empty()) group.push_back(j);
+      if (group.size() > best_group.size()) best_group = std::move(group);
+    }
+    std::string names;
+    for (const auto& r : results) names += (names.empty() ? "" : ", ") + r.worker_name;
+    if (best_group.size() * 2 <= results.size()) {
+      spdlog::warn("job {}: its {} replicas disagree ({}); it fails, refunded", id, results.size(), names);
+      finish(id, job_state::failed, {}, "replicas_disagree",
+             "the results of its " + std::to_string(results.size()) + " replicas (workers " + names +
+                 ") do not agree, and no majority does: nobody is paid and the reservation is refunded");
+      return;
+    }
+    settlement pay;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      const bool agreed = std::find(best_group.begin(), best_group.end(), i) != best_group.end();
+      const auto& r = results[i];
+      if (r.owner_id != 0 && r.owner_id != options.trusted_owner_id) note_check(r.owner_id, r.worker_name, agreed);
+      if (!agreed) {
+        spdlog::warn("job {}: worker {}'s replica disagrees with the majority; it is not paid", id, r.worker_name);
+        continue;
+      }
+      if (pay.payee_id == 0 && r.pay.payee_id != 0) pay = r.pay;
+      else if (r.pay.payee_id != 0) pay.others.push_back({r.pay.payee_id, r.pay.charge, r.pay.fee});
+    }
+    finish(id, job_state::succeeded, protocol::encode_tensors(results[best_group.front()].outputs), {}, {}, pay);
+  }
+
   // The trusted run failed or vanished: the donor's result stands unchecked.
   void end_check_inconclusive(job_entry& entry, const std::string& why) {
     auto c = std::move(*entry.check);
@@ -1180,6 +1268,10 @@ struct broker::impl {
     record_of(w).done++;
     if (entry.check) {
       settle_check(w, entry, std::move(outputs));
+      return;
+    }
+    if (entry.job.replicas > 1) {
+      collect_replica(w, std::move(entry), std::move(outputs));
       return;
     }
     if (should_check(w, entry)) {
@@ -1416,6 +1508,7 @@ market_view broker::market(const std::string& task, const std::string& backend, 
       if (!w->offers.count({task, b})) continue;
       market_view::offer o;
       o.worker = w->info.name;
+      o.owner = w->info.owner;
       o.backend = b;
       o.ask = impl::ask_of(*w, b);
       o.accepts_free = w->info.accepts_free;

@@ -91,6 +91,7 @@ struct pending_job {
   int max_attempts = 3;
   // Billing (job_record's fields): bid 0 is a free job.
   std::int64_t account_id = 0, units = 0, bid = 0, reserved = 0;
+  int replicas = 1;  // runs on distinct donors whose results must agree (job_record)
 };
 
 // What the broker knows of a job that is not terminal yet (or whose end is being journaled).
@@ -135,6 +136,7 @@ using task_catalog = std::map<std::string, std::vector<task_entry>>;  // by name
 struct market_view {
   struct offer {
     std::string worker, backend;
+    std::string owner;  // the donor's account; "" when anonymous
     std::int64_t ask = 0;
     bool accepts_free = true;
     int slots = 0, free_slots = 0;

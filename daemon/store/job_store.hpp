@@ -55,6 +55,16 @@ struct job_record {
   std::int64_t charged = 0;   // what it cost (the donor's share plus the fee), once settled
   std::int64_t fee = 0;       // the operator's part of `charged`
   std::int64_t payee_id = 0;  // the account of the donor whose worker ran it; 0: none
+  int replicas = 1;  // runs on distinct donors' workers whose results must agree; each is paid
+};
+
+inline constexpr int max_replicas = 5;
+
+// One donor's share of a settlement.
+struct payment {
+  std::int64_t payee_id = 0;
+  std::int64_t charge = 0;
+  std::int64_t fee = 0;  // part of charge
 };
 
 // How a job's reservation is settled when it ends: `charge` (at most the reservation) goes
@@ -65,6 +75,9 @@ struct settlement {
   std::int64_t price = 0;     // the payee's ask, recorded with the job
   std::int64_t charge = 0;
   std::int64_t fee = 0;       // part of charge
+  // Replicas: the other donors paid for the same job, after the first. The reservation caps
+  // the sum of every charge, in order.
+  std::vector<payment> others;
 };
 
 struct write_result {

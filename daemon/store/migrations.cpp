@@ -12,7 +12,7 @@
 namespace potluck::daemon::store_detail {
 namespace {
 
-constexpr std::array<migration, 6> migrations{{
+constexpr std::array<migration, 7> migrations{{
     {1, R"sql(
 CREATE TABLE jobs (
   id            INTEGER PRIMARY KEY,
@@ -132,6 +132,10 @@ CREATE TABLE donor_trust (
   last_disagreement_ms INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 CREATE INDEX donor_trust_by_disagreement ON donor_trust (last_disagreement_ms) WHERE disagreed > 0;
+)sql"},
+    // 7: jobs run on several donors' workers at once, whose results must agree.
+    {7, R"sql(
+ALTER TABLE jobs ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1 CHECK (replicas BETWEEN 1 AND 5);
 )sql"},
 }};
 

@@ -386,21 +386,30 @@ void account_writes::reserve(std::int64_t account, std::int64_t amount, std::int
   entry(account, escrow_account_id, amount, ledger_kind::reserve, job_id, memo, now_ms);
 }
 
-void account_writes::settle(std::int64_t job_id, std::int64_t account, std::int64_t payee,
+void account_writes::settle(std::int64_t job_id, std::int64_t account, const std::vector<payment>& payments,
                             std::int64_t reserved, std::int64_t charged, std::int64_t fee,
                             std::int64_t now_ms) {
   if (reserved <= 0) return;
-  if (charged < 0 || charged > reserved || fee < 0 || fee > charged || (payee == 0 && charged > 0)) {
-    throw store_refused("bad_amount", "job " + std::to_string(job_id) + ": a charge of " +
-                                          std::to_string(charged) + " with a fee of " +
-                                          std::to_string(fee) + " does not fit its reservation of " +
+  std::int64_t paid = 0, fees = 0;
+  for (const auto& p : payments) {
+    if (p.payee_id == 0 || p.charge < 0 || p.fee < 0 || p.fee > p.charge) paid = -1;
+    if (paid < 0) break;
+    paid += p.charge;
+    fees += p.fee;
+  }
+  if (charged < 0 || charged > reserved || fee < 0 || fee > charged || paid != charged || fees != fee) {
+    throw store_refused("bad_amount", "job " + std::to_string(job_id) + ": charges of " +
+                                          std::to_string(charged) + " with fees of " +
+                                          std::to_string(fee) + " do not fit its reservation of " +
                                           std::to_string(reserved));
   }
   add_to(escrow_account_id, -reserved);  // the schema refuses escrow below 0
   const std::string no_memo;
-  if (charged - fee > 0) {
-    add_to(payee, charged - fee);
-    entry(escrow_account_id, payee, charged - fee, ledger_kind::charge, job_id, no_memo, now_ms);
+  for (const auto& p : payments) {
+    if (p.charge - p.fee > 0) {
+      add_to(p.payee_id, p.charge - p.fee);
+      entry(escrow_account_id, p.payee_id, p.charge - p.fee, ledger_kind::charge, job_id, no_memo, now_ms);
+    }
   }
   if (fee > 0) {
     add_to(fees_account_id, fee);

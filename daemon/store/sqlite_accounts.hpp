@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "daemon/store/account_store.hpp"
+#include "daemon/store/job_store.hpp"
 #include "daemon/store/sqlite_support.hpp"
 
 namespace potluck::daemon::store_detail {
@@ -53,8 +54,8 @@ class account_writes {
   // back to account). The schema's CHECKs stay the guard against an overdraft of escrow.
   void reserve(std::int64_t account, std::int64_t amount, std::int64_t job_id, const std::string& memo,
                std::int64_t now_ms);
-  void settle(std::int64_t job_id, std::int64_t account, std::int64_t payee, std::int64_t reserved,
-              std::int64_t charged, std::int64_t fee, std::int64_t now_ms);
+  void settle(std::int64_t job_id, std::int64_t account, const std::vector<payment>& payments,
+              std::int64_t reserved, std::int64_t charged, std::int64_t fee, std::int64_t now_ms);
   void set_worker_settings(std::int64_t owner_id, std::string_view name, const worker_settings& settings);
   void record_check(std::int64_t account_id, bool agreed, std::int64_t now_ms);
   // token id -> newest use; a use older than the one recorded changes nothing.

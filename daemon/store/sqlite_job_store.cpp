@@ -64,6 +64,11 @@ using store_detail::reset_on_exit;
 using store_detail::statement;
 using store_detail::wall_clock_ms;
 
+std::int64_t sat_add(std::int64_t a, std::int64_t b) {
+  std::int64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<std::int64_t>::max() : sum;
+}
+
 void bind_state(sqlite3_stmt* stmt, int index, job_state state) {
   sqlite3_bind_text(stmt, index, to_string(state), -1, SQLITE_STATIC);
 }
@@ -72,12 +77,12 @@ void bind_state(sqlite3_stmt* stmt, int index, job_state state) {
 constexpr const char* job_columns =
     "id, task, backend, model, state, attempt, max_attempts, worker, created_ms, started_ms, "
     "finished_ms, error_code, error_message, params_json, account_id, units, bid, reserved, "
-    "price, charged, fee, payee_id";
+    "price, charged, fee, payee_id, replicas";
 enum job_column : int {
   col_id, col_task, col_backend, col_model, col_state, col_attempt, col_max_attempts, col_worker,
   col_created_ms, col_started_ms, col_finished_ms, col_error_code, col_error_message,
   col_params_json, col_account_id, col_units, col_bid, col_reserved, col_price, col_charged,
-  col_fee, col_payee_id, col_inputs, col_outputs
+  col_fee, col_payee_id, col_replicas, col_inputs, col_outputs
 };
 
 enum class with_blobs { none, inputs, inputs_and_outputs };
@@ -112,6 +117,7 @@ job_record read_job(sqlite3_stmt* stmt, with_blobs blobs) {
   job.charged = sqlite3_column_int64(stmt, col_charged);
   job.fee = sqlite3_column_int64(stmt, col_fee);
   job.payee_id = sqlite3_column_int64(stmt, col_payee_id);
+  job.replicas = sqlite3_column_int(stmt, col_replicas);
   if (blobs != with_blobs::none) job.inputs_blob = column_blob(stmt, col_inputs);
   if (blobs == with_blobs::inputs_and_outputs) job.outputs_blob = column_blob(stmt, col_outputs);
   return job;
@@ -189,9 +195,9 @@ class sqlite_job_store final : public job_store, public account_store {
     insert_ = prepare(db_.get(), file_,
                       "INSERT INTO jobs (id, task, backend, model, state, attempt, max_attempts, "
                       "worker, created_ms, started_ms, finished_ms, error_code, error_message, "
-                      "params_json, inputs, outputs, account_id, units, bid, reserved) "
+                      "params_json, inputs, outputs, account_id, units, bid, reserved, replicas) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, "
-                      "?18, ?19, ?20)");
+                      "?18, ?19, ?20, ?21)");
     mark_running_ = prepare(db_.get(), file_,
                             "UPDATE jobs SET state = 'running', worker = ?2, attempt = ?3, "
                             "started_ms = ?4 WHERE id = ?1 AND state IN ('queued', 'running')");
@@ -867,6 +873,7 @@ class sqlite_job_store final : public job_store, public account_store {
     sqlite3_bind_int64(stmt, 18, job.units);
     sqlite3_bind_int64(stmt, 19, job.bid);
     sqlite3_bind_int64(stmt, 20, job.reserved);
+    sqlite3_bind_int(stmt, 21, job.replicas);
     if (step_done(stmt, error)) return true;
     *error = "job " + std::to_string(job.id) + ": " + *error;
     return false;
@@ -960,9 +967,16 @@ class sqlite_job_store final : public job_store, public account_store {
     bind_blob(stmt, 4, op.text);
     bind_text(stmt, 5, op.error_code);
     bind_text(stmt, 6, op.error_message);
+    // Every payment in order, capped by the reservation (known once the row is read) below;
+    // here their sums, which the statement caps the same way.
+    std::int64_t total_charge = op.settle.charge, total_fee = op.settle.fee;
+    for (const auto& p : op.settle.others) {
+      total_charge = sat_add(total_charge, p.charge);
+      total_fee = sat_add(total_fee, p.fee);
+    }
     sqlite3_bind_int64(stmt, 7, op.settle.price);
-    sqlite3_bind_int64(stmt, 8, op.settle.charge);
-    sqlite3_bind_int64(stmt, 9, op.settle.fee);
+    sqlite3_bind_int64(stmt, 8, total_charge);
+    sqlite3_bind_int64(stmt, 9, total_fee);
     sqlite3_bind_int64(stmt, 10, op.settle.payee_id);
     std::int64_t account = 0, reserved = 0, charged = 0, fee = 0, payee = 0;
     int rc = sqlite3_step(stmt);
@@ -987,7 +1001,19 @@ class sqlite_job_store final : public job_store, public account_store {
       return;
     }
     try {
-      account_writes_->settle(op.id, account, payee, reserved, charged, fee, op.time_ms);
+      // Who gets what: the payments in order until the charge the row recorded runs out.
+      std::vector<payment> payments;
+      std::int64_t charge_left = charged, fee_left = fee;
+      auto pay = [&](std::int64_t payee_id, std::int64_t c, std::int64_t f) {
+        c = std::clamp<std::int64_t>(c, 0, charge_left);
+        f = std::clamp<std::int64_t>(f, 0, std::min(c, fee_left));
+        charge_left -= c;
+        fee_left -= f;
+        if (payee_id != 0 && c > 0) payments.push_back({payee_id, c, f});
+      };
+      pay(payee, op.settle.charge, op.settle.fee);
+      for (const auto& p : op.settle.others) pay(p.payee_id, p.charge, p.fee);
+      account_writes_->settle(op.id, account, payments, reserved, charged - charge_left, fee - fee_left, op.time_ms);
     } catch (const std::exception& e) {
       spdlog::error("job journal {}: job {}: settling its reservation of {} micro-credits failed, so it stays "
                     "in escrow and the audit names the job: {}",

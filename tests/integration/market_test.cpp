@@ -655,3 +655,59 @@ BOOST_AUTO_TEST_CASE(checking_catches_a_donor_whose_worker_returns_wrong_results
     if (w.at("name").as_string() == "olive-box") BOOST_TEST(w.at("checks").at("passed").as_int64() == 1);
   require_books_balance(d);
 }
+
+BOOST_AUTO_TEST_CASE(replicas_run_on_distinct_donors_each_paid_and_a_minority_result_is_not) {
+  daemon_process d({"--starter-grant", "10", "--check-percent", "0"});
+  const auto quinn = sign_up(d, "quinn");
+  const auto rita = sign_up(d, "rita");
+  const auto sam = sign_up(d, "sam");
+  const auto user = sign_up(d, "tess");
+  auto q = donor_worker(d, "quinn-box", quinn, {"--price", "cpu=2"}, 1);
+  auto r = donor_worker(d, "rita-box", rita, {"--price", "cpu=2"}, 2);
+
+  // Two replicas: reserved twice, run on both donors, both paid.
+  auto quote = http(d.http_port(), "POST", "/api/v1/jobs/quote",
+                    R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":3000000,"replicas":2})");
+  BOOST_TEST_REQUIRE(quote.status == 200, quote.body);
+  BOOST_TEST(quote.json().at("reserved").as_int64() == 144);
+  BOOST_TEST(quote.json().at("note").is_null(), quote.body);
+  const auto id = submit_as(d, user.token, R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":3000000,"replicas":2})");
+  const auto job = wait_for_job(d, id);
+  BOOST_TEST_REQUIRE(job.at("state").as_string() == "succeeded", json::serialize(job));
+  BOOST_TEST(billing_of(job).at("replicas").as_int64() == 2);
+  BOOST_TEST(billing_of(job).at("reserved").as_int64() == 144);
+  BOOST_TEST(billing_of(job).at("charged").as_int64() == 96);
+  BOOST_TEST(billing_of(job).at("refunded").as_int64() == 48);
+  BOOST_TEST(balance(d, quinn.token) == 10 * micro + 48);
+  BOOST_TEST(balance(d, rita.token) == 10 * micro + 48);
+  BOOST_TEST(balance(d, user.token) == 10 * micro - 96);
+
+  // Three replicas, one of them a liar: the majority's result stands, the liar is not paid.
+  auto liar = donor_worker(d, "sam-box", sam, {"--plugins", POTLUCK_LIAR_PLUGIN_DIR, "--price", "cpu=2"}, 3);
+  const auto three = submit_as(d, user.token, R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":3000000,"replicas":3})");
+  const auto majority = wait_for_job(d, three);
+  BOOST_TEST_REQUIRE(majority.at("state").as_string() == "succeeded", json::serialize(majority));
+  BOOST_TEST(json::serialize(majority.at("result")).find("\"data\":[4,5,10,11]") != std::string::npos);
+  BOOST_TEST(billing_of(majority).at("charged").as_int64() == 96);
+  BOOST_TEST(balance(d, sam.token) == 10 * micro);
+  BOOST_TEST(balance(d, quinn.token) == 10 * micro + 96);
+
+  // Two replicas, one honest and one liar: no majority, so the job fails and is refunded.
+  q->signal(SIGKILL);
+  q->wait(10s);
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 2));
+  const auto before = balance(d, user.token);
+  const auto split = submit_as(d, user.token, R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":3000000,"replicas":2})");
+  const auto failed = wait_for_job(d, split);
+  BOOST_TEST(failed.at("state").as_string() == "failed", json::serialize(failed));
+  BOOST_TEST(failed.at("error").at("code").as_string() == "replicas_disagree");
+  BOOST_TEST(billing_of(failed).at("charged").as_int64() == 0);
+  BOOST_TEST(balance(d, user.token) == before);
+
+  for (const char* bad : {R"("replicas":0)", R"("replicas":6)", R"("replicas":"2")", R"("replicas":1.5)"}) {
+    auto reply = http_as(user.token, d.http_port(), "POST", "/api/v1/jobs",
+                         R"({"task":"linalg.matmul",)" + matmul_inputs + "," + bad + "}");
+    BOOST_TEST(reply.status == 400, bad << " -> " << reply.body);
+  }
+  require_books_balance(d);
+}
