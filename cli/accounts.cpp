@@ -1,6 +1,6 @@
 // The account commands of the potluck CLI (their specs are in app.cpp's table): account
-// [show|create], login, logout, tokens [create|revoke], ledger, admin audit and admin grant,
-// and the hints under the daemon's refusals about tokens and accounts.
+// [show|create], login, logout, tokens [create|revoke], ledger, admin audit, admin grant and
+// admin settings, and the hints under the daemon's refusals about tokens and accounts.
 //
 // A token's secret is printed only where it is made (account create, tokens create), once, to
 // stdout, with a warning on stderr; it never goes into a URL or a message. Amounts travel as
@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <charconv>
 #include <ostream>
+#include <sstream>
 
 namespace json = boost::json;
 
@@ -100,11 +101,11 @@ std::int64_t parse_token_id(const std::string& text) {
   return id;
 }
 
+}  // namespace
+
 std::string encode_query_value(std::string_view value) {
   return boost::urls::encode(value, boost::urls::unreserved_chars);
 }
-
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Hints
@@ -472,6 +473,60 @@ int cmd_admin_grant(context& ctx, const parsed_command& p) {
   else
     ctx.out << "Granted " << credits_text(*amount) << " to " << account << " (ledger entry " << int_field(entry, "id")
             << ").\n";
+  return exit_ok;
+}
+
+int cmd_admin_settings(context& ctx, const parsed_command&) {
+  ctx.missing_scope_hint = admin_scope_hint;
+  auto v = call(ctx, "GET", "/api/v1/admin/settings", {}, {200});
+  if (ctx.json) {
+    print_json(ctx, v);
+    return exit_ok;
+  }
+  if (!v.is_object() || !v.as_object().contains("fee_ppm"))
+    throw api_error(200, "bad_reply", "the daemon's settings hold no \"fee_ppm\"");
+  const auto& s = v.as_object();
+  if (ctx.quiet) {
+    // KEY=VALUE lines in the daemon's units, for scripts.
+    for (const auto& [key, value] : s)
+      ctx.out << std::string(key) << '=' << (value.is_string() ? std::string(value.as_string()) : compact_json(value))
+              << '\n';
+    return exit_ok;
+  }
+  auto flag = [&](std::string_view key) {
+    auto* b = s.if_contains(key);
+    return b && b->is_bool() && b->as_bool();
+  };
+  const auto fee_ppm = int_field(s, "fee_ppm");
+  const auto grant = int_field(s, "starter_grant");
+  // The rate may be fractional; the daemon sends it as a number either way.
+  std::string rate = "-";
+  if (auto* r = s.if_contains("rate_limit"); r && r->is_number()) {
+    const auto per_second = r->to_number<double>();
+    std::ostringstream text;
+    text << per_second;
+    rate = per_second <= 0 ? "none" : text.str() + " requests a second per token, bursts of 10 times that";
+  }
+  std::ostringstream fee;
+  fee << static_cast<double>(fee_ppm) / 10'000.0;
+  const auto signup = string_field(s, "signup");
+  print_fields(ctx, {
+      {"Sign-up", signup == "open"     ? "open: anyone may create an account"
+                  : signup == "closed" ? "closed: nobody may create an account"
+                                       : signup},
+      {"Starter grant", grant == 0 ? "none" : credits_text(grant) + " for each new account"},
+      {"Free tier", flag("free_tier") ? "on: jobs may bid 0 and run on workers that take free jobs"
+                                      : "off: every job pays"},
+      {"Fee", fee_ppm == 0 ? "none" : fee.str() + "% of each charge, paid into the fees account"},
+      {"Anonymous workers", flag("anonymous_workers") ? "accepted (workers without a donor token)"
+                                                      : "refused: workers need a donor token"},
+      {"Rate limit", rate},
+      {"Max attempts", plural(int_field(s, "max_attempts"), "dispatch", "dispatches") + " of a job before it fails"},
+  });
+  ctx.err << paint("potluckd's flags set these: --signup, --starter-grant, --free-tier, --fee-percent, "
+                   "--anonymous-workers, --rate-limit, --max-attempts.",
+                   tone::dim, ctx.color_err)
+          << '\n';
   return exit_ok;
 }
 

@@ -2,8 +2,8 @@
 // examples, handler), a parser that accepts global flags before or after the command, and the
 // job commands' handlers, which talk to the daemon through http_client and print through
 // format.hpp, market.hpp and tensor_print.hpp (the account commands' handlers are in
-// accounts.cpp). run() finds the daemon's URL and the API token (config.hpp) and turns errors
-// into exit statuses, in one place at its end.
+// accounts.cpp, the donor's in donate.cpp). run() finds the daemon's URL and the API token
+// (config.hpp) and turns errors into exit statuses, in one place at its end.
 #include "cli/app.hpp"
 
 #include "cli/command.hpp"
@@ -153,8 +153,6 @@ int parse_positive(const std::string& flag, const std::string& text, int max) {
   return n;
 }
 
-namespace {
-
 std::string workers_endpoint(context& ctx) {
   try {
     auto health = call(ctx, "GET", "/healthz", {}, {200});
@@ -166,6 +164,8 @@ std::string workers_endpoint(context& ctx) {
   }
   return default_workers_endpoint;
 }
+
+namespace {
 
 std::int64_t parse_job_id(const std::string& text) {
   std::int64_t id = 0;
@@ -565,6 +565,23 @@ int cmd_jobs(context& ctx, const parsed_command& p) {
       throw usage_error("--state must be one of queued, running, succeeded, failed, cancelled (got '" + state + "')");
     target += "&state=" + state;
   }
+  // The filters, as the hint about more jobs repeats them.
+  std::string filters = state.empty() ? "" : " --state " + state;
+  const auto paid_to = p.value("paid-to");
+  if (p.has("paid-to") && paid_to.empty()) throw usage_error("--paid-to needs an account's name, like --paid-to dora");
+  if (p.has("mine")) {
+    // The daemon filters by name; the token in use tells whose.
+    auto me = call(ctx, "GET", "/api/v1/account", {}, {200});
+    const auto name = string_field(object_field(me, "account"), "name");
+    if (name.empty()) throw api_error(200, "bad_reply", "the daemon's answer about your account holds no name");
+    target += "&account=" + encode_query_value(name);
+    filters += " --mine";
+  }
+  if (!paid_to.empty()) {
+    target += "&paid_to=" + encode_query_value(paid_to);
+    filters += " --paid-to " + paid_to;
+    ctx.not_found_hint = "Is the account name right? Names are lowercase, like dora; see the donors: potluck donors";
+  }
   auto v = call(ctx, "GET", target, {}, {200});
   if (ctx.json) {
     print_json(ctx, v);
@@ -578,7 +595,11 @@ int cmd_jobs(context& ctx, const parsed_command& p) {
     return exit_ok;
   }
   if (jobs->as_array().empty()) {
-    if (state.empty()) {
+    if (p.has("mine") || !paid_to.empty()) {
+      std::string whose = p.has("mine") ? " you submitted" : "";
+      if (!paid_to.empty()) whose += (whose.empty() ? " " : " and ") + paid_to + "'s workers ran";
+      ctx.out << "No " << (state.empty() ? "" : state + " ") << "jobs" << whose << ". All jobs: potluck jobs\n";
+    } else if (state.empty()) {
       ctx.out << "No jobs yet. Submit one:\n"
               << "  potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]' --wait\n"
               << "See which tasks the connected workers offer: potluck tasks\n";
@@ -607,7 +628,8 @@ int cmd_jobs(context& ctx, const parsed_command& p) {
   ctx.out << table.render(ctx.color_out);
   if (auto* next = v.as_object().if_contains("next_cursor"); next && !next->is_null()) {
     ctx.err << paint("Showing the " + std::to_string(limit) + " newest" + (state.empty() ? "" : " " + state) +
-                         " jobs. More: potluck jobs --limit " + std::to_string(std::min(limit * 5, max_jobs_limit)),
+                         " jobs. More: potluck jobs --limit " + std::to_string(std::min(limit * 5, max_jobs_limit)) +
+                         filters,
                      tone::dim, ctx.color_err)
             << '\n';
   }
@@ -906,12 +928,17 @@ const std::vector<command_spec>& commands() {
         "potluck quote linalg.matmul --input a=@a.json --input b=@b.json --max-price 2 --json",
         "cost=$(potluck quote -q linalg.matmul --input a=@a.json --input b=@b.json) && echo \"it costs $cost credits\""},
        cmd_quote},
-      {"jobs", "List recent jobs, newest first", "potluck jobs [--state STATE] [--limit N] [flags]",
-       "Lists the newest jobs with their state, worker, age and run time.",
+      {"jobs", "List recent jobs, newest first", "potluck jobs [--state STATE] [--mine] [--paid-to ACCOUNT] [--limit N] [flags]",
+       "Lists the newest jobs with their state, worker, age and run time. --mine keeps the jobs\n"
+       "you submitted (the account of the token in use), --paid-to the jobs an account's workers\n"
+       "ran; the filters combine.",
        {{"state", 's', "STATE", "only jobs in this state: queued, running, succeeded, failed or cancelled"},
+        {"mine", 0, "", "only the jobs you submitted (needs a token)"},
+        {"paid-to", 0, "ACCOUNT", "only the jobs ACCOUNT's workers ran, like --paid-to dora"},
         {"limit", 'n', "N", "how many jobs to list (default 20, at most 1000)"}},
        0, 0, "takes no arguments; to show one job: potluck job ID",
-       {"potluck jobs", "potluck jobs --state failed --limit 100", "potluck jobs -q --state running | xargs potluck cancel"},
+       {"potluck jobs", "potluck jobs --state failed --limit 100", "potluck jobs --mine --state running",
+        "potluck jobs --paid-to dora", "potluck jobs -q --mine --state running | xargs potluck cancel"},
        cmd_jobs},
       {"job", "Show one job: state, timings, cost, result or error", "potluck job ID [--wait] [flags]",
        "Shows a job's state, worker, timings, billing (what it reserved, or once it ended what it\n"
@@ -1010,6 +1037,64 @@ const std::vector<command_spec>& commands() {
        0, 0, "takes no arguments",
        {"potluck ledger", "potluck ledger --limit 100", "potluck ledger --json | jq '.entries[].amount'"},
        cmd_ledger, command_group::accounts},
+      {"donate workers", "List your workers: state, settings, prices, busy slots", "potluck donate workers [flags]",
+       "Lists the workers that donate for your account (potluck-worker --token with a token of\n"
+       "yours) and the names you saved settings for: whether each takes jobs now or why not (paused,\n"
+       "outside its hours, not connected), what it asks in credits per million work units, its busy\n"
+       "slots and jobs done, and its settings: the most slots it lends (\"all\" or a number), its\n"
+       "hours in its own local time, and whether it takes free jobs (\"its flag\" when its own\n"
+       "--free-jobs decides).\n\n"
+       "The group is called donate, not worker, because it is your side as a donor: potluck workers\n"
+       "lists every worker connected to the daemon, whoever runs it.",
+       {}, 0, 0, "takes no arguments",
+       {"potluck donate workers", "potluck donate workers --json", "potluck donate workers -q"},
+       cmd_donate_workers, command_group::donate},
+      {"donate pause", "Stop a worker of yours taking new jobs", "potluck donate pause NAME [flags]",
+       "Pauses your worker(s) named NAME: the daemon sends them no new jobs; the jobs they are\n"
+       "running finish. It holds across reconnections until potluck donate resume. Needs a token\n"
+       "with the donate scope.",
+       {}, 1, 1, "needs a worker's NAME, like: potluck donate pause dora-box (yours: potluck donate workers)",
+       {"potluck donate pause dora-box", "potluck donate pause dora-box -q"},
+       cmd_donate_pause, command_group::donate},
+      {"donate resume", "Let a paused worker of yours take jobs again", "potluck donate resume NAME [flags]",
+       "Resumes your worker(s) named NAME after potluck donate pause: they take jobs again, within\n"
+       "their hours. Needs a token with the donate scope.",
+       {}, 1, 1, "needs a worker's NAME, like: potluck donate resume dora-box (yours: potluck donate workers)",
+       {"potluck donate resume dora-box"},
+       cmd_donate_resume, command_group::donate},
+      {"donate set", "Cap a worker's slots, limit its hours, choose free jobs",
+       "potluck donate set NAME [--max-slots N] [--hours FROM-TO|all] [--free-jobs yes|no|worker] [flags]",
+       "Changes the settings of your worker(s) named NAME; the settings not given keep their value.\n"
+       "They apply at once and to workers of that name that connect later, so they may be set before\n"
+       "the worker first connects. Needs a token with the donate scope.\n\n"
+       "--hours FROM-TO is a window in whole hours of the worker's local time: 9-17 from 09:00 to\n"
+       "17:00, 22-7 from 22:00 to 07:00 overnight; outside it the worker gets no new jobs.",
+       {{"max-slots", 0, "N", "lend at most N slots (1 to 256); 0 or all: every slot"},
+        {"hours", 0, "FROM-TO|all", "take jobs only from FROM to TO o'clock, its local time; all: all day"},
+        {"free-jobs", 0, "yes|no|worker", "run free jobs (bid 0) or not; worker: as its own --free-jobs says"}},
+       1, 1, "needs a worker's NAME, like: potluck donate set dora-box --hours 22-7 (yours: potluck donate workers)",
+       {"potluck donate set dora-box --hours 22-7", "potluck donate set dora-box --max-slots 2 --free-jobs no",
+        "potluck donate set dora-box --hours all --max-slots all --free-jobs worker"},
+       cmd_donate_set, command_group::donate},
+      {"donate earnings", "Show what your workers earned, per day, and their latest jobs",
+       "potluck donate earnings [--days N] [flags]",
+       "Shows what the jobs your workers ran earned your account (what they were charged, less the\n"
+       "operator's fee) over the last N days, UTC: the totals, each day that had jobs with a bar,\n"
+       "and the latest jobs your workers ran. With -q it prints only the credits earned.",
+       {{"days", 'd', "N", "how many days back, today included (default 30, at most 366)"}},
+       0, 0, "takes no arguments",
+       {"potluck donate earnings", "potluck donate earnings --days 7", "potluck donate earnings -q --days 1",
+        "potluck donate earnings --json | jq .total"},
+       cmd_donate_earnings, command_group::donate},
+      {"donors", "The donors whose workers did the most lately", "potluck donors [--days N] [--limit M] [flags]",
+       "Lists the donors whose workers ran jobs in the last N days (UTC), ranked by the credits\n"
+       "they earned, then by work units, so that free work counts too. No token needed.",
+       {{"days", 'd', "N", "how many days back, today included (default 30, at most 366)"},
+        {"limit", 'n', "M", "how many donors to list (default 20, at most 100)"}},
+       0, 0, "takes no arguments",
+       {"potluck donors", "potluck donors --days 7 --limit 10", "potluck donors -q --limit 3"},
+       cmd_donors, command_group::donate},
+
       {"admin audit", "Check that the credit books balance (admin token)", "potluck admin audit [flags]",
        "Recomputes every balance from the ledger and compares. Exits 0 when the books balance, 1 with\n"
        "the list of problems when they do not. Needs a token with the admin scope: the operator's,\n"
@@ -1024,6 +1109,14 @@ const std::vector<command_spec>& commands() {
        2, 2, "takes an ACCOUNT and an amount of CREDITS, like: potluck admin grant alice 2.5",
        {"potluck admin grant alice 100 --memo 'welcome'", "potluck admin grant team-7 0.5 -q"},
        cmd_admin_grant, command_group::admin, dash_numbers::are_args},
+      {"admin settings", "Show the daemon's market settings (admin token)", "potluck admin settings [flags]",
+       "Shows how the operator set up the market, with potluckd's flags: sign-up, the starter grant,\n"
+       "the free tier, the fee, whether workers without a donor token are accepted, the rate limit\n"
+       "per token and how often a job is tried. Needs a token with the admin scope. With -q it prints\n"
+       "KEY=VALUE lines in the daemon's units (micro-credits, millionths).",
+       {}, 0, 0, "takes no arguments",
+       {"potluck admin settings", "potluck admin settings -q | grep fee_ppm"},
+       cmd_admin_settings, command_group::admin},
   };
   return list;
 }
@@ -1100,8 +1193,18 @@ void write_command_help(std::ostream& os, const command_spec& c) {
   }
 }
 
+// A few lines above a group's commands, for the groups that need them.
+std::string_view group_description(std::string_view word) {
+  if (word == "donate")
+    return "Your side as a donor: the workers that run with a token of yours (potluck-worker --token or\n"
+           "--token-file), their settings, and what they earned. It is called donate, not worker,\n"
+           "because potluck workers lists every worker on the daemon, whoever runs it; and changing\n"
+           "settings takes a token with the donate scope, as running a worker does.\n\n";
+  return {};
+}
+
 void write_group_help(std::ostream& os, std::string_view word) {
-  os << "Commands:\n";
+  os << group_description(word) << "Commands:\n";
   std::size_t width = 0;
   const auto list = group_commands(word);
   for (const auto* c : list) width = std::max(width, c->name.size());
@@ -1118,6 +1221,7 @@ void write_overview(std::ostream& os) {
   const std::pair<command_group, const char*> sections[] = {
       {command_group::jobs, "Commands"},
       {command_group::accounts, "Accounts and tokens"},
+      {command_group::donate, "Donating compute (your workers, what they earned)"},
       {command_group::admin, "Operators (need a token with the admin scope)"}};
   for (const auto& [group, title] : sections) {
     os << '\n' << title << ":\n";
@@ -1144,6 +1248,7 @@ void write_overview(std::ostream& os) {
         "  potluck quote linalg.matmul --input a=@a.json --input b=@b.json --bid 0.5\n"
         "  potluck jobs --state failed\n"
         "  potluck account create alice --login\n"
+        "  potluck donate earnings --days 7\n"
         "\nRun 'potluck help COMMAND' or 'potluck COMMAND --help' for a command's flags and examples.\n";
 }
 

@@ -2,11 +2,13 @@
 //
 //   potluck submit TASK --input NAME=VALUE ... [--param KEY=VALUE] [--bid C | --max-price C] [--wait]
 //   potluck quote TASK --input NAME=VALUE ... [--param KEY=VALUE] [--bid C | --max-price C]
-//   potluck jobs [--state S] [--limit N]  |  job ID [--wait]  |  cancel ID...
+//   potluck jobs [--state S] [--mine] [--paid-to ACCOUNT] [--limit N]  |  job ID [--wait]  |  cancel ID...
 //   potluck workers  |  tasks [TASK]  |  help [COMMAND]
 //   potluck account [show]  |  account create NAME [--login]  |  login  |  logout
 //   potluck tokens  |  tokens create NAME [--scope S]...  |  tokens revoke ID  |  ledger
-//   potluck admin audit  |  admin grant ACCOUNT CREDITS [--memo TEXT]
+//   potluck donate workers  |  donate pause|resume NAME  |  donate set NAME [--max-slots N] [--hours H] [--free-jobs F]
+//   potluck donate earnings [--days N]  |  donors [--days N] [--limit M]
+//   potluck admin audit  |  admin grant ACCOUNT CREDITS [--memo TEXT]  |  admin settings
 //
 // run() is the whole program except for reading the process environment and the terminal,
 // which main() does and passes in (environment variables are read only in main).

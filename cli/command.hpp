@@ -1,7 +1,8 @@
 // What the potluck CLI's command handlers share (internal to cli/): the command table's entry,
 // a parsed command line, the running context, the daemon's refusals (api_error) and the JSON
 // field helpers. app.cpp holds the table, the parser and the job commands; accounts.cpp the
-// account, token, ledger and admin commands.
+// account, token, ledger and admin commands; donate.cpp the donor's commands (donate ...,
+// donors).
 #pragma once
 
 #include "cli/app.hpp"
@@ -35,7 +36,7 @@ struct option_spec {
 };
 
 // Where `potluck help` lists a command.
-enum class command_group { jobs, accounts, admin, alias };
+enum class command_group { jobs, accounts, donate, admin, alias };
 // Whether "-5" after the command is an argument (a negative amount, refused with a clear
 // message) or a flag.
 enum class dash_numbers { are_flags, are_args };
@@ -122,6 +123,10 @@ void print_fields(context& ctx, const std::vector<std::pair<std::string, std::st
 // A number of --flag from 1 to max, or usage_error.
 int parse_positive(const std::string& flag, const std::string& text, int max);
 std::int64_t now_ms();
+// Where workers connect, from the daemon's /healthz (its default when that says nothing).
+std::string workers_endpoint(context& ctx);
+// `value` percent-encoded for a URL's query.
+std::string encode_query_value(std::string_view value);
 
 // accounts.cpp
 int cmd_account_show(context& ctx, const parsed_command& p);
@@ -134,6 +139,15 @@ int cmd_tokens_revoke(context& ctx, const parsed_command& p);
 int cmd_ledger(context& ctx, const parsed_command& p);
 int cmd_admin_audit(context& ctx, const parsed_command& p);
 int cmd_admin_grant(context& ctx, const parsed_command& p);
+int cmd_admin_settings(context& ctx, const parsed_command& p);
+
+// donate.cpp
+int cmd_donate_workers(context& ctx, const parsed_command& p);
+int cmd_donate_pause(context& ctx, const parsed_command& p);
+int cmd_donate_resume(context& ctx, const parsed_command& p);
+int cmd_donate_set(context& ctx, const parsed_command& p);
+int cmd_donate_earnings(context& ctx, const parsed_command& p);
+int cmd_donors(context& ctx, const parsed_command& p);
 
 // The hint under a refusal about accounts and tokens (401, 403, 409, 429, ...); "" when the
 // job commands' hints apply.

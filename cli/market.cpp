@@ -1,4 +1,5 @@
-// Implements market.hpp: billing lines, workers' prices and quotes, from the daemon's JSON.
+// Implements market.hpp: billing lines, workers' prices and quotes, donors' workers, earnings
+// and the leaderboard, from the daemon's JSON.
 #include "cli/market.hpp"
 
 #include "cli/command.hpp"
@@ -60,6 +61,18 @@ std::string indented(const std::string& text, const std::string& indent) {
     pos = end;
   }
   return out;
+}
+
+const json::array& array_field(const json::object& o, std::string_view key) {
+  static const json::array empty;
+  auto* v = o.if_contains(key);
+  return v && v->is_array() ? v->as_array() : empty;
+}
+
+const json::object& object_at(const json::object& o, std::string_view key) {
+  static const json::object empty;
+  auto* v = o.if_contains(key);
+  return v && v->is_object() ? v->as_object() : empty;
 }
 
 // "dora-box (cpu)": an offer's worker and backend.
@@ -205,6 +218,220 @@ std::string render_quote(const json::object& quote, bid_source source, bool colo
   }
   out += indented(table.render(color), "  ");
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The donor's side
+
+namespace {
+
+// The sum of a {"cpu": 2, "cuda": 1} object.
+std::int64_t slot_sum(const json::object& by_backend) {
+  std::int64_t n = 0;
+  for (const auto& [_, v] : by_backend)
+    if (v.is_int64()) n += v.as_int64();
+  return n;
+}
+
+std::string hours_text(const json::object& settings) {
+  const auto hours = string_field(settings, "hours");
+  return hours.empty() ? "all day" : hours;
+}
+
+// {"free_jobs": true|false|null}: the donor's choice, or nullopt when the worker's flag decides.
+std::optional<bool> free_jobs_setting(const json::object& settings) {
+  auto* v = settings.if_contains("free_jobs");
+  if (v && v->is_bool()) return v->as_bool();
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string worker_settings_text(const json::object& settings) {
+  std::string out = bool_field(settings, "paused") ? "paused" : "not paused";
+  const auto cap = int_field(settings, "max_slots");
+  out += cap == 0 ? ", every slot" : ", at most " + plural(cap, "slot", "slots");
+  const auto hours = string_field(settings, "hours");
+  out += hours.empty() ? ", all day" : ", hours " + hours + " (its local time)";
+  const auto free_jobs = free_jobs_setting(settings);
+  out += !free_jobs ? ", free jobs as its --free-jobs says" : *free_jobs ? ", takes free jobs" : ", no free jobs";
+  return out;
+}
+
+std::string worker_state_text(const json::object& settings, const json::object* connected) {
+  if (!connected) return "not connected";
+  if (bool_field(*connected, "taking_jobs")) return "taking jobs";
+  if (bool_field(settings, "paused")) return "paused";
+  if (!string_field(settings, "hours").empty()) return "outside its hours";
+  return "not taking jobs";
+}
+
+std::string render_my_workers(const json::object& reply, bool color) {
+  text_table table({"NAME", "STATE", "PRICE", "BUSY", "JOBS DONE", "MAX SLOTS", "HOURS", "FREE JOBS"});
+  table.set_align(3, align::right);
+  table.set_align(4, align::right);
+  for (const auto& w : array_field(reply, "workers")) {
+    if (!w.is_object()) continue;
+    const auto& worker = w.as_object();
+    const auto name = string_field(worker, "name");
+    const auto& settings = object_at(worker, "settings");
+    const auto cap = int_field(settings, "max_slots");
+    const std::string cap_text = cap == 0 ? "all" : std::to_string(cap);
+    const auto free_jobs = free_jobs_setting(settings);
+    const auto& connected = array_field(worker, "connected");
+    if (connected.empty()) {
+      table.add_row({{name},
+                     {worker_state_text(settings, nullptr), tone::dim},
+                     {"-"},
+                     {"-"},
+                     {"-"},
+                     {cap_text},
+                     {hours_text(settings)},
+                     {!free_jobs ? "its flag" : *free_jobs ? "yes" : "no"}});
+      continue;
+    }
+    for (const auto& c : connected) {
+      if (!c.is_object()) continue;
+      const auto& conn = c.as_object();
+      const auto state = worker_state_text(settings, &conn);
+      const auto busy = slot_sum(object_at(conn, "busy")), total = slot_sum(object_at(conn, "slots"));
+      // Two machines may run under one name: the host tells them apart.
+      const auto host = string_field(conn, "hostname");
+      const bool accepts_free = free_jobs ? *free_jobs : bool_field(conn, "accepts_free");
+      table.add_row({{connected.size() > 1 && !host.empty() ? name + " on " + host : name},
+                     {state, state == "taking jobs" ? tone::green : tone::yellow},
+                     {worker_prices_text(conn)},
+                     {std::to_string(busy) + "/" + std::to_string(total)},
+                     {with_thousands(int_field(conn, "jobs_done"))},
+                     {cap_text},
+                     {hours_text(settings)},
+                     {accepts_free ? "yes" : "no"}});
+    }
+  }
+  return table.render(color);
+}
+
+std::string render_earnings(const json::object& earnings, std::int64_t now, bool unicode, bool color) {
+  const auto& days = array_field(earnings, "days");
+  const auto& total = object_at(earnings, "total");
+  const auto account = string_field(earnings, "account");
+  std::string out = paint("Earnings of " + account, tone::bold, color);
+  if (!days.empty() && days.front().is_object() && days.back().is_object()) {
+    const auto first = string_field(days.front().as_object(), "date");
+    const auto last = string_field(days.back().as_object(), "date");
+    out += days.size() == 1 ? "  today, " + last
+                            : "  the last " + std::to_string(days.size()) + " days, " + first + " to " + last;
+    out += " (UTC)";
+  }
+  out += '\n';
+  const auto total_jobs = int_field(total, "jobs");
+  std::vector<std::pair<std::string, std::string>> rows;
+  rows.emplace_back("Earned", credits_text(int_field(total, "earned")));
+  rows.emplace_back("Jobs", with_thousands(total_jobs) + " (" +
+                                plural(int_field(total, "units"), "work unit", "work units") + ")");
+  std::string connected;
+  for (const auto& w : array_field(earnings, "workers")) {
+    if (!w.is_object()) continue;
+    const auto& worker = w.as_object();
+    connected += (connected.empty() ? "" : ", ") + string_field(worker, "name") + " (" +
+                 with_thousands(int_field(worker, "jobs_done")) + " done, " +
+                 with_thousands(int_field(worker, "jobs_failed")) + " failed since it connected)";
+  }
+  rows.emplace_back("Connected", connected.empty() ? "none of your workers now" : connected);
+  out += fields_text(rows);
+
+  // The days that had jobs, each with a bar for what it earned (for what it ran, when every
+  // job was free); the days without any are counted, not listed.
+  if (total_jobs > 0) {
+    const bool by_earned = int_field(total, "earned") > 0;
+    const auto measure = [&](const json::object& day) { return int_field(day, by_earned ? "earned" : "units"); };
+    std::int64_t most = 0;
+    for (const auto& d : days)
+      if (d.is_object()) most = std::max(most, measure(d.as_object()));
+    constexpr std::int64_t bar_cells = 20;
+    text_table table({"DATE", "JOBS", "UNITS", "EARNED", ""});
+    table.set_align(1, align::right);
+    table.set_align(2, align::right);
+    table.set_align(3, align::right);
+    std::size_t idle_days = 0;
+    for (const auto& d : days) {
+      if (!d.is_object()) continue;
+      const auto& day = d.as_object();
+      if (int_field(day, "jobs") == 0) {
+        ++idle_days;
+        continue;
+      }
+      const auto value = measure(day);
+      const auto cells = most <= 0 || value <= 0 ? 0 : std::max<std::int64_t>(1, (value * bar_cells + most / 2) / most);
+      std::string bar;
+      for (std::int64_t i = 0; i < cells; ++i) bar += unicode ? "█" : "#";
+      table.add_row({{string_field(day, "date")},
+                     {with_thousands(int_field(day, "jobs"))},
+                     {with_thousands(int_field(day, "units"))},
+                     {format_credits(int_field(day, "earned"))},
+                     {bar, tone::green}});
+    }
+    out += '\n' + indented(table.render(color), "  ");
+    if (idle_days > 0)
+      out += "  (" + plural(static_cast<std::int64_t>(idle_days), "other day", "other days") + " without jobs)\n";
+  } else {
+    out += "\nNo jobs ran on your workers " +
+           (days.size() == 1 ? std::string("today") : "in these " + std::to_string(days.size()) + " days") + ".\n";
+  }
+
+  const auto& recent = array_field(earnings, "recent");
+  if (!recent.empty()) {
+    out += '\n' + paint("Latest jobs your workers ran (prices in credits per million work units):", tone::bold, color) +
+           '\n';
+    text_table table({"ID", "TASK", "STATE", "WORKER", "UNITS", "PRICE", "EARNED", "FINISHED"});
+    table.set_align(0, align::right);
+    table.set_align(4, align::right);
+    table.set_align(5, align::right);
+    table.set_align(6, align::right);
+    for (const auto& j : recent) {
+      if (!j.is_object()) continue;
+      const auto& job = j.as_object();
+      const auto state = string_field(job, "state");
+      const auto finished = time_field(job, "finished_at");
+      const auto worker = string_field(job, "worker");
+      table.add_row({{std::to_string(int_field(job, "id"))},
+                     {string_field(job, "task")},
+                     {state, state_tone(state)},
+                     {worker.empty() ? "-" : worker},
+                     {with_thousands(int_field(job, "units"))},
+                     {ask_text(int_field(job, "price"))},
+                     {format_credits(int_field(job, "earned"))},
+                     {finished ? format_age(now - *finished) : "-"}});
+    }
+    out += indented(table.render(color), "  ");
+  }
+  return out;
+}
+
+std::string render_donors(const json::object& board, bool color) {
+  const auto days = int_field(board, "days");
+  std::string out = "Donors of " + (days == 1 ? std::string("today") : "the last " + std::to_string(days) + " days");
+  // The window starts at midnight UTC: its date says it.
+  if (const auto since = string_field(board, "since"); since.size() >= 10)
+    out += " (since " + since.substr(0, 10) + ")";
+  out += ", by credits earned:\n";
+  text_table table({"RANK", "ACCOUNT", "EARNED", "JOBS", "WORK UNITS"});
+  table.set_align(0, align::right);
+  table.set_align(2, align::right);
+  table.set_align(3, align::right);
+  table.set_align(4, align::right);
+  for (const auto& d : array_field(board, "donors")) {
+    if (!d.is_object()) continue;
+    const auto& donor = d.as_object();
+    // A donor whose account is gone is ranked but not named.
+    const auto account = string_field(donor, "account");
+    table.add_row({{std::to_string(int_field(donor, "rank"))},
+                   {account.empty() ? "-" : account},
+                   {format_credits(int_field(donor, "earned"))},
+                   {with_thousands(int_field(donor, "jobs"))},
+                   {with_thousands(int_field(donor, "units"))}});
+  }
+  return out + table.render(color);
 }
 
 std::string quote_hint(const json::object& quote) {

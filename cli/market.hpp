@@ -1,5 +1,7 @@
 // What the potluck CLI shows of the compute market: a job's billing (potluck job, the end of
-// submit --wait), workers' prices (potluck workers) and a quote (potluck quote).
+// submit --wait), workers' prices (potluck workers), a quote (potluck quote), and the donor's
+// side: their workers' settings and state (potluck donate workers, set, pause, resume), their
+// earnings (potluck donate earnings) and the donor leaderboard (potluck donors).
 //
 // Amounts arrive as integer micro-credits and prices as micro-credits per million work units
 // (protocol/credits.hpp); both are shown as credits (format_credits). Pure functions of the
@@ -10,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace potluck::cli {
 
@@ -43,5 +46,28 @@ std::string render_quote(const boost::json::object& quote, bid_source source, bo
 std::string quote_hint(const boost::json::object& quote);
 // Whether some connected worker takes the quoted job at its bid now.
 bool quote_covered(const boost::json::object& quote);
+
+// A worker's settings, from the "settings" object of GET /api/v1/account/workers or the answer
+// of PUT /api/v1/account/workers/settings, as one line:
+//   paused, at most 2 slots, hours 22-7 (its local time), no free jobs
+//   not paused, every slot, all day, free jobs as its --free-jobs says
+std::string worker_settings_text(const boost::json::object& settings);
+
+// Whether a connected worker takes new jobs now, or why not: "taking jobs", "paused", "outside
+// its hours"; "not connected" when `connected` is null.
+std::string worker_state_text(const boost::json::object& settings, const boost::json::object* connected);
+
+// GET /api/v1/account/workers as `potluck donate workers` prints it: one row per connected
+// worker (one for a name with settings but none connected), with its state, settings, prices,
+// busy slots and jobs done.
+std::string render_my_workers(const boost::json::object& reply, bool color);
+
+// GET /api/v1/account/earnings as `potluck donate earnings` prints it: the totals, the days
+// that had jobs with a bar each (`unicode`: "█", else "#") and how many had none, and the jobs
+// the donor's workers ran last. `now` (Unix ms) dates the jobs.
+std::string render_earnings(const boost::json::object& earnings, std::int64_t now, bool unicode, bool color);
+
+// GET /api/v1/donors as `potluck donors` prints it: a title naming the period, then the table.
+std::string render_donors(const boost::json::object& board, bool color);
 
 }  // namespace potluck::cli

@@ -797,3 +797,105 @@ BOOST_AUTO_TEST_CASE(bad_prices_exit_2_and_a_job_beyond_the_balance_exits_4_with
   BOOST_TEST(contains(broke.err, "See your balance: potluck account."));
   BOOST_TEST(broke.out.empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The donor's side: a donor of its own daemon (its worker is paused and capped here, which
+// must not slow the other market cases), whose worker asks 2 credits per million work units.
+
+BOOST_AUTO_TEST_CASE(a_donor_pauses_resumes_and_sets_a_worker_and_sees_what_it_earned) {
+  daemon_process d({"--starter-grant", "10", "--fee-percent", "10"});
+  const auto url = url_of(d);
+  const auto erin = sign_up(d, "erin");
+  const auto frank = sign_up(d, "frank");
+  auto worker = start_worker(d, "erin-box", 2, {"--token", erin, "--price", "cpu=2"});
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), worker->log());
+  auto as = [&](const std::string& token, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--url", url});
+    return run_potluck(args, {{"POTLUCK_TOKEN", token}});
+  };
+  auto taking_jobs = [&] {
+    return http(d.http_port(), "GET", "/api/v1/workers").json().at("workers").as_array().at(0).at("taking_jobs").as_bool();
+  };
+
+  auto listed = as(erin, {"donate", "workers"});
+  BOOST_TEST(listed.status == 0, listed.err);
+  BOOST_TEST(contains(table_line(listed.out, "erin-box"), "taking jobs  cpu 2   0/2"));
+
+  // Paused: the daemon stops sending it jobs; resumed: it takes them again.
+  auto paused = as(erin, {"donate", "pause", "erin-box"});
+  BOOST_TEST(paused.status == 0, paused.err);
+  BOOST_TEST(paused.out == "Saved erin-box: paused, every slot, all day, free jobs as its --free-jobs says.\n");
+  BOOST_TEST(paused.err.empty());
+  BOOST_TEST(eventually([&] { return !taking_jobs(); }, 10s));
+  BOOST_TEST(contains(table_line(as(erin, {"donate", "workers"}).out, "erin-box"), "paused"));
+  auto resumed = as(erin, {"donate", "resume", "erin-box", "-q"});
+  BOOST_TEST(resumed.status == 0, resumed.err);
+  BOOST_TEST(resumed.out == "erin-box\n");
+  BOOST_TEST(eventually([&] { return taking_jobs(); }, 10s));
+
+  // Settings: mistakes stop before the daemon; what is saved is said and listed.
+  for (const auto& [flags, says] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--hours", "25-3"}, "--hours '25-3': 25 is not an hour; hours go from 0 to 23"},
+           {{"--hours", "8-8"}, "--hours '8-8' is an empty window"},
+           {{"--max-slots", "1000"}, "--max-slots takes a number from 1 to 256"}}) {
+    auto args = with({"donate", "set", "erin-box"}, {});
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto bad = as(erin, args);
+    BOOST_TEST(bad.status == 2, flags.back() << ": " << bad.err);
+    BOOST_TEST(contains(bad.err, "error: " + says));
+    BOOST_TEST(contains(bad.err, "Run 'potluck donate set --help' for usage."));
+  }
+  auto set = as(erin, {"donate", "set", "erin-box", "--max-slots", "1", "--hours", "all", "--free-jobs", "no"});
+  BOOST_TEST(set.status == 0, set.err);
+  BOOST_TEST(set.out == "Saved erin-box: not paused, at most 1 slot, all day, no free jobs.\n");
+  const auto mine = json::parse(as(erin, {"donate", "workers", "--json"}).out);
+  const auto& settings = mine.at("workers").at(0).at("settings");
+  BOOST_TEST(settings.at("max_slots").as_int64() == 1);
+  BOOST_TEST(!settings.at("free_jobs").as_bool());
+  BOOST_TEST(settings.at("hours").is_null());
+  BOOST_TEST(contains(table_line(as(erin, {"donate", "workers"}).out, "erin-box"), "1          all day  no"));
+  // Only a donor's own workers: frank has none.
+  BOOST_TEST(contains(as(frank, {"donate", "workers"}).out, "You have no workers."));
+  // A name no worker of erin's has: saved, with a note.
+  auto typo = as(erin, {"donate", "pause", "erin-bx"});
+  BOOST_TEST(typo.status == 0);
+  BOOST_TEST(contains(typo.err, "note: no worker of yours named erin-bx is connected now"));
+
+  // A paid job: 24 units at erin's ask of 2 per million, 48 micro-credits less the 10% fee.
+  auto job = as(frank, small_matmul("submit", {"--bid", "3", "--wait"}));
+  BOOST_TEST_REQUIRE(job.status == 0, job.err);
+  const auto id = as(frank, {"jobs", "-q", "--limit", "1"}).out;
+  BOOST_TEST_REQUIRE(!id.empty());
+  auto earnings = as(erin, {"donate", "earnings", "--days", "7"});
+  BOOST_TEST(earnings.status == 0, earnings.err);
+  BOOST_TEST(earnings.out.starts_with("Earnings of erin  the last 7 days, "));
+  BOOST_TEST(contains(earnings.out, "Earned:     0.000044 credits\n"));
+  BOOST_TEST(contains(earnings.out, "Jobs:       1 (24 work units)\n"));
+  BOOST_TEST(contains(earnings.out, "     1     24  0.000044  "));
+  BOOST_TEST(contains(earnings.out, "(6 other days without jobs)\n"));
+  BOOST_TEST(contains(table_line(earnings.out, id.substr(0, id.find('\n'))), "linalg.matmul  succeeded  erin-box"));
+  BOOST_TEST(as(erin, {"donate", "earnings", "-q"}).out == "0.000044\n");
+  BOOST_TEST(as(frank, {"donate", "earnings", "-q"}).out == "0\n");
+
+  // The leaderboard (no token needed) and the job filters.
+  auto board = run_potluck({"--url", url, "donors", "--days", "1"});
+  BOOST_TEST(board.status == 0, board.err);
+  BOOST_TEST(contains(board.out, "Donors of today (since "));
+  BOOST_TEST(contains(table_line(board.out, "1"), "erin     0.000044     1          24"));
+  BOOST_TEST(run_potluck({"--url", url, "donors", "-q"}).out == "erin\n");
+  BOOST_TEST(as(frank, {"jobs", "-q", "--paid-to", "erin"}).out == id);
+  BOOST_TEST(as(frank, {"jobs", "-q", "--mine"}).out == id);
+  BOOST_TEST(as(erin, {"jobs", "-q", "--mine"}).out.empty());
+  auto nobody = as(frank, {"jobs", "--paid-to", "nobody"});
+  BOOST_TEST(nobody.status == 4);
+  BOOST_TEST(contains(nobody.err, "no account named 'nobody'"));
+
+  // The operator's settings, and a donor may not read them.
+  auto operator_view = as(admin_token(d), {"admin", "settings"});
+  BOOST_TEST(operator_view.status == 0, operator_view.err);
+  BOOST_TEST(contains(operator_view.out, "Starter grant:      10 credits for each new account\n"));
+  BOOST_TEST(contains(operator_view.out, "Fee:                10% of each charge"));
+  auto refused = as(erin, {"admin", "settings"});
+  BOOST_TEST(refused.status == 4);
+  BOOST_TEST(contains(refused.err, "admin-token"));
+}

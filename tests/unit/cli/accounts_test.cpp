@@ -232,6 +232,7 @@ BOOST_AUTO_TEST_CASE(refusals_exit_4_with_the_daemons_message_and_a_hint) {
       {401, "revoked_token", "this token was revoked", {"account"}, "The token from POTLUCK_TOKEN has been revoked", ""},
       {401, "bad_token", "unknown token", {"tokens"}, "potluck login", ""},
       {403, "missing_scope", "this needs the admin scope", {"admin", "audit"}, "admin-token", ""},
+      {403, "missing_scope", "this needs the admin scope", {"admin", "settings"}, "admin-token", ""},
       {403, "missing_scope", "the calling token lacks admin", {"tokens", "create", "x", "--scope", "admin"},
        "scopes it has itself", ""},
       {403, "signup_closed", "sign-up is closed", {"account", "create", "bob"}, "ask its operator", ""},
@@ -442,6 +443,46 @@ BOOST_AUTO_TEST_CASE(admin_grant_sends_micro_credits) {
   BOOST_TEST(!json::parse(d.last().body).as_object().contains("memo"));
 }
 
+BOOST_AUTO_TEST_CASE(admin_settings_shows_the_market_as_the_operator_set_it) {
+  std::string settings = R"({"starter_grant": 10000000, "signup": "open", "free_tier": true, "fee_ppm": 25000,
+                             "anonymous_workers": false, "rate_limit": 0.5, "max_attempts": 3})";
+  fake_daemon d([&](const recorded_request&) { return scripted_reply{200, settings}; });
+  temp_home home;
+  auto term = term_in(home);
+  term.url = d.url();
+  term.token = secret_a;
+  auto o = run_cli({"admin", "settings"}, term);
+  BOOST_TEST(o.status == 0, o.err);
+  BOOST_TEST(d.last().method == "GET");
+  BOOST_TEST(d.last().target == "/api/v1/admin/settings");
+  BOOST_TEST(d.last().authorization == "Bearer " + secret_a);
+  BOOST_TEST(o.out == "Sign-up:            open: anyone may create an account\n"
+                      "Starter grant:      10 credits for each new account\n"
+                      "Free tier:          on: jobs may bid 0 and run on workers that take free jobs\n"
+                      "Fee:                2.5% of each charge, paid into the fees account\n"
+                      "Anonymous workers:  refused: workers need a donor token\n"
+                      "Rate limit:         0.5 requests a second per token, bursts of 10 times that\n"
+                      "Max attempts:       3 dispatches of a job before it fails\n");
+  BOOST_TEST(has(o.err, "potluckd's flags set these: --signup, --starter-grant"));
+  // Scripts: KEY=VALUE in the daemon's units, or its JSON.
+  auto quiet = run_cli({"admin", "settings", "-q"}, term);
+  BOOST_TEST(quiet.out == "starter_grant=10000000\nsignup=open\nfree_tier=true\nfee_ppm=25000\n"
+                          "anonymous_workers=false\nrate_limit=0.5\nmax_attempts=3\n");
+  BOOST_TEST(quiet.err.empty());
+  BOOST_TEST(json::parse(run_cli({"admin", "settings", "--json"}, term).out) == json::parse(settings));
+
+  settings = R"({"starter_grant": 0, "signup": "closed", "free_tier": false, "fee_ppm": 0,
+                 "anonymous_workers": true, "rate_limit": 0, "max_attempts": 1})";
+  auto closed = run_cli({"admin", "settings"}, term);
+  BOOST_TEST(has(closed.out, "Sign-up:            closed: nobody may create an account\n"
+                             "Starter grant:      none\n"
+                             "Free tier:          off: every job pays\n"
+                             "Fee:                none\n"
+                             "Anonymous workers:  accepted (workers without a donor token)\n"
+                             "Rate limit:         none\n"
+                             "Max attempts:       1 dispatch of a job before it fails\n"));
+}
+
 BOOST_AUTO_TEST_CASE(mistakes_in_the_new_commands_exit_2_before_anything_is_sent) {
   fake_daemon d([](const recorded_request&) { return scripted_reply{200, "{}"}; });
   temp_home home;
@@ -463,7 +504,7 @@ BOOST_AUTO_TEST_CASE(mistakes_in_the_new_commands_exit_2_before_anything_is_sent
       {{"tokens", "remove", "3"}, "potluck tokens takes no arguments", "potluck tokens --help"},
       {{"ledger", "--limit", "0"}, "--limit takes a number from 1 to 500", "potluck ledger --help"},
       {{"ledger", "--limit", "501"}, "--limit takes a number from 1 to 500", "potluck ledger --help"},
-      {{"admin"}, "potluck admin needs a command: audit, grant", "potluck help admin"},
+      {{"admin"}, "potluck admin needs a command: audit, grant, settings", "potluck help admin"},
       {{"admin", "audti"}, "did you mean 'admin audit'?", "potluck help admin"},
       {{"admin", "grant", "alice"}, "takes an ACCOUNT and an amount of CREDITS", "potluck admin grant --help"},
       {{"admin", "grant", "alice", "-5"}, "CREDITS '-5': it is negative", "potluck admin grant --help"},

@@ -56,7 +56,9 @@ BOOST_AUTO_TEST_CASE(no_arguments_and_help_show_the_overview) {
     auto o = run_cli(args);
     BOOST_TEST(o.status == 0);
     for (const char* command : {"submit", "quote", "jobs", "job", "cancel", "workers", "tasks", "account create", "login",
-                                "logout", "tokens create", "tokens revoke", "ledger", "admin audit", "admin grant"})
+                                "logout", "tokens create", "tokens revoke", "ledger", "donate workers", "donate pause",
+                                "donate resume", "donate set", "donate earnings", "donors", "admin audit", "admin grant",
+                                "admin settings"})
       BOOST_TEST(has(o.out, std::string("\n  ") + command + " "));
     BOOST_TEST(has(o.out, "POTLUCK_URL"));
     BOOST_TEST(has(o.out, "POTLUCK_TOKEN"));
@@ -68,7 +70,8 @@ BOOST_AUTO_TEST_CASE(no_arguments_and_help_show_the_overview) {
 BOOST_AUTO_TEST_CASE(every_command_has_help_with_an_example) {
   for (std::string command : {"submit", "quote", "jobs", "job", "cancel", "workers", "tasks", "account", "account show",
                               "account create", "login", "logout", "tokens", "tokens create", "tokens revoke", "ledger",
-                              "admin audit", "admin grant"}) {
+                              "donate workers", "donate pause", "donate resume", "donate set", "donate earnings",
+                              "donors", "admin audit", "admin grant", "admin settings"}) {
     std::vector<std::string> words;
     for (std::size_t start = 0; start <= command.size();) {
       auto end = std::min(command.find(' ', start), command.size());
@@ -98,7 +101,18 @@ BOOST_AUTO_TEST_CASE(every_command_has_help_with_an_example) {
     BOOST_TEST(o.status == 0);
     BOOST_TEST(has(o.out, "potluck admin audit"));
     BOOST_TEST(has(o.out, "potluck admin grant"));
+    BOOST_TEST(has(o.out, "potluck admin settings"));
   }
+  // The donor's group says why it is called donate, next to potluck workers.
+  for (auto args : {std::vector<std::string>{"help", "donate"}, {"donate", "--help"}}) {
+    auto o = run_cli(args);
+    BOOST_TEST(o.status == 0);
+    BOOST_TEST(has(o.out, "It is called donate, not worker,\nbecause potluck workers lists every worker on the daemon"));
+    for (const char* command : {"workers", "pause", "resume", "set", "earnings"})
+      BOOST_TEST(has(o.out, std::string("  potluck donate ") + command + " "));
+  }
+  BOOST_TEST(has(run_cli({"donate", "set", "--help"}).out, "22-7 from 22:00 to 07:00 overnight"));
+  BOOST_TEST(has(run_cli({"jobs", "--help"}).out, "--paid-to ACCOUNT"));
 }
 
 BOOST_AUTO_TEST_CASE(help_explains_prices_with_examples) {
@@ -152,6 +166,29 @@ BOOST_AUTO_TEST_CASE(usage_mistakes_exit_2_and_point_to_help) {
       {{"workers", "--json=yes"}, "--json takes no value", "potluck workers --help"},
       {{"jobs", "--limit", "5", "--limit", "6"}, "--limit is given twice", "potluck jobs --help"},
       {{"jobs", "--url", "https://example.org"}, "only http:// URLs are supported", "potluck jobs --help"},
+      {{"jobs", "--paid-to"}, "--paid-to needs a value: --paid-to ACCOUNT", "potluck jobs --help"},
+      {{"jobs", "--paid-to="}, "--paid-to needs an account's name", "potluck jobs --help"},
+      {{"jobs", "--mine=yes"}, "--mine takes no value", "potluck jobs --help"},
+      {{"donate"}, "potluck donate needs a command: workers, pause, resume, set, earnings", "potluck help donate"},
+      {{"donate", "paus", "w"}, "unknown command 'donate paus'; did you mean 'donate pause'?", "potluck help donate"},
+      {{"donate", "pause"}, "needs a worker's NAME, like: potluck donate pause dora-box", "potluck donate pause --help"},
+      {{"donate", "resume", "a", "b"}, "needs a worker's NAME", "potluck donate resume --help"},
+      {{"donate", "set", "w", "--hours", "24-7"}, "--hours '24-7': 24 is not an hour; hours go from 0 to 23",
+       "potluck donate set --help"},
+      {{"donate", "set", "w", "--hours", "-1-7"}, "--hours '-1-7': write FROM-TO in whole hours", "potluck donate set --help"},
+      {{"donate", "set", "w", "--hours", "22"}, "--hours '22': write FROM-TO", "potluck donate set --help"},
+      {{"donate", "set", "w", "--hours", "7-7"}, "--hours '7-7' is an empty window", "potluck donate set --help"},
+      {{"donate", "set", "w", "--max-slots", "257"}, "--max-slots takes a number from 1 to 256, or 0 or all for every slot",
+       "potluck donate set --help"},
+      {{"donate", "set", "w", "--max-slots", "-1"}, "--max-slots takes a number", "potluck donate set --help"},
+      {{"donate", "set", "w", "--free-jobs", "true"}, "--free-jobs must be yes, no, or worker", "potluck donate set --help"},
+      {{"donate", "set", "w"}, "potluck donate set needs --max-slots, --hours or --free-jobs", "potluck donate set --help"},
+      {{"donate", "set", "", "--hours", "9-17"}, "a worker's NAME is 1 to 64 bytes", "potluck donate set --help"},
+      {{"donate", "earnings", "--days", "367"}, "--days takes a number from 1 to 366", "potluck donate earnings --help"},
+      {{"donate", "workers", "box"}, "potluck donate workers takes no arguments", "potluck donate workers --help"},
+      {{"donors", "--limit", "101"}, "--limit takes a number from 1 to 100", "potluck donors --help"},
+      {{"donors", "--days", "0"}, "--days takes a number from 1 to 366", "potluck donors --help"},
+      {{"admin", "settings", "x"}, "potluck admin settings takes no arguments", "potluck admin settings --help"},
   };
   for (const auto& m : mistakes) {
     auto o = run_cli(m.args);

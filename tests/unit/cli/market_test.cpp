@@ -1,6 +1,7 @@
 // Tests of cli/market.hpp and the commands that show the market (quote, job, workers, submit's
-// price flags): billing lines, workers' prices and quotes rendered from canned daemon JSON, and,
-// against a fake daemon, what the commands send, print and exit with.
+// price flags, jobs --mine and --paid-to): billing lines, workers' prices, quotes, a donor's
+// workers, earnings and the leaderboard rendered from canned daemon JSON, and, against a fake
+// daemon, what the commands send, print and exit with.
 #define BOOST_TEST_MODULE cli_market
 #include <boost/test/unit_test.hpp>
 
@@ -362,4 +363,189 @@ BOOST_AUTO_TEST_CASE(workers_show_prices_and_whether_they_take_free_jobs) {
   BOOST_TEST(has(o.out, "blas     cpu 2  no"));
   BOOST_TEST(has(o.out, "testing  free   yes"));
   BOOST_TEST(has(o.err, "Prices are credits per million work units."));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The donor's side: settings, workers, earnings, the leaderboard
+
+namespace {
+
+// kate-box is paused; lab runs 22-7 and is outside those hours; old-box has settings but is not
+// connected; twin runs on two machines.
+const std::string my_workers = R"({"workers":[
+  {"name":"kate-box","settings":{"paused":true,"max_slots":0,"hours":null,"free_jobs":null},
+   "connected":[{"id":"w-1","hostname":"kate-pc","taking_jobs":false,"accepts_free":true,"prices":{"cpu":2000000},
+                 "slots":{"cpu":2},"busy":{"cpu":1},"jobs_done":1234,"jobs_failed":0,"utc_offset_minutes":60,
+                 "connected_at":"2026-11-30T08:00:00.000Z"}]},
+  {"name":"lab","settings":{"paused":false,"max_slots":1,"hours":"22-7","free_jobs":false},
+   "connected":[{"id":"w-2","hostname":"lab","taking_jobs":false,"accepts_free":false,"prices":{"cpu":0},
+                 "slots":{"cpu":4},"busy":{"cpu":0},"jobs_done":0,"jobs_failed":0,"utc_offset_minutes":0,
+                 "connected_at":"2026-11-30T08:00:00.000Z"}]},
+  {"name":"old-box","settings":{"paused":false,"max_slots":2,"hours":null,"free_jobs":null},"connected":[]},
+  {"name":"twin","settings":{"paused":false,"max_slots":0,"hours":null,"free_jobs":true},
+   "connected":[{"id":"w-3","hostname":"a","taking_jobs":true,"accepts_free":true,"prices":{"cpu":500000,"cuda":4000000},
+                 "slots":{"cpu":1,"cuda":1},"busy":{"cpu":1,"cuda":1},"jobs_done":5,"jobs_failed":1,
+                 "utc_offset_minutes":0,"connected_at":"2026-11-30T08:00:00.000Z"},
+                {"id":"w-4","hostname":"b","taking_jobs":true,"accepts_free":true,"prices":{"cpu":500000},
+                 "slots":{"cpu":1},"busy":{"cpu":0},"jobs_done":2,"jobs_failed":0,
+                 "utc_offset_minutes":0,"connected_at":"2026-11-30T08:00:00.000Z"}]}]})";
+
+// Four days; two had jobs: on the 28th two paid matmuls, on the 30th one paid and one free job.
+const std::string four_days = R"({"account":"dora",
+  "days":[{"date":"2026-11-27","jobs":0,"units":0,"earned":0},
+          {"date":"2026-11-28","jobs":2,"units":48,"earned":88},
+          {"date":"2026-11-29","jobs":0,"units":0,"earned":0},
+          {"date":"2026-11-30","jobs":2,"units":2000024,"earned":44}],
+  "total":{"jobs":4,"units":2000072,"earned":132},
+  "recent":[{"id":14,"task":"test.sleep","state":"succeeded","worker":"dora-box","units":2000000,"price":0,
+             "charged":0,"fee":0,"earned":0,"finished_at":"2026-11-30T11:59:00.000Z"},
+            {"id":12,"task":"linalg.matmul","state":"succeeded","worker":"dora-box","units":24,"price":2000000,
+             "charged":48,"fee":4,"earned":44,"finished_at":"2026-11-30T10:00:00.000Z"},
+            {"id":9,"task":"linalg.matmul","state":"failed","worker":"","units":24,"price":0,
+             "charged":0,"fee":0,"earned":0,"finished_at":"2026-11-28T10:00:00.000Z"}],
+  "workers":[{"id":"w-1","name":"dora-box","jobs_done":4,"jobs_failed":1,"connected_at":"2026-11-27T00:00:00.000Z"}]})";
+
+// 2026-11-30T12:00:00Z
+constexpr std::int64_t noon_ms = 1'796'040'000'000;
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_workers_settings_read_as_one_line) {
+  BOOST_TEST(worker_settings_text(parse_object(R"({"paused":true,"max_slots":0,"hours":null,"free_jobs":null})")) ==
+             "paused, every slot, all day, free jobs as its --free-jobs says");
+  BOOST_TEST(worker_settings_text(parse_object(R"({"paused":false,"max_slots":2,"hours":"22-7","free_jobs":false})")) ==
+             "not paused, at most 2 slots, hours 22-7 (its local time), no free jobs");
+  BOOST_TEST(worker_settings_text(parse_object(R"({"paused":false,"max_slots":1,"hours":"9-17","free_jobs":true})")) ==
+             "not paused, at most 1 slot, hours 9-17 (its local time), takes free jobs");
+}
+
+BOOST_AUTO_TEST_CASE(a_workers_state_says_why_it_takes_no_jobs) {
+  const auto open = parse_object(R"({"taking_jobs":true})");
+  const auto closed = parse_object(R"({"taking_jobs":false})");
+  BOOST_TEST(worker_state_text(parse_object(R"({"paused":false,"hours":null})"), &open) == "taking jobs");
+  BOOST_TEST(worker_state_text(parse_object(R"({"paused":true,"hours":"9-17"})"), &closed) == "paused");
+  BOOST_TEST(worker_state_text(parse_object(R"({"paused":false,"hours":"9-17"})"), &closed) == "outside its hours");
+  BOOST_TEST(worker_state_text(parse_object(R"({"paused":false,"hours":null})"), &closed) == "not taking jobs");
+  BOOST_TEST(worker_state_text(parse_object(R"({"paused":true})"), nullptr) == "not connected");
+}
+
+BOOST_AUTO_TEST_CASE(my_workers_show_state_settings_prices_and_busy_slots) {
+  BOOST_TEST(render_my_workers(parse_object(my_workers), false) ==
+             "NAME       STATE              PRICE            BUSY  JOBS DONE  MAX SLOTS  HOURS    FREE JOBS\n"
+             "kate-box   paused             cpu 2             1/2      1,234  all        all day  yes\n"
+             "lab        outside its hours  free              0/4          0  1          22-7     no\n"
+             "old-box    not connected      -                   -          -  2          all day  its flag\n"
+             "twin on a  taking jobs        cpu 0.5, cuda 4   2/2          5  all        all day  yes\n"
+             "twin on b  taking jobs        cpu 0.5           0/1          2  all        all day  yes\n");
+  BOOST_TEST(render_my_workers(parse_object(my_workers), true).find('\x1b') != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(earnings_show_totals_the_days_with_jobs_and_the_latest_jobs) {
+  BOOST_TEST(render_earnings(parse_object(four_days), noon_ms, true, false) ==
+             "Earnings of dora  the last 4 days, 2026-11-27 to 2026-11-30 (UTC)\n"
+             "Earned:     0.000132 credits\n"
+             "Jobs:       4 (2,000,072 work units)\n"
+             "Connected:  dora-box (4 done, 1 failed since it connected)\n"
+             "\n"
+             "  DATE        JOBS      UNITS    EARNED\n"
+             "  2026-11-28     2         48  0.000088  ████████████████████\n"
+             "  2026-11-30     2  2,000,024  0.000044  ██████████\n"
+             "  (2 other days without jobs)\n"
+             "\n"
+             "Latest jobs your workers ran (prices in credits per million work units):\n"
+             "  ID  TASK           STATE      WORKER        UNITS  PRICE    EARNED  FINISHED\n"
+             "  14  test.sleep     succeeded  dora-box  2,000,000   free         0  1m ago\n"
+             "  12  linalg.matmul  succeeded  dora-box         24      2  0.000044  2h ago\n"
+             "   9  linalg.matmul  failed     -                24   free         0  2d ago\n");
+  // Without UTF-8 the bars are #.
+  BOOST_TEST(has(render_earnings(parse_object(four_days), noon_ms, false, false), "0.000044  ##########\n"));
+}
+
+BOOST_AUTO_TEST_CASE(earnings_of_free_work_draw_bars_by_units_and_an_idle_window_says_so) {
+  auto free_only = parse_object(four_days);
+  free_only["total"].as_object()["earned"] = 0;
+  for (auto& d : free_only["days"].as_array()) d.as_object()["earned"] = 0;
+  const auto text = render_earnings(free_only, noon_ms, false, false);
+  BOOST_TEST(has(text, "Earned:     0 credits\n"));
+  BOOST_TEST(has(text, "  2026-11-28     2         48       0  #\n"));  // the least day still shows
+  BOOST_TEST(has(text, "  2026-11-30     2  2,000,024       0  ####################\n"));
+
+  const auto idle = parse_object(R"({"account":"leo","days":[{"date":"2026-11-30","jobs":0,"units":0,"earned":0}],
+    "total":{"jobs":0,"units":0,"earned":0},"recent":[],"workers":[]})");
+  BOOST_TEST(render_earnings(idle, noon_ms, true, false) ==
+             "Earnings of leo  today, 2026-11-30 (UTC)\n"
+             "Earned:     0 credits\n"
+             "Jobs:       0 (0 work units)\n"
+             "Connected:  none of your workers now\n"
+             "\n"
+             "No jobs ran on your workers today.\n");
+}
+
+BOOST_AUTO_TEST_CASE(the_leaderboard_names_the_period_and_ranks_donors) {
+  const auto board = parse_object(R"({"days":7,"since":"2026-11-24T00:00:00.000Z","donors":[
+    {"rank":1,"account":"dora","jobs":3,"units":72,"earned":132},
+    {"rank":2,"account":null,"jobs":1200,"units":2400000,"earned":0}]})");
+  BOOST_TEST(render_donors(board, false) ==
+             "Donors of the last 7 days (since 2026-11-24), by credits earned:\n"
+             "RANK  ACCOUNT    EARNED   JOBS  WORK UNITS\n"
+             "   1  dora     0.000132      3          72\n"
+             "   2  -               0  1,200   2,400,000\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// jobs --mine and --paid-to
+
+BOOST_AUTO_TEST_CASE(jobs_mine_asks_whose_token_it_is_then_filters_by_that_account) {
+  const std::string list = R"({"jobs":[{"id":3,"task":"test.sleep","state":"succeeded","worker":"dora-box",
+    "created_at":"2026-11-30T08:00:00.000Z","started_at":"2026-11-30T08:00:00.000Z",
+    "finished_at":"2026-11-30T08:00:00.002Z"}],"next_cursor":null})";
+  fake_daemon d([&](const recorded_request& r) {
+    if (r.target == "/api/v1/account")
+      return scripted_reply{200, R"({"account":{"id":7,"name":"alice","kind":"user","balance":0},"token":{}})"};
+    return scripted_reply{200, list};
+  });
+  auto o = run_cli({"--url", d.url(), "jobs", "--mine", "--state", "succeeded"});
+  BOOST_TEST(o.status == 0, o.err);
+  const auto sent = d.requests();
+  BOOST_TEST_REQUIRE(sent.size() == 2u);
+  BOOST_TEST(sent[0].target == "/api/v1/account");
+  BOOST_TEST(sent[0].authorization == "Bearer plk_" + std::string(64, 'a'));
+  BOOST_TEST(sent[1].target == "/api/v1/jobs?limit=20&state=succeeded&account=alice");
+  BOOST_TEST(has(o.out, "test.sleep"));
+
+  auto both = run_cli({"--url", d.url(), "jobs", "-q", "--mine", "--paid-to", "dora"});
+  BOOST_TEST(both.status == 0);
+  BOOST_TEST(both.out == "3\n");
+  BOOST_TEST(d.last().target == "/api/v1/jobs?limit=20&account=alice&paid_to=dora");
+
+  // A longer list: the way to more of it keeps the filters.
+  fake_daemon more([&](const recorded_request& r) {
+    if (r.target == "/api/v1/account")
+      return scripted_reply{200, R"({"account":{"id":7,"name":"alice","kind":"user","balance":0},"token":{}})"};
+    auto page = json::parse(list).as_object();
+    page["next_cursor"] = 3;
+    return scripted_reply{200, json::serialize(page)};
+  });
+  auto paged = run_cli({"--url", more.url(), "jobs", "--mine", "--state", "succeeded", "--limit", "1"});
+  BOOST_TEST(paged.status == 0);
+  BOOST_TEST(paged.err == "Showing the 1 newest succeeded jobs. More: potluck jobs --limit 5 --state succeeded --mine\n");
+}
+
+BOOST_AUTO_TEST_CASE(jobs_paid_to_filters_says_when_none_and_an_unknown_account_exits_4) {
+  fake_daemon d([](const recorded_request& r) {
+    if (r.target.find("nobody") != std::string::npos)
+      return scripted_reply{404, error_body("unknown_account", "paid_to: no account named 'nobody'")};
+    return scripted_reply{200, R"({"jobs":[],"next_cursor":null})"};
+  });
+  auto none = run_cli({"--url", d.url(), "jobs", "--paid-to", "dora", "--state", "failed"});
+  BOOST_TEST(none.status == 0, none.err);
+  BOOST_TEST(d.last().target == "/api/v1/jobs?limit=20&state=failed&paid_to=dora");
+  BOOST_TEST(d.requests().size() == 1u);  // no question about the token's account
+  BOOST_TEST(none.out == "No failed jobs dora's workers ran. All jobs: potluck jobs\n");
+
+  auto unknown = run_cli({"--url", d.url(), "jobs", "--paid-to", "nobody"});
+  BOOST_TEST(unknown.status == 4);
+  BOOST_TEST(has(unknown.err, "error: paid_to: no account named 'nobody'\n"));
+  BOOST_TEST(has(unknown.err, "Is the account name right?"));
+  BOOST_TEST(unknown.out.empty());
 }
