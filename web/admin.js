@@ -7,11 +7,16 @@
 //     the amounts and counts it checked and a button to check again
 //   - a grant: credits out of the mint to an account (POST /admin/grants), with the answer or
 //     the daemon's message next to the field it is about; the books are checked again after
+//   - what is flagged (GET /admin/flagged): connected workers whose results disagreed with a
+//     trusted worker's when checked, that dropped jobs or ran them implausibly fast, each flag in
+//     the daemon's words; and the donors whose checked results ever disagreed. Read again with the
+//     books ("Check again"), when workers connect or leave and when jobs end (a check ends with
+//     its job)
 //   - the market's settings (GET /admin/settings), read-only: potluckd's flags set them
 //
 // The view follows app.js's shape: a function (element) → cleanup.
 
-import { api } from './api.js';
+import { api, debounced, on, TERMINAL } from './api.js';
 import { fmtCredits, fmtInt, html, parseCredits, plural, timeAgo } from './format.js';
 import { hasScope, onSession, ready, refreshAccount, session } from './session.js';
 
@@ -26,6 +31,10 @@ const MARKET_SETTINGS = [
   ['anonymous_workers', 'Anonymous workers', (v) => (v ? 'accepted' : 'refused'), '--anonymous-workers', 'workers that give no donor token'],
   ['rate_limit', 'Rate limit', (v) => (v ? `${fmtInt(v)} requests a second` : 'none'), '--rate-limit', 'per API token, in bursts of ten times that'],
   ['max_attempts', 'Attempts', (v) => plural(v, 'dispatch', 'dispatches'), '--max-attempts', 'of a job before it fails'],
+  ['check_percent', 'Checks', (v) => (v ? `${percent.format(v)} % of results` : 'none'), '--check-percent',
+    'the share of a new donor’s results run again on the operator’s own workers and compared before the job ends'],
+  ['trusted_after', 'Trusted after', (v) => `${plural(v, 'agreement')} in a row`, '--trusted-after',
+    'a donor whose results agreed this often in a row is checked at a tenth of the rate'],
 ];
 
 function credits(micro) {
@@ -57,6 +66,57 @@ function auditResult(a, checkedAt) {
     </dl>`;
 }
 
+// ------------------------------------------------------------------ flagged
+function countPair(good, bad, goodWord, badWord) {
+  return html`${fmtInt(good)} ${goodWord} · <span class="${bad ? 'text-failed' : ''}">${fmtInt(bad)} ${badWord}</span>`;
+}
+
+function flaggedWorkerRow(w) {
+  return html`<tr data-testid="flagged-worker" data-worker-id="${w.id}" data-worker-name="${w.name}">
+    <td data-label="Worker"><strong>${w.name}</strong> <span class="muted small">${w.id}</span></td>
+    <td data-label="Owner" data-testid="flagged-owner">${w.owner ?? html`<span class="muted">nobody: no donor token</span>`}</td>
+    <td data-label="Flags"><ul class="flags" data-testid="flagged-flags">${(w.flags ?? []).map((f) => html`<li>${f}</li>`)}</ul></td>
+    <td data-label="Checks" class="num" data-testid="flagged-checks">${countPair(w.checks_passed, w.checks_failed, 'passed', 'failed')}</td>
+    <td data-label="Jobs" class="num" data-testid="flagged-jobs">${countPair(w.jobs_done, w.jobs_failed, 'done', 'failed')}</td>
+  </tr>`;
+}
+
+function flaggedDonorRow(d) {
+  return html`<tr data-testid="flagged-donor" data-account="${d.account ?? ''}">
+    <td data-label="Donor"><strong>${d.account ?? html`<span class="muted">a closed account</span>`}</strong></td>
+    <td data-label="Checked" class="num" data-testid="donor-checked">${fmtInt(d.checked)}</td>
+    <td data-label="Agreed" class="num" data-testid="donor-agreed">${fmtInt(d.agreed)}</td>
+    <td data-label="Disagreed" class="num text-failed" data-testid="donor-disagreed">${fmtInt(d.disagreed)}</td>
+    <td data-label="Streak" class="num" data-testid="donor-streak" title="agreements in a row since the last disagreement">${fmtInt(d.streak)}</td>
+    <td data-label="Last disagreed" data-testid="donor-last">${d.last_disagreement_at ? timeAgo(d.last_disagreement_at) : html`<span class="muted">–</span>`}</td>
+  </tr>`;
+}
+
+function flaggedResult(f, checkedAt) {
+  const workers = f.workers ?? [];
+  const donors = f.donors ?? [];
+  if (!workers.length && !donors.length) {
+    return html`<div class="verdict ok" data-testid="flagged-empty">
+      <span class="verdict-mark" aria-hidden="true">✓</span>
+      <div><strong>Nothing flagged: every checked result agreed.</strong>
+        <p class="muted small">A connected worker is listed here when one of its results disagreed with a trusted worker’s, or when it
+          dropped jobs or ran them in implausibly little time; a donor, once any of its checked results disagreed. Checked ${timeAgo(checkedAt)}.</p></div>
+    </div>`;
+  }
+  return html`${workers.length ? html`<h3 class="sub-head">Workers <span class="muted small">connected now</span></h3>
+      <div class="table-wrap"><table class="data flagged-workers" data-testid="flagged-workers">
+        <thead><tr><th>Worker</th><th>Owner</th><th>Flags</th><th class="num">Checks</th><th class="num">Jobs</th></tr></thead>
+        <tbody>${workers.map(flaggedWorkerRow)}</tbody></table></div>`
+      : html`<p class="muted small" data-testid="flagged-workers-none">No connected worker is flagged.</p>`}
+    ${donors.length ? html`<h3 class="sub-head">Donors whose results disagreed</h3>
+      <div class="table-wrap"><table class="data flagged-donors" data-testid="flagged-donors">
+        <thead><tr><th>Donor</th><th class="num">Checked</th><th class="num">Agreed</th><th class="num">Disagreed</th>
+          <th class="num">Streak</th><th>Last disagreed</th></tr></thead>
+        <tbody>${donors.map(flaggedDonorRow)}</tbody></table></div>` : ''}
+    <p class="muted small settings-note">A checked result that disagreed was not paid: the trusted worker’s result stands and its
+      owner is paid. Checked ${timeAgo(checkedAt)}.</p>`;
+}
+
 function marketTable(s) {
   return html`<div class="table-wrap"><table class="data market-settings" data-testid="market-settings">
       <thead><tr><th>Setting</th><th>Now</th><th>Flag</th><th>Meaning</th></tr></thead>
@@ -78,6 +138,7 @@ export function adminPage(el) {
   document.title = 'Admin · Potluck';
   const audit = { result: null, at: 0, error: null, running: false };
   const market = { settings: null, error: null };
+  const flagged = { result: null, at: 0, error: null };
   let grant = null;  // {ok, text} or {error, field} for the last grant
   let startedFor = null;
 
@@ -107,6 +168,16 @@ export function adminPage(el) {
         : html`<div class="notice ok" role="status" data-testid="grant-result">${grant.text}</div>`;
   }
 
+  function renderFlagged() {
+    const box = el.querySelector('[data-flagged]');
+    if (!box) return;
+    if (!flagged.result) {
+      box.innerHTML = flagged.error ? errorBox(flagged.error, 'What is flagged could not be read.') : html`<p class="muted loading">Reading what is flagged…</p>`;
+      return;
+    }
+    box.innerHTML = html`${flagged.error ? errorBox(flagged.error, 'What is flagged could not be read again.') : ''}${flaggedResult(flagged.result, flagged.at)}`;
+  }
+
   function renderMarket() {
     const box = el.querySelector('[data-market]');
     if (!box) return;
@@ -128,6 +199,27 @@ export function adminPage(el) {
     audit.running = false;
     renderAudit();
   }
+
+  // One request at a time; a reason to read again that comes meanwhile asks for one more.
+  let loadingFlagged = false;
+  let flaggedAgain = false;
+  async function loadFlagged() {
+    if (!startedFor?.startsWith('admin:')) return;
+    if (loadingFlagged) { flaggedAgain = true; return; }
+    loadingFlagged = true;
+    flaggedAgain = false;
+    try {
+      flagged.result = await api.flagged();
+      flagged.at = Date.now();
+      flagged.error = null;
+    } catch (e) {
+      flagged.error = e;
+    }
+    loadingFlagged = false;
+    renderFlagged();
+    if (flaggedAgain) loadFlagged();
+  }
+  const soonFlagged = debounced(loadFlagged, 300, 3000);
 
   async function loadMarket() {
     try {
@@ -174,12 +266,16 @@ export function adminPage(el) {
 
   function render() {
     el.innerHTML = html`<header class="page-head"><h1>Admin</h1>
-        <p class="muted">The operator’s view of the market: whether the books balance, credits granted out of the mint, and the
-          settings potluckd runs with.</p></header>
+        <p class="muted">The operator’s view of the market: whether the books balance, the workers and donors whose results did not
+          hold up, credits granted out of the mint, and the settings potluckd runs with.</p></header>
       <section class="panel" aria-labelledby="h-audit">
         <header class="panel-head"><h2 id="h-audit">The books</h2>
           <button type="button" class="secondary small-button" data-audit-run data-testid="audit-rerun">Check again</button></header>
         <div data-audit></div>
+      </section>
+      <section class="panel" aria-labelledby="h-flagged">
+        <header class="panel-head"><h2 id="h-flagged">Flagged</h2><span class="muted small">workers and donors to look at; read again with the books</span></header>
+        <div data-flagged data-testid="flagged"></div>
       </section>
       <section class="panel" aria-labelledby="h-grant">
         <header class="panel-head"><h2 id="h-grant">Grant credits</h2><span class="muted small">new credits, out of the mint, into one account</span></header>
@@ -207,11 +303,16 @@ export function adminPage(el) {
         <div data-market></div>
       </section>`;
     renderAudit();
+    renderFlagged();
     renderGrant();
     renderMarket();
   }
 
-  el.addEventListener('click', (e) => { if (e.target.closest('[data-audit-run]')) runAudit(); });
+  el.addEventListener('click', (e) => {
+    if (!e.target.closest('[data-audit-run]')) return;
+    runAudit();
+    loadFlagged();
+  });
   el.addEventListener('submit', (e) => {
     e.preventDefault();
     if (e.target.matches('[data-grant]')) submitGrant(e.target);
@@ -242,11 +343,19 @@ export function adminPage(el) {
       return;
     }
     grant = null;
+    flagged.result = null;
+    flagged.error = null;
     render();
     runAudit();
+    loadFlagged();
     loadMarket();
   };
-  const off = onSession(start);
+  const offs = [
+    onSession(start),
+    on('worker', (e) => { if (e.event !== 'settings') soonFlagged(); }),
+    on('job', (e) => { if (TERMINAL.has(e.state)) soonFlagged(); }),
+    on('resync', soonFlagged),
+  ];
   ready.then(start);
-  return off;
+  return () => offs.forEach((f) => f());
 }

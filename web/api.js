@@ -60,10 +60,13 @@ export const api = {
   workers: () => request('GET', '/workers').then((d) => d.workers ?? []),
   tasks: () => request('GET', '/tasks').then((d) => d.tasks ?? []),
   stats: () => request('GET', '/stats'),
-  jobs: ({ state = '', limit = 50, cursor = '' } = {}) => {
+  // account: the jobs that account submitted; paidTo: the jobs that account's workers ran.
+  jobs: ({ state = '', limit = 50, cursor = '', account = '', paidTo = '' } = {}) => {
     const q = new URLSearchParams({ limit: String(limit) });
     if (state) q.set('state', state);
     if (cursor) q.set('cursor', String(cursor));
+    if (account) q.set('account', account);
+    if (paidTo) q.set('paid_to', paidTo);
     return request('GET', `/jobs?${q}`);
   },
   job: (id) => request('GET', `/jobs/${encodeURIComponent(id)}`),
@@ -88,10 +91,12 @@ export const api = {
   // {worker: NAME, paused?, max_slots?, hours?, free_jobs?}: fields left out keep their value.
   setWorkerSettings: (body) => request('PUT', '/account/workers/settings', body),
   donors: ({ days = 30, limit = 20 } = {}) => request('GET', `/donors?${new URLSearchParams({ days: String(days), limit: String(limit) })}`),
-  // The operator's (admin scope): the books, grants out of the mint, the market settings.
+  // The operator's (admin scope): the books, grants out of the mint, the market settings, and
+  // the workers and donors whose results disagreed with a trusted worker's or that misbehaved.
   audit: () => request('GET', '/admin/audit'),
   grant: ({ account, amount, memo }) => request('POST', '/admin/grants', { account, amount, ...(memo ? { memo } : {}) }),
   marketSettings: () => request('GET', '/admin/settings'),
+  flagged: () => request('GET', '/admin/flagged'),
   health: () => fetch('/healthz').then((r) => r.json()),
 };
 

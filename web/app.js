@@ -1,8 +1,10 @@
 // The dashboard: a hash router and its views.
 //
 //   #/            overview: live charts, jobs, workers, tasks
-//   #/jobs        every job, filtered by state, newest first
-//   #/jobs/ID     one job: state, progress, timings, billing, result or error, cancel
+//   #/jobs        every job, filtered by state, newest first; signed in, also only the jobs
+//                 this account submitted (?whose=mine) or its workers ran (?whose=my-workers)
+//   #/jobs/ID     one job: state, progress (and a donor's result being checked), timings,
+//                 billing, result or error, cancel
 //   #/tasks       the tasks connected workers offer
 //   #/tasks/NAME  a form for one task, built from its declared inputs and parameters
 //   #/signin      sign up, or sign in with a token (account.js)
@@ -32,6 +34,12 @@ import { tensorView } from './tensor.js';
 
 const view = document.getElementById('view');
 const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+// The jobs page's second filter: [value of ?whose=, label, the api.jobs option it sets, when empty]
+const WHOSE = [
+  ['', 'All jobs', null, null],
+  ['mine', 'Mine', 'account', 'You have not submitted a job yet.'],
+  ['my-workers', 'Run by my workers', 'paidTo', 'Your workers have not finished a job yet.'],
+];
 
 // ------------------------------------------------------------------ small helpers
 
@@ -71,6 +79,13 @@ function refreshElapsed(root = document) {
   for (const el of root.querySelectorAll('[data-elapsed-from]')) {
     el.textContent = fmtDuration(Math.max(0, serverNow() - Number(el.dataset.elapsedFrom)));
   }
+}
+
+// The worker whose result a trusted worker is running again, while the daemon checks it
+// (broker.cpp's live message), else null.
+function checkedWorker(job) {
+  if (job.state !== 'running') return null;
+  return /^checking the result of worker '(.*)' on a trusted worker$/.exec(job.message ?? '')?.[1] ?? null;
 }
 
 // Merges a job or progress event ({id, state, progress, message, worker, attempt}) into a job.
@@ -129,7 +144,9 @@ function jobRow(job) {
   const sub = [job.worker ? `on ${job.worker}` : null, job.attempt > 1 ? `attempt ${job.attempt} of ${job.max_attempts}` : null]
     .filter(Boolean).join(' · ');
   // The plugin's last word while a job runs, its error once it failed.
-  const note = job.state === 'failed' ? job.error?.message : TERMINAL.has(job.state) ? '' : job.message;
+  const checking = checkedWorker(job);
+  const note = job.state === 'failed' ? job.error?.message : TERMINAL.has(job.state) ? ''
+    : checking !== null ? `Checking ${checking}’s result on a trusted worker…` : job.message;
   return html`<li><a class="job-row" href="#/jobs/${job.id}" data-testid="job-row" data-job-id="${job.id}" data-state="${job.state}">
     <span class="job-id">#${job.id}</span>
     <span class="job-task"><code>${job.task ?? '…'}</code>${sub ? html`<small>${sub}</small>` : ''}</span>
@@ -140,7 +157,8 @@ function jobRow(job) {
   </a></li>`;
 }
 
-function mountJobList(el, { limit = 50, state = '', paged = false, emptyHint }) {
+// `account` / `paidTo`: only the jobs that account submitted / its workers ran.
+function mountJobList(el, { limit = 50, state = '', account = '', paidTo = '', paged = false, emptyHint }) {
   let jobs = [];
   let nextCursor = null;
   let error = null;
@@ -160,7 +178,8 @@ function mountJobList(el, { limit = 50, state = '', paged = false, emptyHint }) 
     }
     if (!all.length) {
       el.innerHTML = state
-        ? html`<div class="empty" data-testid="jobs-empty"><p>No ${state} jobs.</p></div>`
+        ? html`<div class="empty" data-testid="jobs-empty"><p>${account ? `None of your jobs is ${state}.`
+          : paidTo ? `Your workers ran no job that is ${state}.` : `No ${state} jobs.`}</p></div>`
         : html`<div class="empty" data-testid="jobs-empty">${emptyHint}</div>`;
       return;
     }
@@ -173,7 +192,7 @@ function mountJobList(el, { limit = 50, state = '', paged = false, emptyHint }) 
   async function load() {
     const seenAtStart = eventsSeen;
     try {
-      const page = await api.jobs({ state, limit });
+      const page = await api.jobs({ state, limit, account, paidTo });
       jobs = page.jobs;
       if (!extra.length) nextCursor = page.next_cursor;
       const shown = new Set(jobs.map((j) => j.id));
@@ -193,7 +212,7 @@ function mountJobList(el, { limit = 50, state = '', paged = false, emptyHint }) 
     loadingMore = true;
     render();
     try {
-      const page = await api.jobs({ state, limit, cursor: nextCursor });
+      const page = await api.jobs({ state, limit, account, paidTo, cursor: nextCursor });
       extra = extra.concat(page.jobs);
       nextCursor = page.next_cursor;
     } catch (e) {
@@ -248,6 +267,8 @@ function workerCard(w) {
         <span class="${w.accepts_free ? 'muted' : 'text-queued'} small" data-testid="worker-free">${w.accepts_free ? 'takes free jobs' : 'no free jobs'}</span></dd></div>
       <div><dt>Owner</dt><dd data-testid="worker-owner">${w.owner ?? html`<span class="muted">nobody: no donor token</span>`}</dd></div>
       <div><dt>Jobs</dt><dd>${fmtInt(w.jobs_done)} done${w.jobs_failed ? html` · <span class="text-failed">${fmtInt(w.jobs_failed)} failed</span>` : ''}</dd></div>
+      ${w.checks?.passed || w.checks?.failed ? html`<div><dt>Checks</dt><dd data-testid="worker-checks"
+        title="its results run again on a trusted worker and compared">${fmtInt(w.checks.passed)} passed, <span class="${w.checks.failed ? 'text-failed' : ''}">${fmtInt(w.checks.failed)} failed</span></dd></div>` : ''}
       <div><dt>Plugins</dt><dd class="chips" data-testid="worker-plugins">${(w.plugins ?? []).map((p) =>
         html`<span class="chip${p.tasks?.length ? '' : ' dim'}" title="${p.tasks?.length ? p.tasks.join(', ') : 'no task on this machine'}">${p.name} <small>${p.version}</small></span>`)}</dd></div>
     </dl>
@@ -411,21 +432,64 @@ function overview(el) {
 }
 
 // ------------------------------------------------------------------ jobs
+function jobsHref(state, whose) {
+  const q = new URLSearchParams();
+  if (state) q.set('state', state);
+  if (whose) q.set('whose', whose);
+  const text = String(q);
+  return `#/jobs${text ? `?${text}` : ''}`;
+}
+
 function jobsPage(el, params, query) {
   const state = STATES.includes(query.get('state')) ? query.get('state') : '';
+  const [whose, , option, emptyText] = WHOSE.find(([w]) => w && w === query.get('whose')) ?? WHOSE[0];
   document.title = 'Jobs · Potluck';
   el.innerHTML = html`<header class="page-head"><h1>Jobs</h1>
+      <nav class="filters" aria-label="Whose jobs" data-testid="jobs-whose" hidden>
+        ${WHOSE.map(([w, label]) => html`<a href="${jobsHref(state, w)}" class="${w === whose ? 'active' : ''}" ${w === whose ? html`aria-current="page"` : ''}
+          data-whose="${w || 'all'}">${label}</a>`)}
+      </nav>
       <nav class="filters" aria-label="Filter by state">
-        <a href="#/jobs" class="${state ? '' : 'active'}" ${state ? '' : html`aria-current="page"`}>all</a>
-        ${STATES.map((s) => html`<a href="#/jobs?state=${s}" class="${s === state ? 'active' : ''}" ${s === state ? html`aria-current="page"` : ''}>${s}</a>`)}
+        <a href="${jobsHref('', whose)}" class="${state ? '' : 'active'}" ${state ? '' : html`aria-current="page"`}>all</a>
+        ${STATES.map((s) => html`<a href="${jobsHref(s, whose)}" class="${s === state ? 'active' : ''}" ${s === state ? html`aria-current="page"` : ''}>${s}</a>`)}
       </nav></header>
     <section class="panel"><div data-jobs></div></section>`;
-  return mountJobList(el.querySelector('[data-jobs]'), {
-    limit: 50,
-    state,
-    paged: true,
-    emptyHint: html`<p><strong>No jobs yet.</strong> <a href="#/tasks">Pick a task</a> and submit one.</p>`,
-  });
+  const whoseNav = el.querySelector('[data-testid="jobs-whose"]');
+  const box = el.querySelector('[data-jobs]');
+  let stopList = null;
+  let shown = null;  // 'all', 'of:NAME', or what is shown instead of a list: 'wait', 'signed-out'
+
+  // The list follows the session: "Mine" is the signed-in account's, and needs one.
+  const follow = () => {
+    whoseNav.hidden = session.state !== 'signed-in';
+    const name = session.state === 'signed-in' ? session.account?.name : null;
+    const wanted = !whose ? 'all' : name ? `of:${name}` : session.state === 'signed-out' ? 'signed-out' : 'wait';
+    if (wanted === shown) return;  // a new balance, not a new account
+    stopList?.();
+    stopList = null;
+    shown = wanted;
+    if (!whose || name) {
+      // A fresh element per list: an answer the last list still awaits renders into its own.
+      const list = document.createElement('div');
+      box.replaceChildren(list);
+      stopList = mountJobList(list, {
+        limit: 50,
+        state,
+        ...(option ? { [option]: name } : {}),
+        paged: true,
+        emptyHint: emptyText ? html`<p><strong>${emptyText}</strong> <a href="${jobsHref(state, '')}">See all jobs</a>.</p>`
+          : html`<p><strong>No jobs yet.</strong> <a href="#/tasks">Pick a task</a> and submit one.</p>`,
+      });
+    } else {
+      box.innerHTML = wanted === 'signed-out'
+        ? html`<div class="empty" data-testid="jobs-signin"><p><a href="#/signin">Sign in</a> to see
+            ${whose === 'mine' ? 'the jobs you submitted' : 'the jobs your workers ran'}, or see <a href="${jobsHref(state, '')}">all jobs</a>.</p></div>`
+        : html`<p class="muted loading">Loading jobs…</p>`;
+    }
+  };
+  const offSession = onSession(follow);
+  follow();
+  return () => { offSession(); stopList?.(); };
 }
 
 function jobPage(el, { id }) {
@@ -441,6 +505,7 @@ function jobPage(el, { id }) {
     const finished = toMs(job.finished_at);
     const outputs = Object.entries(job.result?.outputs ?? {});
     const queuedFor = job.timings_ms?.queued ?? (job.state === 'queued' ? null : undefined);
+    const checking = checkedWorker(job);
     el.innerHTML = html`
       <nav class="crumbs" aria-label="Breadcrumb"><a href="#/jobs">Jobs</a> <span aria-hidden="true">/</span> #${job.id}</nav>
       <header class="job-page-head">
@@ -457,8 +522,12 @@ function jobPage(el, { id }) {
       ${cancelError ? html`<div class="notice error" role="alert">${cancelError}</div>` : ''}
       <section class="panel progress-panel">
         <div class="progress-line">${progressBar(job)}</div>
-        <p class="progress-message" data-testid="job-message">${job.message || (job.state === 'queued' ? 'Waiting for a free slot on a worker with this task…'
-          : job.state === 'running' ? 'Running…' : job.state === 'succeeded' ? 'Finished.' : job.state === 'cancelled' ? 'Stopped.' : 'Stopped with an error.')}</p>
+        ${checking !== null ? html`<div class="notice checking" data-testid="job-message" data-checking="${checking}">
+            <strong>Checking the result of worker ${checking}.</strong> It finished the job; one of the operator’s trusted workers is
+            running it again, and the job ends once the two results are compared. If they disagree, the trusted worker’s result is the
+            one you get, and the donor is not paid.</div>`
+          : html`<p class="progress-message" data-testid="job-message">${job.message || (job.state === 'queued' ? 'Waiting for a free slot on a worker with this task…'
+          : job.state === 'running' ? 'Running…' : job.state === 'succeeded' ? 'Finished.' : job.state === 'cancelled' ? 'Stopped.' : 'Stopped with an error.')}</p>`}
         <dl class="facts grid">
           <div><dt>Worker</dt><dd data-testid="job-worker">${job.worker ?? html`<span class="muted">not yet</span>`}</dd></div>
           <div><dt>Attempt</dt><dd>${job.attempt ? `${job.attempt} of ${job.max_attempts}` : html`<span class="muted">not started</span>`}</dd></div>

@@ -13,8 +13,11 @@
 // may submit); the account tests then sign up, sign out and sign in again with a token. The
 // first worker donates for the operator and asks nothing (its jobs are free); the market test at
 // the end starts a second one that asks 2 credits per million work units for a new account,
-// whose donor page, leaderboard row and grant from the admin page the last tests check.
-// Whatever happens, the processes, the browser and the temporary folders go at the end.
+// whose donor page, leaderboard row, jobs and grant from the admin page the last tests check.
+// The last test starts a second daemon that checks every donor's result (--check-percent 100),
+// with the operator's worker as the trusted reference and a donor's worker that lies, and reads
+// the admin page's flags there. Whatever happens, the processes, the browser and the temporary
+// folders go at the end.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,6 +39,9 @@ const WAIT_MS = 15_000;        // a page condition
 const START_MS = 30_000;       // a process starting
 const WORKER_NAME = 'browser-test-worker';
 const PRICED_WORKER_NAME = 'browser-priced-worker';
+const TRUSTED_WORKER_NAME = 'browser-trusted-worker';
+const LIAR_WORKER_NAME = 'browser-liar-worker';
+const liarPluginDir = path.join(buildDir, 'tests', 'integration', 'plugins-liar');  // integration_test_liar
 const MICRO = 1_000_000;       // micro-credits per credit
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'potluck-browser-'));
@@ -47,10 +53,11 @@ let workersEndpoint;   // tcp://127.0.0.1:PORT
 let context;
 let page;
 let matmulJobId;       // the job the matmul test submitted
-let signedUp;          // {name, secret} of the account the sign-up test made
+let signedUp;          // {name, secret, jobId} of the account the sign-up test made, and the job it submitted
 let pricedDonor;       // {name, secret, jobId}: the account behind the priced worker, and the job it was paid for
 const SESSION_KEY = 'potluck.session';  // web/session.js keeps the token here
 const pageErrors = [];
+const daemonOrigins = new Set();  // the page may talk to these and nothing else
 
 // ------------------------------------------------------------------ processes
 function startProcess(name, file, args) {
@@ -106,6 +113,18 @@ function killAllNow() {
 process.on('exit', killAllNow);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { killAllNow(); process.exit(130); });
 
+// Starts a potluckd on free ports with its data in TMP/`dataDir`; resolves once it listens.
+async function startDaemon(name, dataDir, extraArgs = []) {
+  const entry = startProcess(name, path.join(buildDir, 'bin', 'potluckd'), [
+    '--http', '127.0.0.1:0', '--workers', 'tcp://127.0.0.1:*', '--data-dir', path.join(tmp, dataDir),
+    '--web-dir', path.join(sourceDir, 'web'), '--heartbeat-ms', '200', ...extraArgs,
+  ]);
+  const [, url, workers] = await waitForOutput(entry, /listening on (http:\/\/[\d.]+:\d+).*workers on (tcp:\/\/[^,\s]+)/);
+  daemonOrigins.add(new URL(url).origin);
+  const tokenFile = path.join(tmp, dataDir, 'admin-token');
+  return { entry, base: url, workersEndpoint: workers, tokenFile, adminToken: readFileSync(tokenFile, 'utf8').trim() };
+}
+
 // ------------------------------------------------------------------ HTTP and page helpers
 async function apiPost(route, body) {
   const r = await fetch(`${base}/api/v1${route}`, {
@@ -116,18 +135,19 @@ async function apiPost(route, body) {
   return data;
 }
 
-async function apiGet(route) {
-  const r = await fetch(`${base}/api/v1${route}`);
+async function apiGet(route, at = base) {
+  const r = await fetch(`${at}/api/v1${route}`);
   assert.ok(r.ok, `GET ${route}: ${r.status}`);
   return r.json();
 }
 
-// Any request, with an optional token; the status and the parsed answer, whatever they are.
-async function apiCall(method, route, { token, body } = {}) {
+// Any request, with an optional token, to this daemon or the one `at`; the status and the
+// parsed answer, whatever they are.
+async function apiCall(method, route, { token, body, at = base } = {}) {
   const headers = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const r = await fetch(`${base}/api/v1${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(`${at}/api/v1${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await r.text();
   return { status: r.status, data: text ? JSON.parse(text) : null };
 }
@@ -137,10 +157,10 @@ async function storedSession() {
 }
 
 // Waits until the daemon says a job is in `state` (for jobs the page did not submit).
-async function waitForJobState(id, states, timeoutMs = WAIT_MS) {
+async function waitForJobState(id, states, timeoutMs = WAIT_MS, at = base) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const job = await apiGet(`/jobs/${id}`);
+    const job = await apiGet(`/jobs/${id}`, at);
     if (states.includes(job.state)) return job;
     if (Date.now() > deadline) assert.fail(`job ${id} is ${job.state}, expected ${states.join(' or ')}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -205,21 +225,37 @@ async function noHorizontalOverflow() {
 }
 
 // Waits until GET /api/v1/workers lists the worker `name` and `ok(worker)` holds; returns it.
-async function waitForWorker(name, ok, timeoutMs = WAIT_MS) {
+async function waitForWorker(name, ok, timeoutMs = WAIT_MS, at = base) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const w = (await apiGet('/workers')).workers.find((x) => x.name === name);
+    const w = (await apiGet('/workers', at)).workers.find((x) => x.name === name);
     if (w && ok(w)) return w;
     if (Date.now() > deadline) assert.fail(`worker ${name}: the daemon lists ${JSON.stringify(w ?? 'nothing')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-// Signs the page in with `token` (as a pasted token would) and opens `route`.
-async function openSignedInAs(token, route) {
+// Signs the page in with `token` (as a pasted token would) and opens `route`, of this daemon or
+// the one `at` (whose origin has its own storage: the page goes there first).
+async function openSignedInAs(token, route, at = base) {
+  if (new URL(page.url()).origin !== new URL(at).origin) await page.goto(`${at}/`);
   await page.evaluate(([key, t]) => localStorage.setItem(key, JSON.stringify({ token: t })), [SESSION_KEY, token]);
-  await page.goto(`${base}/${route}`);
+  await page.goto(`${at}/${route}`);
   await page.reload();
+}
+
+// Waits until the job list shows exactly the jobs `ids`, in the daemon's order.
+async function waitForJobRows(ids, timeoutMs = WAIT_MS) {
+  const want = ids.map(String);
+  try {
+    await page.waitForFunction((w) => {
+      const shown = [...document.querySelectorAll('[data-testid="job-row"]')].map((r) => r.dataset.jobId);
+      return shown.length === w.length && shown.every((id, i) => id === w[i]);
+    }, want, { timeout: timeoutMs, polling: 50 });
+  } catch {
+    const shown = await page.locator('[data-testid="job-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.jobId));
+    assert.fail(`the job list shows jobs ${shown.join(', ') || 'none'}; expected ${want.join(', ')}`);
+  }
 }
 
 async function openTask(name) {
@@ -237,13 +273,7 @@ async function submitAndOpenJob() {
 
 // ------------------------------------------------------------------ setup and teardown
 before(async () => {
-  daemon = startProcess('potluckd', path.join(buildDir, 'bin', 'potluckd'), [
-    '--http', '127.0.0.1:0', '--workers', 'tcp://127.0.0.1:*', '--data-dir', path.join(tmp, 'var'),
-    '--web-dir', path.join(sourceDir, 'web'), '--heartbeat-ms', '200', '--local-session',
-  ]);
-  const m = await waitForOutput(daemon, /listening on (http:\/\/[\d.]+:\d+).*workers on (tcp:\/\/[^,\s]+)/);
-  [, base, workersEndpoint] = m;
-  adminToken = readFileSync(path.join(tmp, 'var', 'admin-token'), 'utf8').trim();
+  ({ entry: daemon, base, workersEndpoint, adminToken } = await startDaemon('potluckd', 'var', ['--local-session']));
 
   assert.ok(existsSync(chromiumPath), `${chromiumPath} is missing: run tests/browser/setup.sh`);
   context = await chromium.launchPersistentContext(path.join(tmp, 'chromium-profile'), {
@@ -259,8 +289,8 @@ before(async () => {
   // A token never goes to the console.
   page.on('console', (m) => { if (/plk_[0-9a-f]{8}/.test(m.text())) pageErrors.push(`a token in the console: ${m.text().slice(0, 40)}…`); });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
-  // The page may only talk to its own daemon: no CDN, no outside font.
-  await context.route((url) => !url.href.startsWith(base) && !url.href.startsWith('data:'), (route) => {
+  // The page may only talk to its own daemon (or the second one): no CDN, no outside font.
+  await context.route((url) => !daemonOrigins.has(url.origin) && url.protocol !== 'data:', (route) => {
     pageErrors.push(`request outside the daemon: ${route.request().url()}`);
     return route.abort();
   });
@@ -648,6 +678,7 @@ test('a pasted token signs in again and returns to the form, which submits', asy
   const id = await submitAndOpenJob();
   await waitForText('[data-testid="job-state"]', 'succeeded');
   assert.ok(id > 0);
+  signedUp.jobId = id;
 });
 
 test('with a token that lacks submit, the form shows the daemon\'s 403', async () => {
@@ -740,7 +771,7 @@ test('a worker that asks a price: the overview shows it, the quote prices a bid,
   await waitForText('[data-testid="job-state"]', 'succeeded');
   await page.locator('[data-testid="job-billing"][data-settled="true"]').waitFor();
   const { billing } = await apiGet(`/jobs/${id}`);
-  assert.deepEqual({ ...billing }, { units: 16, bid: 3 * MICRO, reserved: 48, settled: true, price: 2 * MICRO, charged: 32, fee: 0, refunded: 16, paid_to: donor });
+  assert.deepEqual({ ...billing }, { units: 16, replicas: 1, bid: 3 * MICRO, reserved: 48, settled: true, price: 2 * MICRO, charged: 32, fee: 0, refunded: 16, paid_to: donor });
   assert.equal((await textOf('[data-testid="billing-state"]')).trim(), 'settled');
   assert.equal((await textOf('[data-testid="billing-charged"]')).trim(), `${32 / MICRO} credits`);
   assert.equal((await textOf('[data-testid="billing-refunded"]')).trim(), `${16 / MICRO} credits`);
@@ -904,6 +935,43 @@ test('on a phone the donor page and the leaderboard fit the screen', async () =>
   }
 });
 
+test('the jobs list shows only mine, or only what my workers ran, and a reload keeps the filter', async () => {
+  await openSignedInAs(signedUp.secret, '#/jobs');
+  const whose = page.locator('[data-testid="jobs-whose"]');
+  await whose.waitFor();
+  await page.locator('[data-testid="job-list"]').waitFor();
+  const everyone = (await apiGet('/jobs?limit=50')).jobs.map((j) => j.id);
+  await waitForJobRows(everyone);
+  await whose.locator('[data-whose="mine"]').click();
+  await page.waitForURL(/#\/jobs\?whose=mine$/);
+  const mine = (await apiGet(`/jobs?account=${signedUp.name}&limit=50`)).jobs.map((j) => j.id);
+  assert.ok(mine.includes(signedUp.jobId), `the daemon lists the job ${signedUp.name} submitted: ${mine}`);
+  assert.ok(mine.length < everyone.length, 'others submitted jobs too');
+  await waitForJobRows(mine);
+  await page.reload();
+  await waitForJobRows(mine);
+  await waitForAttribute('[data-testid="jobs-whose"] a[aria-current="page"]', 'data-whose', 'mine');
+  // A state filter keeps it.
+  await page.locator('nav[aria-label="Filter by state"] a', { hasText: 'succeeded' }).click();
+  await page.waitForURL(/#\/jobs\?state=succeeded&whose=mine$/);
+  await waitForJobRows((await apiGet(`/jobs?account=${signedUp.name}&state=succeeded&limit=50`)).jobs.map((j) => j.id));
+  await screenshot('jobs-mine.png');
+
+  // The priced donor's worker ran one paid job; the donor submitted none.
+  await openSignedInAs(pricedDonor.secret, '#/jobs?whose=my-workers');
+  const ran = (await apiGet(`/jobs?paid_to=${pricedDonor.name}&limit=50`)).jobs.map((j) => j.id);
+  assert.deepEqual(ran, [pricedDonor.jobId]);
+  await waitForJobRows(ran);
+  await page.locator('[data-testid="jobs-whose"] [data-whose="mine"]').click();
+  await waitForText('[data-testid="jobs-empty"]', 'You have not submitted a job yet.');
+
+  // Signed out, there is nobody's "mine": no filter, and the page says to sign in.
+  await page.evaluate((key) => localStorage.setItem(key, JSON.stringify({ signed_out: true })), SESSION_KEY);
+  await page.reload();
+  await waitForText('[data-testid="jobs-signin"]', 'Sign in');
+  assert.equal(await whose.isVisible(), false, 'no filter of whose jobs when signed out');
+});
+
 test('the admin page: the books balance after paid jobs, and a grant from the page raises a balance', async () => {
   // The local operator's session has no admin scope, on purpose: the page says where the token is.
   await page.evaluate((key) => localStorage.removeItem(key), SESSION_KEY);
@@ -929,7 +997,15 @@ test('the admin page: the books balance after paid jobs, and a grant from the pa
   await waitForText('[data-testid="setting-starter_grant"]', `${await localeNumber(settings.starter_grant / MICRO)} credits`);
   assert.equal((await textOf('[data-testid="setting-signup"]')).trim(), settings.signup);
   const table = await textOf('[data-testid="market-settings"]');
-  for (const flag of ['--starter-grant', '--free-tier', '--fee-percent', '--signup']) assert.ok(table.includes(flag), `names ${flag}`);
+  for (const flag of ['--starter-grant', '--free-tier', '--fee-percent', '--signup', '--check-percent', '--trusted-after']) {
+    assert.ok(table.includes(flag), `names ${flag}`);
+  }
+  assert.equal((await textOf('[data-testid="setting-check_percent"]')).trim(), `${settings.check_percent} % of results`);
+  assert.equal((await textOf('[data-testid="setting-trusted_after"]')).trim(), `${settings.trusted_after} agreements in a row`);
+  // No donor's result was checked here (no trusted worker was connected while donors ran): nothing flagged.
+  const flagged = (await apiCall('GET', '/admin/flagged', { token: adminToken })).data;
+  assert.deepEqual(flagged, { workers: [], donors: [] });
+  await waitForText('[data-testid="flagged-empty"]', 'Nothing flagged: every checked result agreed');
 
   // Bad input: a negative amount is caught here; an unknown account gets the daemon's 404.
   const form = page.locator('[data-testid="grant-form"]');
@@ -973,6 +1049,103 @@ test('the admin page: the books balance after paid jobs, and a grant from the pa
     await screenshot('phone-admin.png');
   } finally {
     await page.setViewportSize({ width: 1366, height: 900 });
+  }
+});
+
+test('a lying donor\'s worker: the job page shows the check, the admin page flags the worker and the donor', async () => {
+  // A second daemon that checks every result of a donor, the operator's worker as the trusted
+  // reference (asking more than the user bids, so it only checks), and a donor's worker whose
+  // matmul adds 1 to every element.
+  const checks = await startDaemon('potluckd-checks', 'var-checks', ['--check-percent', '100']);
+  const at = checks.base;
+  const signUp = async (prefix) => {
+    const made = await apiCall('POST', '/accounts', { body: { name: `${prefix}-${Date.now().toString(36)}` }, at });
+    assert.equal(made.status, 201, JSON.stringify(made.data));
+    return { name: made.data.account.name, secret: made.data.token.secret };
+  };
+  const [liar, user] = [await signUp('liar'), await signUp('user')];
+  const workerArgs = ['--daemon', checks.workersEndpoint, '--gpus', 'none', '--slots', '1', '--grace-ms', '1000'];
+  const trustedWorker = startProcess('potluck-worker-trusted', path.join(buildDir, 'bin', 'potluck-worker'), [
+    ...workerArgs, '--plugins', pluginDir, '--name', TRUSTED_WORKER_NAME, '--token-file', checks.tokenFile, '--price', 'cpu=5']);
+  const liarWorker = startProcess('potluck-worker-liar', path.join(buildDir, 'bin', 'potluck-worker'), [
+    ...workerArgs, '--plugins', liarPluginDir, '--name', LIAR_WORKER_NAME, '--token', liar.secret, '--price', 'cpu=2']);
+  try {
+    await Promise.all([waitForWorker(TRUSTED_WORKER_NAME, () => true, START_MS, at), waitForWorker(LIAR_WORKER_NAME, () => true, START_MS, at)]);
+    // The trusted worker's one slot is busy, so the check waits where the page can see it.
+    const asOperator = { token: checks.adminToken, at };
+    const sleeper = (await apiCall('POST', '/jobs', { ...asOperator, body: { task: 'test.sleep', params: { ms: 60000 } } })).data;
+    await waitForJobState(sleeper.id, ['running'], WAIT_MS, at);
+    const submitted = await apiCall('POST', '/jobs', { token: user.secret, at, body: {
+      task: 'linalg.matmul', inputs: { a: { dtype: 'f32', data: [[1, 2], [3, 4]] }, b: { dtype: 'f32', data: [[5, 6], [7, 8]] } }, bid: 3 * MICRO,
+    } });
+    assert.equal(submitted.status, 202, JSON.stringify(submitted.data));
+    const { id } = submitted.data;
+
+    await openSignedInAs(user.secret, `#/jobs/${id}`, at);
+    await waitForText('[data-testid="job-message"]', `Checking the result of worker ${LIAR_WORKER_NAME}.`);
+    assert.equal((await textOf('[data-testid="job-state"]')).trim(), 'running');
+    assert.equal((await apiGet(`/jobs/${id}`, at)).message, `checking the result of worker '${LIAR_WORKER_NAME}' on a trusted worker`);
+    await screenshot('job-checking.png');
+    assert.equal((await apiCall('POST', `/jobs/${sleeper.id}/cancel`, asOperator)).status, 200);
+
+    // The results disagreed: the trusted worker's product stands and the operator is paid.
+    await waitForText('[data-testid="job-state"]', 'succeeded');
+    await page.locator('[data-testid="output-c"] td').first().waitFor();
+    const cells = await page.locator('[data-testid="output-c"] td').allInnerTexts();
+    assert.deepEqual(cells.map((c) => c.trim()), ['19', '22', '43', '50'], 'not the liar\'s 20, 23, 44, 51');
+    const operator = (await apiCall('GET', '/account', asOperator)).data.account.name;
+    await waitForText('[data-testid="billing-paid-to"]', operator);
+
+    // The overview's cards: the liar's failed check; the trusted worker is never checked.
+    await page.goto(`${at}/#/`);
+    const liarCard = page.locator('[data-testid="worker"]', { hasText: LIAR_WORKER_NAME });
+    await waitForText('[data-testid="worker-checks"]', '0 passed, 1 failed');
+    assert.equal((await liarCard.locator('[data-testid="worker-checks"]').innerText()).trim(), '0 passed, 1 failed');
+    assert.equal(await page.locator('[data-testid="worker"]', { hasText: TRUSTED_WORKER_NAME }).locator('[data-testid="worker-checks"]').count(), 0);
+
+    // The admin page. The check is journaled after the job ends: wait for the daemon to list it.
+    const deadline = Date.now() + WAIT_MS;
+    let flagged;
+    while (!(flagged = (await apiCall('GET', '/admin/flagged', asOperator)).data).donors.length) {
+      assert.ok(Date.now() < deadline, `the daemon flags nobody: ${JSON.stringify(flagged)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const [flag] = flagged.workers[0].flags;
+    assert.equal(flag, 'its results disagreed with a trusted worker\'s 1 time');
+    await openSignedInAs(checks.adminToken, '#/admin', at);
+    const row = page.locator(`[data-testid="flagged-worker"][data-worker-name="${LIAR_WORKER_NAME}"]`);
+    await row.waitFor();
+    assert.equal(await page.locator('[data-testid="flagged-worker"]').count(), 1, 'only the liar\'s worker');
+    assert.equal((await row.locator('[data-testid="flagged-owner"]').innerText()).trim(), liar.name);
+    assert.deepEqual((await row.locator('[data-testid="flagged-flags"] li').allInnerTexts()).map((t) => t.trim()), [flag]);
+    assert.equal((await row.locator('[data-testid="flagged-checks"]').innerText()).trim(), '0 passed · 1 failed');
+    assert.equal((await row.locator('[data-testid="flagged-jobs"]').innerText()).trim(), '1 done · 0 failed');
+    const donor = page.locator(`[data-testid="flagged-donor"][data-account="${liar.name}"]`);
+    await donor.waitFor();
+    for (const [field, want] of [['checked', '1'], ['agreed', '0'], ['disagreed', '1'], ['streak', '0']]) {
+      assert.equal((await donor.locator(`[data-testid="donor-${field}"]`).innerText()).trim(), want, field);
+    }
+    assert.match(await donor.locator('[data-testid="donor-last"]').innerText(), /ago|now/);
+    assert.equal(await page.locator('[data-testid="flagged-empty"]').count(), 0);
+    await waitForText('[data-testid="setting-check_percent"]', '100 % of results');
+    await screenshot('admin-flagged.png');
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      const o = await noHorizontalOverflow();
+      assert.ok(o.scrollWidth <= o.clientWidth && o.wide.length === 0,
+        `#/admin overflows a 390 px screen: scrollWidth ${o.scrollWidth} > ${o.clientWidth}; widest: ${o.wide.join(', ')}`);
+      await screenshot('phone-admin-flagged.png');
+    } finally {
+      await page.setViewportSize({ width: 1366, height: 900 });
+    }
+
+    // Once the liar's worker leaves, the page reads the flags again: its donor stays listed.
+    await stopProcess(liarWorker);
+    await waitForText('[data-testid="flagged"]', 'No connected worker is flagged.');
+    await donor.waitFor();
+  } finally {
+    await Promise.all([liarWorker, trustedWorker].map((e) => stopProcess(e)));
+    await stopProcess(checks.entry);
   }
 });
 
