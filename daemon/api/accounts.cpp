@@ -181,8 +181,15 @@ void add_account_routes(http::router& router, daemon_app& app) {
   router.add("GET", "/api/v1/account", [&app](http::request& req, http::responder res) {
     auto who = authenticate(app, req, res, 0);
     if (!who) return;
+    json::array orgs;
+    for (const auto& m : app.accounts().orgs_of(who->account.id)) {
+      auto o = account_json(m.account);
+      o["role"] = to_string(m.role);
+      orgs.push_back(std::move(o));
+    }
     res.send(http::json(200, json::serialize(json::object{{"account", account_json(who->account)},
-                                                          {"token", token_json(who->token)}})));
+                                                          {"token", token_json(who->token)},
+                                                          {"orgs", std::move(orgs)}})));
   });
 
   router.add("GET", "/api/v1/account/ledger", [&app](http::request& req, http::responder res) {
@@ -352,6 +359,140 @@ void add_account_routes(http::router& router, daemon_app& app) {
         spdlog::info("accounts: {} granted {} micro-credits to '{}'", by, amount, name);
         res->send(http::json(201, json::serialize(json::object{
                                      {"entry", entry_json(entry, account->id, app.accounts(), names)}})));
+      } catch (const std::exception& e) {
+        res->send(store_error(e));
+      }
+    });
+  });
+
+  // ---- organisations: members share the wallet (jobs billed with "bill_to") --------------
+
+  // The organisation `name` if the caller may act for it (a member, or owner when
+  // `owner_only`; the operator may always), else nothing after answering 403/404.
+  auto org_for = [&app](const market::caller& who, const std::string& name, bool owner_only,
+                        http::responder& res) -> std::optional<account_record> {
+    auto org = app.accounts().find_account(name);
+    if (!org || org->kind != account_kind::org) {
+      res.send(http::json_error(404, "unknown_org", "no organisation named '" + name + "'"));
+      return std::nullopt;
+    }
+    if (who.token.scopes & token_scope::admin) return org;
+    for (const auto& m : app.accounts().members(org->id)) {
+      if (m.account.id != who.account.id) continue;
+      if (!owner_only || m.role == org_role::owner) return org;
+      res.send(http::json_error(403, "not_an_owner", "only an owner of '" + name + "' can do that"));
+      return std::nullopt;
+    }
+    res.send(http::json_error(403, "not_a_member", "you are not a member of '" + name + "'"));
+    return std::nullopt;
+  };
+
+  auto org_json = [&app](const account_record& org) {
+    json::array members;
+    for (const auto& m : app.accounts().members(org.id))
+      members.push_back(json::object{{"account", m.account.name}, {"role", to_string(m.role)}});
+    auto o = account_json(org);
+    o["members"] = std::move(members);
+    return o;
+  };
+
+  // A new organisation, its creator its first owner. It starts with no credits: members
+  // fund it with transfers.
+  router.add("POST", "/api/v1/orgs", [&app, org_json](http::request& req, http::responder res) {
+    auto who = authenticate(app, req, res, token_scope::submit);
+    if (!who) return;
+    auto body = object_body(req, res);
+    if (!body) return;
+    auto name = string_field(*body, "name");
+    if (auto problem = account_name_problem(name); !problem.empty()) {
+      res.send(http::json_error(400, "bad_name", problem));
+      return;
+    }
+    const auto creator = who->account;
+    if (creator.kind != account_kind::user) {
+      res.send(http::json_error(403, "not_a_user", "only users create organisations"));
+      return;
+    }
+    app.work().post([&app, org_json, name = std::move(name), creator, res = std::make_shared<http::responder>(std::move(res))] {
+      try {
+        auto org = app.accounts().create_account(name, account_kind::org, 0, now_ms());
+        app.accounts().add_member(org.id, creator.id, org_role::owner);
+        spdlog::info("accounts: '{}' created organisation '{}'", creator.name, org.name);
+        res->send(http::json(201, json::serialize(json::object{{"org", org_json(org)}})));
+      } catch (const std::exception& e) {
+        res->send(store_error(e));
+      }
+    });
+  });
+
+  router.add("GET", "/api/v1/orgs/{name}", [&app, org_for, org_json](http::request& req, http::responder res) {
+    auto who = authenticate(app, req, res, token_scope::read);
+    if (!who) return;
+    auto org = org_for(*who, req.path_params["name"], false, res);
+    if (!org) return;
+    res.send(http::json(200, json::serialize(json::object{{"org", org_json(*org)}})));
+  });
+
+  // Adds a user to the organisation, or changes their role (owners only).
+  router.add("POST", "/api/v1/orgs/{name}/members", [&app, org_for, org_json](http::request& req, http::responder res) {
+    auto who = authenticate(app, req, res, token_scope::submit);
+    if (!who) return;
+    auto org = org_for(*who, req.path_params["name"], true, res);
+    if (!org) return;
+    auto body = object_body(req, res);
+    if (!body) return;
+    const auto member_name = string_field(*body, "account");
+    const auto role_name = body->contains("role") ? string_field(*body, "role") : std::string("member");
+    const auto role = parse_org_role(role_name);
+    if (!role) {
+      res.send(http::json_error(400, "bad_member", "\"role\" is \"member\" or \"owner\""));
+      return;
+    }
+    auto member = app.accounts().find_account(member_name);
+    if (!member) {
+      res.send(http::json_error(404, "unknown_account", "no account named '" + member_name + "'"));
+      return;
+    }
+    app.work().post([&app, org_json, org = *org, member = *member, role = *role,
+                     res = std::make_shared<http::responder>(std::move(res))] {
+      try {
+        app.accounts().add_member(org.id, member.id, role);
+        res->send(http::json(200, json::serialize(json::object{{"org", org_json(org)}})));
+      } catch (const std::exception& e) {
+        res->send(store_error(e));
+      }
+    });
+  });
+
+  // Credits from the caller to another user or an organisation: how members fund their
+  // organisation's wallet.
+  router.add("POST", "/api/v1/account/transfers", [&app](http::request& req, http::responder res) {
+    auto who = authenticate(app, req, res, token_scope::submit);
+    if (!who) return;
+    auto body = object_body(req, res);
+    if (!body) return;
+    const auto to_name = string_field(*body, "to");
+    const auto* amount = body->if_contains("amount");
+    if (!amount || !amount->is_int64() || amount->as_int64() <= 0 || amount->as_int64() > max_grant) {
+      res.send(http::json_error(400, "bad_amount", "\"amount\" is an integer of micro-credits from 1 to " +
+                                                       std::to_string(max_grant) + " (1 credit = 1,000,000)"));
+      return;
+    }
+    const auto memo = string_field(*body, "memo");
+    if (memo.size() > max_memo_bytes) {
+      res.send(http::json_error(400, "bad_movement", "a memo takes at most " + std::to_string(max_memo_bytes) + " bytes"));
+      return;
+    }
+    auto to = app.accounts().find_account(to_name);
+    if (!to || to->kind == account_kind::system) {
+      res.send(http::json_error(404, "unknown_account", "no user or organisation named '" + to_name + "'"));
+      return;
+    }
+    const movement m{who->account.id, to->id, amount->as_int64(), ledger_kind::transfer, 0, memo};
+    app.work().post([&app, m, to = *to, res = std::make_shared<http::responder>(std::move(res))] {
+      try {
+        const auto ids = app.accounts().move({m}, now_ms());
+        res->send(http::json(200, json::serialize(json::object{{"entry", ids.front()}, {"to", to.name}, {"amount", m.amount}})));
       } catch (const std::exception& e) {
         res->send(store_error(e));
       }

@@ -442,10 +442,32 @@ void answer_when_done(daemon_app& app, std::shared_ptr<http::responder> res, std
   });
 }
 
+// Whether `who` may act for the account `account_id`: its own, an organisation it belongs
+// to, or any for the operator.
+bool acts_for(daemon_app& app, const market::caller& who, std::int64_t account_id) {
+  if (account_id == who.account.id || (who.token.scopes & token_scope::admin)) return true;
+  for (const auto& m : app.accounts().orgs_of(who.account.id))
+    if (m.account.id == account_id) return true;
+  return false;
+}
+
 // Validates and journals one or many jobs; answers after the commit.
 void submit(daemon_app& app, http::request& req, http::responder res, bool batch) {
-  const auto who = authenticate(app, req, res, token_scope::submit);
+  auto who = authenticate(app, req, res, token_scope::submit);
   if (!who) return;
+  // "X-Potluck-Bill-To: ORG": an organisation the caller belongs to pays (and owns the jobs).
+  if (const auto* bill_to = req.header("x-potluck-bill-to"); bill_to && !bill_to->empty()) {
+    auto payer = app.accounts().find_account(*bill_to);
+    if (!payer || payer->kind != account_kind::org) {
+      res.send(http::json_error(404, "unknown_org", "X-Potluck-Bill-To: no organisation named '" + *bill_to + "'"));
+      return;
+    }
+    if (!acts_for(app, *who, payer->id)) {
+      res.send(http::json_error(403, "not_a_member", "X-Potluck-Bill-To: you are not a member of '" + *bill_to + "'"));
+      return;
+    }
+    who->account = *payer;
+  }
   // ?wait=true (single jobs): answer with the result when the job ends, up to wait_ms.
   std::optional<std::chrono::milliseconds> wait;
   if (auto* w = req.query_param("wait"); w && !batch && (*w == "true" || *w == "1")) {
@@ -714,7 +736,7 @@ void add_job_routes(http::router& router, daemon_app& app) {
     if (!who) return;
     job_record rec;
     if (!lookup(app, req, res, rec)) return;
-    if (rec.account_id != who->account.id && !(who->token.scopes & token_scope::admin)) {
+    if (!acts_for(app, *who, rec.account_id)) {
       res.send(http::json_error(403, "not_your_job", "job " + std::to_string(rec.id) +
                                                          " belongs to another account; only its owner or the operator can cancel it"));
       return;

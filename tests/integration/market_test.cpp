@@ -711,3 +711,59 @@ BOOST_AUTO_TEST_CASE(replicas_run_on_distinct_donors_each_paid_and_a_minority_re
   }
   require_books_balance(d);
 }
+
+BOOST_AUTO_TEST_CASE(an_organisations_members_fund_its_wallet_and_bill_jobs_to_it) {
+  daemon_process d({"--starter-grant", "10"});
+  const auto ursula = sign_up(d, "ursula");
+  const auto victor = sign_up(d, "victor");
+  const auto wendy = sign_up(d, "wendy");
+  auto worker = donor_worker(d, "wendy-box", wendy, {"--price", "cpu=2"}, 1);
+
+  auto created = http_as(ursula.token, d.http_port(), "POST", "/api/v1/orgs", R"({"name":"ml-lab"})");
+  BOOST_TEST_REQUIRE(created.status == 201, created.body);
+  BOOST_TEST(created.json().at("org").at("balance").as_int64() == 0);
+  BOOST_TEST(created.json().at("org").at("members").as_array()[0].at("role").as_string() == "owner");
+  BOOST_TEST(http_as(ursula.token, d.http_port(), "POST", "/api/v1/orgs", R"({"name":"ml-lab"})").status == 409);
+  BOOST_TEST(http_as(ursula.token, d.http_port(), "POST", "/api/v1/orgs", R"({"name":"Bad Name"})").status == 400);
+
+  // Only an owner adds members; a member funds the wallet with a transfer.
+  BOOST_TEST(http_as(victor.token, d.http_port(), "POST", "/api/v1/orgs/ml-lab/members", R"({"account":"victor"})").status ==
+             403);
+  auto added = http_as(ursula.token, d.http_port(), "POST", "/api/v1/orgs/ml-lab/members", R"({"account":"victor"})");
+  BOOST_TEST_REQUIRE(added.status == 200, added.body);
+  BOOST_TEST(added.json().at("org").at("members").as_array().size() == 2u);
+  auto me = http_as(victor.token, d.http_port(), "GET", "/api/v1/account").json();
+  BOOST_TEST(me.at("orgs").as_array()[0].at("name").as_string() == "ml-lab");
+  auto sent = http_as(ursula.token, d.http_port(), "POST", "/api/v1/account/transfers",
+                      R"({"to":"ml-lab","amount":1000,"memo":"for the lab"})");
+  BOOST_TEST_REQUIRE(sent.status == 200, sent.body);
+  BOOST_TEST(balance(d, ursula.token) == 10 * micro - 1000);
+  for (const char* bad : {R"({"to":"ml-lab","amount":0})", R"({"to":"ml-lab","amount":-5})", R"({"to":"ml-lab","amount":1.5})",
+                          R"({"to":"escrow","amount":5})", R"({"to":"nobody","amount":5})"})
+    BOOST_TEST(http_as(ursula.token, d.http_port(), "POST", "/api/v1/account/transfers", bad).status >= 400, bad);
+  auto too_much = http_as(ursula.token, d.http_port(), "POST", "/api/v1/account/transfers",
+                          R"({"to":"ml-lab","amount":100000000000})");
+  BOOST_TEST(too_much.status == 402, too_much.body);
+
+  // Victor bills a job to the lab: the lab's wallet pays, and victor can cancel its jobs.
+  auto as_lab = [&](const std::string& token, const std::string& method, const std::string& target, const std::string& body) {
+    return http(d.http_port(), method, target, body, "application/json",
+                {{"Authorization", "Bearer " + token}, {"X-Potluck-Bill-To", "ml-lab"}});
+  };
+  auto submitted = as_lab(victor.token, "POST", "/api/v1/jobs", R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":3000000})");
+  BOOST_TEST_REQUIRE(submitted.status == 202, submitted.body);
+  const auto job = wait_for_job(d, submitted.json().at("id").as_int64());
+  BOOST_TEST(job.at("state").as_string() == "succeeded");
+  BOOST_TEST(billing_of(job).at("charged").as_int64() == 48);
+  auto lab = http_as(victor.token, d.http_port(), "GET", "/api/v1/orgs/ml-lab").json();
+  BOOST_TEST(lab.at("org").at("balance").as_int64() == 1000 - 48);
+  BOOST_TEST(balance(d, victor.token) == 10 * micro);
+  // The lab cannot spend more than it holds.
+  auto broke = as_lab(victor.token, "POST", "/api/v1/jobs", R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"max_price":5000})");
+  BOOST_TEST(broke.status == 402, broke.body);
+  // Outsiders can neither bill the lab nor read it.
+  BOOST_TEST(as_lab(wendy.token, "POST", "/api/v1/jobs", R"({"task":"linalg.matmul",)" + matmul_inputs + "}").status == 403);
+  BOOST_TEST(http_as(wendy.token, d.http_port(), "GET", "/api/v1/orgs/ml-lab").status == 403);
+  BOOST_TEST(http_as(wendy.token, d.http_port(), "GET", "/api/v1/orgs/no-such-org").status == 404);
+  require_books_balance(d);
+}
