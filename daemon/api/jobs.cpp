@@ -15,6 +15,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -293,9 +294,16 @@ tensor_encoding encoding_of(const http::request& req) {
 
 void append_string(std::string& out, std::string_view s) { out += json::serialize(json::string(s)); }
 
+// What a job's JSON says of its settlement beyond its row: who was paid, by name, and every
+// movement out of escrow for it (charges to each donor, the fee, the refund).
+struct billing_detail {
+  std::string paid_to;   // the first donor paid; "" when none
+  std::string payments;  // a JSON array; "" to leave it out
+};
+
 // The job's JSON. `live` overlays what the broker knows of a job that is not terminal yet.
 std::string job_json(const job_record& rec, const std::optional<live_job>& live, bool with_io,
-                     tensor_encoding encoding, const std::string& paid_to = {}) {
+                     tensor_encoding encoding, const billing_detail& detail = {}) {
   auto state = rec.state;
   double progress = state == job_state::succeeded ? 1.0 : 0.0;
   std::string message, worker = rec.worker;
@@ -338,8 +346,9 @@ std::string job_json(const job_record& rec, const std::optional<live_job>& live,
     out += ",\"price\":" + std::to_string(rec.price) + ",\"charged\":" + std::to_string(rec.charged) +
            ",\"fee\":" + std::to_string(rec.fee) + ",\"refunded\":" + std::to_string(rec.reserved - rec.charged) +
            ",\"paid_to\":";
-    if (rec.payee_id && rec.charged > 0 && !paid_to.empty()) append_string(out, paid_to);
+    if (rec.payee_id && rec.charged > 0 && !detail.paid_to.empty()) append_string(out, detail.paid_to);
     else out += "null";
+    if (!detail.payments.empty()) out += ",\"payments\":" + detail.payments;
   }
   out += "}";
   auto stamp = [&](const char* key, std::int64_t ms) {
@@ -405,11 +414,27 @@ std::string job_json(const job_record& rec, const std::optional<live_job>& live,
   return out;
 }
 
-// The name of the donor a finished job paid, for its JSON; "" when it paid nobody.
-std::string paid_to_of(daemon_app& app, const job_record& rec) {
-  if (rec.payee_id == 0 || rec.charged <= 0) return {};
-  auto payee = app.accounts().get_account(rec.payee_id);
-  return payee ? payee->name : std::string();
+// The settlement of a finished job, for its JSON (one indexed read of the ledger).
+billing_detail paid_to_of(daemon_app& app, const job_record& rec) {
+  billing_detail detail;
+  if (!is_terminal(rec.state) || rec.reserved <= 0) return detail;
+  std::map<std::int64_t, std::string> names;
+  auto name_of = [&](std::int64_t id) -> const std::string& {
+    auto it = names.find(id);
+    if (it == names.end()) {
+      auto a = app.accounts().get_account(id);
+      it = names.emplace(id, a ? a->name : "#" + std::to_string(id)).first;
+    }
+    return it->second;
+  };
+  if (rec.payee_id != 0 && rec.charged > 0) detail.paid_to = name_of(rec.payee_id);
+  json::array payments;
+  for (const auto& e : app.accounts().job_entries(rec.id)) {
+    if (e.debit_account != escrow_account_id) continue;
+    payments.push_back(json::object{{"kind", e.kind}, {"to", name_of(e.credit_account)}, {"amount", e.amount}});
+  }
+  detail.payments = json::serialize(payments);
+  return detail;
 }
 
 // Answers a submit that asked to wait: with the finished job (200) as soon as it is terminal,

@@ -222,6 +222,9 @@ class account_store {
   // limit is clamped to 1..1000.
   virtual std::vector<ledger_entry> history(std::int64_t account_id, int limit,
                                             std::int64_t before_id) = 0;
+  // The ledger rows that name this job (its reservation when it was journaled alone, its
+  // charges, fee and refund), oldest first.
+  virtual std::vector<ledger_entry> job_entries(std::int64_t job_id) = 0;
   // Recomputes every balance from the ledger, in one consistent read, and compares.
   virtual audit_report audit() = 0;
 

@@ -537,6 +537,7 @@ account_reads::account_reads(sqlite3* db, const std::filesystem::path& file)
   distrusted_ = prepare(db, file,
                         "SELECT " + trust + " FROM donor_trust WHERE disagreed > 0 "
                         "ORDER BY last_disagreement_ms DESC LIMIT 200");
+  job_entries_ = prepare(db, file, "SELECT " + entries + " FROM ledger WHERE job_id = ?1 ORDER BY id LIMIT 100");
   // Two index range scans, each stopping after `limit` rows, rather than an OR that would
   // walk the whole ledger backwards. An account is never on both sides of one row.
   history_ = prepare(db, file,
@@ -738,6 +739,17 @@ std::vector<ledger_entry> account_reads::history(std::int64_t account_id, int li
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) entries.push_back(read_entry(stmt));
   if (rc != SQLITE_DONE) failed("history");
+  return entries;
+}
+
+std::vector<ledger_entry> account_reads::job_entries(std::int64_t job_id) {
+  sqlite3_stmt* stmt = job_entries_.get();
+  reset_on_exit reset(stmt);
+  sqlite3_bind_int64(stmt, 1, job_id);
+  std::vector<ledger_entry> entries;
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) entries.push_back(read_entry(stmt));
+  if (rc != SQLITE_DONE) failed("job_entries");
   return entries;
 }
 

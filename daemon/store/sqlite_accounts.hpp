@@ -89,6 +89,7 @@ class account_reads {
   std::optional<token_match> find_token(std::string_view token_hash);
   std::vector<token_record> list_tokens(std::int64_t account_id);
   std::vector<ledger_entry> history(std::int64_t account_id, int limit, std::int64_t before_id);
+  std::vector<ledger_entry> job_entries(std::int64_t job_id);
   audit_report audit();
   std::optional<worker_settings> find_worker_settings(std::int64_t owner_id, std::string_view name);
   std::vector<worker_settings_record> list_worker_settings(std::int64_t owner_id);
@@ -102,7 +103,7 @@ class account_reads {
   sqlite3* db_;
   const std::filesystem::path file_;
   statement by_name_, by_id_, members_, orgs_of_, find_token_, list_tokens_, history_;
-  statement find_settings_, list_settings_, find_trust_, distrusted_;
+  statement find_settings_, list_settings_, find_trust_, distrusted_, job_entries_;
   statement begin_, end_, audit_accounts_, audit_entries_, audit_jobs_, audit_settlements_;
 };
 

@@ -521,6 +521,11 @@ class sqlite_job_store final : public job_store, public account_store {
     return reader.accounts().history(account_id, limit, before_id);
   }
 
+  std::vector<ledger_entry> job_entries(std::int64_t job_id) override {
+    reader_lease reader(*this);
+    return reader.accounts().job_entries(job_id);
+  }
+
   audit_report audit() override {
     reader_lease reader(*this);
     return reader.accounts().audit();

@@ -678,6 +678,15 @@ BOOST_AUTO_TEST_CASE(replicas_run_on_distinct_donors_each_paid_and_a_minority_re
   BOOST_TEST(billing_of(job).at("reserved").as_int64() == 144);
   BOOST_TEST(billing_of(job).at("charged").as_int64() == 96);
   BOOST_TEST(billing_of(job).at("refunded").as_int64() == 48);
+  // Every movement out of escrow for it: a charge to each donor and the refund.
+  std::map<std::string, std::int64_t> paid;
+  const auto bill = billing_of(job);
+  for (const auto& p : bill.at("payments").as_array())
+    paid[std::string(p.at("kind").as_string()) + " " + std::string(p.at("to").as_string())] += p.at("amount").as_int64();
+  BOOST_TEST(paid.size() == 3u, json::serialize(billing_of(job)));
+  BOOST_TEST(paid["charge quinn"] == 48);
+  BOOST_TEST(paid["charge rita"] == 48);
+  BOOST_TEST(paid["refund tess"] == 48);
   BOOST_TEST(balance(d, quinn.token) == 10 * micro + 48);
   BOOST_TEST(balance(d, rita.token) == 10 * micro + 48);
   BOOST_TEST(balance(d, user.token) == 10 * micro - 96);
