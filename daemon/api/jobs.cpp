@@ -177,27 +177,28 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
     if (parsed.size() > 1024) parsed.clear();
     auto it = parsed.find(chosen->decl.cost);
     if (it == parsed.end()) it = parsed.emplace(chosen->decl.cost, protocol::cost_expr::parse(chosen->decl.cost)).first;
-    units = std::max<std::int64_t>(0, it->second.evaluate(check.dims));
+    // At least one unit: a job of empty tensors still takes a slot, and a priced job must cost
+    // something (else it would outbid everyone for nothing).
+    units = std::max<std::int64_t>(1, it->second.evaluate(check.dims));
   } catch (const std::exception& e) {
     return reject(422, "invalid_input", "task '" + task_name + "': its cost cannot be worked out for these inputs: " + e.what());
   }
   auto& rec = out.record;
   rec.units = units;
   rec.replicas = replicas;
-  // Every replica is paid: a bid reserves each one's cost, a maximum is for all of them.
-  std::int64_t all_units = 0;
-  if (__builtin_mul_overflow(units, static_cast<std::int64_t>(replicas), &all_units))
-    return reject(422, "invalid_input", "task '" + task_name + "': too many work units");
+  // Every replica is paid its own cost, rounded up: a bid reserves that many of them, and a
+  // maximum total is split evenly between them.
   if (max_price) {
     rec.reserved = *max_price;
-    rec.bid = protocol::price_within(all_units, *max_price);
+    rec.bid = protocol::price_within(units, *max_price / replicas);
     if (*max_price > 0 && rec.bid == 0)
       return reject(422, "invalid_price", "\"max_price\" " + std::to_string(*max_price) + " micro-credits does not cover " +
                                               std::to_string(units) + " work units at the smallest price (1 micro-credit per million)");
   } else if (bid) {
     rec.bid = *bid;
-    auto cost = protocol::cost_at(all_units, *bid);
-    if (!cost)
+    auto cost = protocol::cost_at(units, *bid);
+    if (cost && __builtin_mul_overflow(*cost, static_cast<std::int64_t>(replicas), &*cost)) cost.reset();
+    if (!cost || *cost > protocol::max_job_cost)
       return reject(422, "invalid_price", "at a bid of " + std::to_string(*bid) + " micro-credits per million work units, " +
                                               std::to_string(units) + " units would cost more than the most a job may (" +
                                               protocol::credits_string(protocol::max_job_cost) + " credits)");
@@ -247,10 +248,10 @@ bool price_jobs(daemon_app& app, std::vector<submission>& subs, std::int64_t acc
       const auto key = rec.task + '|' + rec.backend;
       auto rate = going_rate.find(key);
       if (rate == going_rate.end()) {
-        rate = going_rate.emplace(key, market_bid(app, app.jobs().market(rec.task, rec.backend, 0))).first;
+        rate = going_rate.emplace(key, market_bid(app, app.jobs().market(rec.task, rec.backend, -1))).first;
       }
       rec.bid = rate->second;
-      rec.reserved = protocol::cost_at(rec.units * rec.replicas, rec.bid).value_or(protocol::max_job_cost);
+      rec.reserved = protocol::cost_at(rec.units, rec.bid).value_or(protocol::max_job_cost / rec.replicas) * rec.replicas;
     }
     if (rec.bid == 0 && !app.options().free_tier) {
       why = {402, "free_tier_off", std::string(batch ? "job " + std::to_string(i) + ": " : "") +

@@ -213,7 +213,7 @@ struct broker::impl {
   // What each (owner, worker name) did across its registrations: a worker that drops jobs or
   // runs them implausibly fast keeps its record when it reconnects.
   struct track_record {
-    std::uint64_t done = 0, lost = 0, too_fast = 0;
+    std::uint64_t done = 0, failed = 0, lost = 0, too_fast = 0;
   };
   std::map<std::pair<std::int64_t, std::string>, track_record> records;
   std::unordered_map<std::string, std::uint64_t> run_samples;  // by queue_key(task, backend)
@@ -437,10 +437,11 @@ struct broker::impl {
         pull_jobs_for(w);
         return;
       }
-      // A failure the plugin puts on the input is the user's: the donor's work is paid.
-      // Anything else (a plugin or device fault) is refunded.
-      const auto settle = code == "invalid_input" ? pay_for(w, entry) : settlement{};
-      finish(id, job_state::failed, {}, std::move(code), std::move(message), settle);
+      // A failed job costs nothing: a donor is paid for results only. (Paying for failures
+      // the plugin puts on the input would pay a worker that answers every job that way.)
+      record_of(w).failed++;
+      refresh_flags(w);
+      finish(id, job_state::failed, {}, std::move(code), std::move(message));
     } else {
       // CANCELLED without a cancel request: the worker stopped it on its own (losing us).
       spdlog::info("job {} worker {}: stopped by the worker; queued again", id, w.info.name);
@@ -683,10 +684,12 @@ struct broker::impl {
       publish_worker_event(*w, "settings");
       pull_jobs_for(*w);
     }
+    release_stranded_checks();
   }
 
   // Workers whose hours just began take jobs again; those whose hours ended get no new ones.
   void check_hours() {
+    bool closed = false;
     for (auto& [_, w] : workers_by_identity) {
       const bool open = open_now(*w);
       if (open == w->info.taking_jobs) continue;
@@ -695,7 +698,9 @@ struct broker::impl {
                    open ? "its hours began; it takes jobs again" : "its hours ended; it gets no new jobs");
       publish_worker_event(*w, "settings");
       if (open) pull_jobs_for(*w);
+      else closed = true;
     }
+    if (closed) release_stranded_checks();
   }
 
   void disconnect_workers_of(std::int64_t token_id) {
@@ -744,6 +749,7 @@ struct broker::impl {
     const auto identity = w.identity;
     workers_by_identity.erase(identity);
     rebuild_catalog();
+    release_stranded_checks();
     // The requeued jobs may fit other workers.
     for (auto& [_, other] : workers_by_identity) pull_jobs_for(*other);
   }
@@ -902,6 +908,9 @@ struct broker::impl {
   // it for the operator, whatever the bid), anything else to a worker whose price it covers.
   bool may_run(const worker& w, const std::string& backend, const job_entry& entry) const {
     if (entry.check) return trusted(w);
+    // Replicas check one another only if their donors are distinct people: an anonymous
+    // worker, which anyone can start many of, takes none.
+    if (entry.job.replicas > 1 && w.owner_id == 0) return false;
     if (!entry.replica_donors.empty() && entry.replica_donors.count(donor_key(w))) return false;
     return covers(w, backend, entry.job);
   }
@@ -1085,6 +1094,8 @@ struct broker::impl {
                       " times before");
     if (r.lost >= 3 && r.lost * 5 >= r.done + r.lost)
       flags.push_back("dropped " + std::to_string(r.lost) + " of " + std::to_string(r.done + r.lost) + " jobs");
+    if (r.failed >= 5 && r.failed * 2 >= r.done + r.failed)
+      flags.push_back("failed " + std::to_string(r.failed) + " of " + std::to_string(r.done + r.failed) + " jobs");
     if (r.too_fast >= 5)
       flags.push_back("ran " + std::to_string(r.too_fast) + " jobs in under a tenth of the usual time");
     w.info.flags = std::move(flags);
@@ -1102,17 +1113,44 @@ struct broker::impl {
   bool should_check(const worker& w, const job_entry& entry) {
     if (options.check_rate <= 0 || options.trusted_owner_id == 0 || w.owner_id == 0 || trusted(w)) return false;
     if (entry.job.replicas > 1) return false;  // its replicas check one another
-    bool reference = false;
-    for (const auto& [_, other] : workers_by_identity) {
-      if (!trusted(*other) || other->draining) continue;
-      for (const char* b : {"cpu", "cuda"})
-        if ((entry.job.backend.empty() || entry.job.backend == b) && other->offers.count({entry.job.task, b})) reference = true;
-    }
-    if (!reference) return false;
+    if (!can_check(entry.job)) return false;
     const auto t = trust.find(w.owner_id);
     const auto streak = t == trust.end() ? 0 : t->second.streak;
     const double rate = streak >= options.trusted_after ? options.check_rate / 10 : options.check_rate;
     return std::uniform_real_distribution<double>(0, 1)(check_dice) < rate;
+  }
+
+  // Whether a trusted worker that may take jobs now offers this job's task.
+  bool can_check(const pending_job& job) const {
+    for (const auto& [_, other] : workers_by_identity) {
+      if (!trusted(*other)) continue;
+      for (const char* b : {"cpu", "cuda"})
+        if ((job.backend.empty() || job.backend == b) && other->offers.count({job.task, b}) && capacity_of(*other, b) > 0)
+          return true;
+    }
+    return false;
+  }
+
+  // Checks that can no longer run (the last trusted worker for the task left, or paused): the
+  // donors' results stand unchecked rather than waiting without end.
+  void release_stranded_checks() {
+    if (options.trusted_owner_id == 0) return;
+    std::vector<std::int64_t> stranded;
+    for (const auto& [key, q] : queues) {
+      if (!key.ends_with("|check")) continue;
+      for (const auto& [_, id] : q) {
+        auto it = jobs.find(id);
+        if (it != jobs.end() && !can_check(it->second.job)) stranded.push_back(id);
+      }
+    }
+    for (auto id : stranded) {
+      auto it = jobs.find(id);
+      auto entry = std::move(it->second);
+      jobs.erase(it);
+      queues[queue_key_of(entry)].erase(queue_entry_of(entry.job));
+      counters.queue_depth--;
+      end_check_inconclusive(entry, "no trusted worker can run the check now");
+    }
   }
 
   // Keeps the donor's result and queues the job again for a trusted worker.
@@ -1260,7 +1298,13 @@ struct broker::impl {
     if (!problem.empty()) {
       counters.wire_bad_messages++;
       w.info.jobs_failed++;
+      record_of(w).failed++;
+      refresh_flags(w);
       spdlog::warn("job {} worker {}: returned a bad result: {}", id, w.info.name, problem);
+      if (entry.check) {
+        end_check_inconclusive(entry, "the trusted worker returned a bad result: " + problem);
+        return;
+      }
       finish(id, job_state::failed, {}, "bad_output", "worker '" + w.info.name + "' returned a bad result: " + problem);
       return;
     }
@@ -1528,8 +1572,9 @@ market_view broker::market(const std::string& task, const std::string& backend, 
   }
   view.run_ms = run_us / 1000.0;
   // Jobs that would go first: every queued job of this task whose bid is at least this one
-  // (a new job is the youngest among equal bids).
+  // (a new job is the youngest among equal bids). A walk of the queue: only for quotes.
   for (const auto& [key, q] : impl_->queues) {
+    if (bid < 0) break;
     const auto bar = key.find('|');
     if (key.compare(0, bar, task) != 0 || bar != task.size()) continue;
     const auto queued_backend = key.substr(bar + 1);

@@ -143,7 +143,8 @@ struct market_view {
   };
   std::vector<offer> offers;    // connected workers offering it, cheapest first
   // Jobs queued for it that would go before a job with the given bid (higher bids, and equal
-  // bids that are older: all of them, since a new job is the youngest).
+  // bids that are older: all of them, since a new job is the youngest); not counted (0) when
+  // market() is asked with a bid below 0.
   std::int64_t queued_ahead = 0;
   double run_ms = 0;            // measured average run time; 0: not measured yet
 };

@@ -776,3 +776,35 @@ BOOST_AUTO_TEST_CASE(an_organisations_members_fund_its_wallet_and_bill_jobs_to_i
   BOOST_TEST(http_as(wendy.token, d.http_port(), "GET", "/api/v1/orgs/no-such-org").status == 404);
   require_books_balance(d);
 }
+
+BOOST_AUTO_TEST_CASE(a_check_whose_trusted_worker_leaves_lets_the_donors_result_stand) {
+  daemon_process d({"--starter-grant", "10", "--check-percent", "100"});
+  const auto olive = sign_up(d, "olive");
+  const auto user = sign_up(d, "pat");
+  auto reference = start_worker(d, "reference", 1, {"--price", "cpu=5"});
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1), reference->log());
+  auto honest = donor_worker(d, "olive-box", olive, {"--price", "cpu=2", "--free-jobs", "no"}, 2);
+  // The reference worker is busy with the operator's own free job, so the check must wait...
+  const auto busy = submit_as(d, d.admin_token(), R"({"task":"test.sleep","params":{"ms":20000},"bid":0})");
+  BOOST_TEST_REQUIRE(eventually([&] {
+    return http(d.http_port(), "GET", "/api/v1/jobs/" + std::to_string(busy)).json().at("state").as_string() == "running";
+  }, 10s));
+  const auto id = submit_as(d, user.token, R"({"task":"linalg.matmul",)" + matmul_inputs + R"(,"bid":3000000})");
+  BOOST_TEST_REQUIRE(eventually([&] {
+    const auto job = http(d.http_port(), "GET", "/api/v1/jobs/" + std::to_string(id)).json();
+    return std::string(job.at("message").as_string()).find("trusted worker") != std::string::npos;
+  }, 10s));
+  // ...and then leaves: the donor's result stands unchecked, paid.
+  reference->signal(SIGKILL);
+  const auto job = wait_for_job(d, id);
+  BOOST_TEST(job.at("state").as_string() == "succeeded", json::serialize(job));
+  BOOST_TEST(billing_of(job).at("paid_to").as_string() == "olive");
+  // A job of empty tensors still counts one work unit, so a priced bid costs something.
+  auto quote = http(d.http_port(), "POST", "/api/v1/jobs/quote",
+                    R"({"task":"linalg.matmul","inputs":{"a":{"dtype":"f32","shape":[0,3],"data":[]},)"
+                    R"("b":{"dtype":"f32","data":[[1],[2],[3]]}},"bid":1000000000000})");
+  BOOST_TEST_REQUIRE(quote.status == 200, quote.body);
+  BOOST_TEST(quote.json().at("units").as_int64() == 1);
+  BOOST_TEST(quote.json().at("reserved").as_int64() == 1000000);
+  require_books_balance(d);
+}

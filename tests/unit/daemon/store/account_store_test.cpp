@@ -918,7 +918,7 @@ BOOST_AUTO_TEST_CASE(job_writes_and_account_writes_interleave_from_threads) {
         });
         if (i % 2 == 0) {
           store->mark_running(id, "w", 1, t0);
-          store->finish(id, job_state::succeeded, t0 + 1, "out", {}, {}, settlement{donor, 10, 2, 1}, nullptr);
+          store->finish(id, job_state::succeeded, t0 + 1, "out", {}, {}, settlement{donor, 10, 2, 1, {}}, nullptr);
         }
       }
     });
@@ -1050,14 +1050,14 @@ BOOST_AUTO_TEST_CASE(jobs_reserve_when_journaled_and_settle_once_when_they_end) 
   // Success: the charge (capped by the reservation) pays the donor less the fee, the rest
   // goes back. Finishing again changes nothing.
   r = committed([&](write_done done) {
-    store->finish(1, job_state::succeeded, t0 + 5, "out", {}, {}, settlement{donor.id, 7, 250, 25}, done);
+    store->finish(1, job_state::succeeded, t0 + 5, "out", {}, {}, settlement{donor.id, 7, 250, 25, {}}, done);
   });
   BOOST_TEST(r.applied);
   BOOST_TEST(balance_of(accounts, donor.id) == 225);
   BOOST_TEST(balance_of(accounts, fees_account_id) == 25);
   BOOST_TEST(balance_of(accounts, user.id) == 400 + 150);
   r = committed([&](write_done done) {
-    store->finish(1, job_state::failed, t0 + 6, {}, "late", "a duplicate end", settlement{donor.id, 7, 400, 0}, done);
+    store->finish(1, job_state::failed, t0 + 6, {}, "late", "a duplicate end", settlement{donor.id, 7, 400, 0, {}}, done);
   });
   BOOST_TEST(r.ok);
   BOOST_TEST(!r.applied);
@@ -1072,11 +1072,11 @@ BOOST_AUTO_TEST_CASE(jobs_reserve_when_journaled_and_settle_once_when_they_end) 
 
   // A charge above the reservation is capped at it; a settlement that pays nobody refunds all.
   committed([&](write_done done) {
-    store->finish(2, job_state::succeeded, t0 + 7, "out", {}, {}, settlement{donor.id, 7, 5000, 0}, done);
+    store->finish(2, job_state::succeeded, t0 + 7, "out", {}, {}, settlement{donor.id, 7, 5000, 0, {}}, done);
   });
   BOOST_TEST(store->get(2)->charged == 100);
   committed([&](write_done done) {
-    store->finish(3, job_state::failed, t0 + 8, {}, "worker_lost", "gone", settlement{0, 0, 100, 0}, done);
+    store->finish(3, job_state::failed, t0 + 8, {}, "worker_lost", "gone", settlement{0, 0, 100, 0, {}}, done);
   });
   BOOST_TEST(store->get(3)->charged == 0);
   BOOST_TEST(balance_of(accounts, donor.id) == 325);
