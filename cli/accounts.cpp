@@ -1,6 +1,7 @@
 // The account commands of the potluck CLI (their specs are in app.cpp's table): account
-// [show|create], login, logout, tokens [create|revoke], ledger, admin audit, admin grant and
-// admin settings, and the hints under the daemon's refusals about tokens and accounts.
+// [show|create] (account transfer is in orgs.cpp), login, logout, tokens [create|revoke],
+// ledger, admin audit, admin grant and admin settings, and the hints under the daemon's refusals
+// about tokens and accounts.
 //
 // A token's secret is printed only where it is made (account create, tokens create), once, to
 // stdout, with a warning on stderr; it never goes into a URL or a message. Amounts travel as
@@ -40,10 +41,6 @@ std::string scopes_text(const json::object& token) {
     for (const auto& scope : s->as_array())
       if (scope.is_string()) out += (out.empty() ? "" : ", ") + std::string(scope.as_string());
   return out.empty() ? "no scopes" : out;
-}
-
-std::string credits_text(std::int64_t micro_credits) {
-  return format_credits(micro_credits) + (micro_credits == micro_credits_per_credit ? " credit" : " credits");
 }
 
 std::string plural(std::int64_t n, const char* one, const char* many) {
@@ -107,6 +104,15 @@ std::string encode_query_value(std::string_view value) {
   return boost::urls::encode(value, boost::urls::unreserved_chars);
 }
 
+std::string encode_path_segment(std::string_view value) {
+  // Unreserved characters only: a '/' or a '?' in a name must not change the route.
+  return boost::urls::encode(value, boost::urls::unreserved_chars);
+}
+
+std::string credits_text(std::int64_t micro_credits) {
+  return format_credits(micro_credits) + (micro_credits == micro_credits_per_credit ? " credit" : " credits");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Hints
 
@@ -163,6 +169,17 @@ int cmd_account_show(context& ctx, const parsed_command&) {
   rows.emplace_back("Account", string_field(account, "name") + " (" + string_field(account, "kind", "user") + ")");
   rows.emplace_back("Balance", credits_text(int_field(account, "balance")));
   if (auto created = time_field(account, "created_at")) rows.emplace_back("Created", format_utc(*created));
+  // The organisations it belongs to: "acme (owner, 12.5 credits), lab (member, 0 credits)".
+  if (auto* orgs = v.is_object() ? v.as_object().if_contains("orgs") : nullptr; orgs && orgs->is_array()) {
+    std::string text;
+    for (const auto& o : orgs->as_array()) {
+      if (!o.is_object()) continue;
+      const auto& org = o.as_object();
+      text += (text.empty() ? "" : ", ") + string_field(org, "name") + " (" + string_field(org, "role", "member") +
+              ", " + credits_text(int_field(org, "balance")) + ")";
+    }
+    rows.emplace_back("Orgs", text.empty() ? "none" : text);
+  }
   std::string token_line = string_field(token, "name") + ": " + scopes_text(token);
   if (auto prefix = string_field(token, "prefix"); !prefix.empty()) token_line += " (" + prefix + "…)";
   rows.emplace_back("Token", token_line);

@@ -2,8 +2,9 @@
 // examples, handler), a parser that accepts global flags before or after the command, and the
 // job commands' handlers, which talk to the daemon through http_client and print through
 // format.hpp, market.hpp and tensor_print.hpp (the account commands' handlers are in
-// accounts.cpp, the donor's in donate.cpp). run() finds the daemon's URL and the API token
-// (config.hpp) and turns errors into exit statuses, in one place at its end.
+// accounts.cpp, the organisations' in orgs.cpp, the donor's in donate.cpp). run() finds the
+// daemon's URL and the API token (config.hpp) and turns errors into exit statuses, in one place
+// at its end.
 #include "cli/app.hpp"
 
 #include "cli/command.hpp"
@@ -35,6 +36,7 @@ constexpr std::chrono::milliseconds event_idle_timeout{60'000};  // the daemon s
 constexpr std::chrono::milliseconds redraw_interval{100};
 constexpr int default_jobs_limit = 20;
 constexpr int max_jobs_limit = 1000;
+constexpr int max_replicas = 5;  // the daemon's limit
 constexpr int max_stream_reconnects = 20;  // stream closes in a row without an event
 constexpr std::chrono::milliseconds reconnect_window{30'000};
 constexpr std::chrono::milliseconds reconnect_backoff_first{100};
@@ -110,8 +112,8 @@ const json::object& object_field(const json::value& v, std::string_view key) {
 }
 
 json::value call(context& ctx, std::string_view method, const std::string& target, std::string_view body,
-                 std::initializer_list<unsigned> ok_statuses) {
-  const auto res = ctx.client.request(method, target, body);
+                 std::initializer_list<unsigned> ok_statuses, const header_list& headers) {
+  const auto res = ctx.client.request(method, target, body, headers);
   boost::system::error_code ec;
   auto parsed = json::parse(res.body, ec);
   if (std::find(ok_statuses.begin(), ok_statuses.end(), res.status) == ok_statuses.end()) {
@@ -251,6 +253,7 @@ void print_job_detail(context& ctx, const json::object& job) {
   }
   if (auto billing = billing_text(job); !billing.empty())
     rows.emplace_back("Billing", billing);
+  if (auto paid = payments_text(job); !paid.empty()) rows.emplace_back("Paid", paid);
   if (state == "running" || state == "queued") {
     const auto progress = number_field(job, "progress");
     std::string p = std::to_string(static_cast<int>(progress * 100)) + "%";
@@ -454,6 +457,7 @@ int report_finished(context& ctx, const json::object& job) {
         if (auto w = string_field(job, "worker"); !w.empty()) line += " on " + w;
         ctx.err << paint(line, tone::green, ctx.color_err) << '\n';
         if (auto billing = billing_text(job); !billing.empty()) ctx.err << "  " << billing << '\n';
+        if (auto paid = payments_text(job); !paid.empty()) ctx.err << "  paid " << paid << '\n';
       }
       print_outputs(ctx, job, "");
     }
@@ -480,7 +484,21 @@ submit_request job_request(const parsed_command& p) {
   request.backend = p.value("backend");
   if (p.has("bid")) request.bid = p.value("bid");
   if (p.has("max-price")) request.max_price = p.value("max-price");
+  if (p.has("replicas")) request.replicas = parse_positive("replicas", p.value("replicas"), max_replicas);
   return request;
+}
+
+// --bill-to ORG: the X-Potluck-Bill-To header, after a check that it is a name and nothing that
+// could end the header.
+header_list bill_to_header(context& ctx, const parsed_command& p) {
+  if (!p.has("bill-to")) return {};
+  const auto org = p.value("bill-to");
+  if (org.empty()) throw usage_error("--bill-to needs an organisation's name, like --bill-to acme");
+  if (std::any_of(org.begin(), org.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; }))
+    throw usage_error("--bill-to '" + org + "' is not an organisation's name; names are lowercase letters, digits "
+                      "and hyphens, like acme or team-7");
+  ctx.org = org;
+  return {{"X-Potluck-Bill-To", org}};
 }
 
 int cmd_submit(context& ctx, const parsed_command& p) {
@@ -488,8 +506,9 @@ int cmd_submit(context& ctx, const parsed_command& p) {
   ctx.task = request.task;
   ctx.quote_hint = "See what the job would cost first: potluck quote " + request.task + ", with the same flags.";
   if (p.has("max-attempts")) request.max_attempts = parse_positive("max-attempts", p.value("max-attempts"), 10);
+  const auto headers = bill_to_header(ctx, p);
   const auto body = json::serialize(build_job(request));
-  auto reply = call(ctx, "POST", "/api/v1/jobs", body, {200, 201, 202});
+  auto reply = call(ctx, "POST", "/api/v1/jobs", body, {200, 201, 202}, headers);
   if (!reply.is_object() || !reply.as_object().contains("id"))
     throw api_error(202, "bad_reply", "the daemon accepted the job but its answer holds no job id");
   const auto id = int_field(reply.as_object(), "id");
@@ -497,7 +516,8 @@ int cmd_submit(context& ctx, const parsed_command& p) {
     if (ctx.json) print_json(ctx, reply);
     else if (ctx.quiet) ctx.out << id << '\n';
     else {
-      ctx.out << "Submitted job " << id << " (" << request.task << ").\n";
+      ctx.out << "Submitted job " << id << " (" << request.task << ")"
+              << (ctx.org.empty() ? "" : ", billed to " + ctx.org) << ".\n";
       ctx.err << paint("Follow it: potluck job " + std::to_string(id) + " --wait", tone::dim, ctx.color_err) << '\n';
     }
     return exit_ok;
@@ -879,6 +899,7 @@ std::vector<option_spec> job_options(std::vector<option_spec> more) {
       {"backend", 0, "cpu|cuda", "run only on this backend (default: any)"},
       {"bid", 0, "CREDITS", "the most to pay per million work units, like 0.5; 0 asks for a free job"},
       {"max-price", 0, "CREDITS", "the most to pay for the whole job, like 2 (instead of --bid)"},
+      {"replicas", 0, "N", "run it on N donors' workers (1-5) whose results must agree; each is paid"},
   };
   options.insert(options.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   return options;
@@ -899,8 +920,15 @@ const std::vector<command_spec>& commands() {
        "that much of your balance until it ends, pays the ask of the worker that runs it, and gets\n"
        "the rest back. Without either it bids the lowest ask of a connected worker. A bid of 0 is a\n"
        "free job, which waits for a worker that takes free jobs. See what a job would cost first:\n"
-       "potluck quote, with the same flags.",
+       "potluck quote, with the same flags.\n\n"
+       "--replicas N runs the job on the workers of N different donors. Their results must agree:\n"
+       "the majority's result stands and each donor in it is paid; without a majority the job fails\n"
+       "(replicas_disagree) and its reserve comes back. A bid reserves N times the job's cost;\n"
+       "--max-price is the total for all N.\n\n"
+       "--bill-to ORG has an organisation you belong to pay for the job, which it then owns (see\n"
+       "potluck org).",
        job_options({{"max-attempts", 0, "N", "how often the job may be tried when workers vanish (1-10)"},
+                    {"bill-to", 0, "ORG", "an organisation you belong to pays for the job"},
                     {"wait", 'w', "", "follow the job until it ends, then print its result and what it cost"}}),
        1, 1, "needs a TASK, like: potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]'\n"
              "See the tasks on offer: potluck tasks",
@@ -908,6 +936,8 @@ const std::vector<command_spec>& commands() {
         "potluck submit linalg.matmul --input a=@a.json --input b=@b.json --wait --json > result.json",
         "potluck submit linalg.matmul --input a=@a.json --input b=@b.json --bid 0.5 --wait",
         "potluck submit linalg.matmul --input a=@a.json --input b=@b.json --max-price 2",
+        "potluck submit linalg.matmul --input a=@a.json --input b=@b.json --bid 3 --replicas 2 --wait",
+        "potluck submit linalg.matmul --input a=@a.json --input b=@b.json --bid 3 --bill-to acme",
         "potluck submit test.sleep --param ms=5000 --wait",
         "id=$(potluck submit -q test.sleep --param ms=60000)"},
        cmd_submit},
@@ -917,7 +947,9 @@ const std::vector<command_spec>& commands() {
        "units, its bid and what it would reserve, the cheapest connected worker that takes that bid\n"
        "and the job's cost there, the expected wait and the jobs queued ahead, and every worker's\n"
        "offer. It takes the inputs and flags of potluck submit. Prices are credits per million work\n"
-       "units; without --bid or --max-price the job bids the lowest ask of a connected worker.\n\n"
+       "units; without --bid or --max-price the job bids the lowest ask of a connected worker.\n"
+       "With --replicas N it reserves N times as much (the cost it shows, and -q prints, is one\n"
+       "replica's) and says when fewer than N donors' workers take the bid now: the rest would wait.\n\n"
        "With -q it prints only the cost in credits. It exits 1 when no connected worker takes the\n"
        "job at its bid now.",
        job_options({}),
@@ -926,6 +958,7 @@ const std::vector<command_spec>& commands() {
        {"potluck quote linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]'",
         "potluck quote linalg.matmul --input a=@a.json --input b=@b.json --bid 0.5",
         "potluck quote linalg.matmul --input a=@a.json --input b=@b.json --max-price 2 --json",
+        "potluck quote linalg.matmul --input a=@a.json --input b=@b.json --bid 3 --replicas 3",
         "cost=$(potluck quote -q linalg.matmul --input a=@a.json --input b=@b.json) && echo \"it costs $cost credits\""},
        cmd_quote},
       {"jobs", "List recent jobs, newest first", "potluck jobs [--state STATE] [--mine] [--paid-to ACCOUNT] [--limit N] [flags]",
@@ -942,12 +975,13 @@ const std::vector<command_spec>& commands() {
        cmd_jobs},
       {"job", "Show one job: state, timings, cost, result or error", "potluck job ID [--wait] [flags]",
        "Shows a job's state, worker, timings, billing (what it reserved, or once it ended what it\n"
-       "was charged and got back), parameters and inputs, and its output tensors or its error.\n"
+       "was charged and got back, and who was paid what: each donor, the fee, the refund),\n"
+       "parameters and inputs, and its output tensors or its error.\n"
        "With --wait, follows a job that has not finished yet and exits 1 if it fails.",
        {{"wait", 'w', "", "follow the job until it ends"}},
        1, 1, "takes a job ID, like: potluck job 12 (list jobs: potluck jobs)",
        {"potluck job 12", "potluck job 12 --wait", "potluck job 12 --json | jq .result.outputs",
-        "potluck job 12 --json | jq .billing.charged"},
+        "potluck job 12 --json | jq .billing.charged", "potluck job 12 --json | jq .billing.payments"},
        cmd_job},
       {"cancel", "Cancel queued or running jobs", "potluck cancel ID... [flags]",
        "Cancels jobs. A queued job is dropped; a running job's worker is told to stop it.",
@@ -969,9 +1003,10 @@ const std::vector<command_spec>& commands() {
        {"potluck tasks", "potluck tasks linalg.matmul"},
        cmd_tasks},
 
-      {"account", "Show your account: name, balance and the token in use", "potluck account [show] [flags]",
-       "Shows the account the API token belongs to: its name, kind and balance, and the token in use\n"
-       "(its name and scopes, and where it came from: --token, POTLUCK_TOKEN or the config file).",
+      {"account", "Show your account: name, balance, organisations and the token in use", "potluck account [show] [flags]",
+       "Shows the account the API token belongs to: its name, kind and balance, the organisations it\n"
+       "belongs to (with your role and their balance), and the token in use (its name and scopes,\n"
+       "and where it came from: --token, POTLUCK_TOKEN or the config file).",
        {}, 0, 0, "takes no arguments; to create an account: potluck account create NAME",
        {"potluck account", "potluck account --json | jq .account.balance"},
        cmd_account_show, command_group::accounts},
@@ -986,12 +1021,47 @@ const std::vector<command_spec>& commands() {
        {"potluck account create alice --login", "potluck --url http://potluck.lan:8080 account create alice --login",
         "token=$(potluck account create -q ci-bot)"},
        cmd_account_create, command_group::accounts},
-      {"account show", "Show your account: name, balance and the token in use", "potluck account show [flags]",
-       "Shows the account the API token belongs to: its name, kind and balance, and the token in use\n"
-       "(its name and scopes, and where it came from: --token, POTLUCK_TOKEN or the config file).",
+      {"account show", "Show your account: name, balance, organisations and the token in use", "potluck account show [flags]",
+       "Shows the account the API token belongs to: its name, kind and balance, the organisations it\n"
+       "belongs to (with your role and their balance), and the token in use (its name and scopes,\n"
+       "and where it came from: --token, POTLUCK_TOKEN or the config file).",
        {}, 0, 0, "takes no arguments",
        {"potluck account show", "potluck account show -q"},
        cmd_account_show, command_group::alias},
+      {"account transfer", "Move credits from your account to another account or an organisation",
+       "potluck account transfer ACCOUNT CREDITS [--memo TEXT] [flags]",
+       "Moves CREDITS from your account to ACCOUNT, a user or an organisation: this is how members\n"
+       "fund an organisation's wallet. CREDITS is a number of credits with up to 6 decimals, like\n"
+       "2.5 or 1000. Both ledgers show the transfer (potluck ledger). Needs a token with the submit\n"
+       "scope.",
+       {{"memo", 'm', "TEXT", "a note kept with the ledger entry"}},
+       2, 2, "takes an ACCOUNT and an amount of CREDITS, like: potluck account transfer acme 2.5",
+       {"potluck account transfer acme 50 --memo 'GPU jobs in May'", "potluck account transfer bob 0.5",
+        "potluck account transfer acme 10 -q"},
+       cmd_account_transfer, command_group::accounts, dash_numbers::are_args},
+      {"org create", "Create an organisation, with you as its owner", "potluck org create NAME [flags]",
+       "Creates an organisation: an account that its members share. Members may bill jobs to it\n"
+       "(potluck submit --bill-to NAME); you are its first owner, and owners add members. It starts\n"
+       "with no credits: fund it with potluck account transfer NAME CREDITS.\n\n"
+       "Names are 1 to 39 lowercase letters, digits and single hyphens, like acme or team-7, and\n"
+       "share one namespace with users.",
+       {}, 1, 1, "needs a NAME, like: potluck org create acme",
+       {"potluck org create acme", "potluck org create team-7 -q"},
+       cmd_org_create, command_group::accounts},
+      {"org show", "Show an organisation: its balance and members", "potluck org show NAME [flags]",
+       "Shows an organisation you belong to: its balance, when it was made, and its members with\n"
+       "their roles (an owner may add members). With -q it prints only the balance in credits.",
+       {}, 1, 1, "needs an organisation's NAME, like: potluck org show acme (yours: potluck account)",
+       {"potluck org show acme", "potluck org show acme -q", "potluck org show acme --json | jq '.org.members'"},
+       cmd_org_show, command_group::accounts},
+      {"org add", "Add a member to an organisation (owners)", "potluck org add NAME ACCOUNT [--owner] [flags]",
+       "Adds the user ACCOUNT to the organisation NAME as a member, who may then bill jobs to it and\n"
+       "see it; with --owner, as an owner, who may add members too. For someone already a member it\n"
+       "sets the role. Only an owner of NAME may do this.",
+       {{"owner", 0, "", "make ACCOUNT an owner, not a plain member"}},
+       2, 2, "takes an organisation's NAME and the ACCOUNT to add, like: potluck org add acme bob",
+       {"potluck org add acme bob", "potluck org add acme carol --owner"},
+       cmd_org_add, command_group::accounts},
       {"login", "Save an API token in the config file after checking it", "potluck login [--token TOKEN] [flags]",
        "Checks an API token with the daemon, then saves it and the daemon's URL in the config file\n"
        "($XDG_CONFIG_HOME/potluck/config.json, else ~/.config/potluck/config.json; mode 0600), where\n"
@@ -1195,6 +1265,9 @@ void write_command_help(std::ostream& os, const command_spec& c) {
 
 // A few lines above a group's commands, for the groups that need them.
 std::string_view group_description(std::string_view word) {
+  if (word == "org")
+    return "An organisation is an account its members share: they fund it with potluck account transfer\n"
+           "and bill jobs to it with potluck submit --bill-to NAME. Its owners add members.\n\n";
   if (word == "donate")
     return "Your side as a donor: the workers that run with a token of yours (potluck-worker --token or\n"
            "--token-file), their settings, and what they earned. It is called donate, not worker,\n"
@@ -1220,7 +1293,7 @@ void write_overview(std::ostream& os) {
   width += 2;
   const std::pair<command_group, const char*> sections[] = {
       {command_group::jobs, "Commands"},
-      {command_group::accounts, "Accounts and tokens"},
+      {command_group::accounts, "Accounts, organisations and tokens"},
       {command_group::donate, "Donating compute (your workers, what they earned)"},
       {command_group::admin, "Operators (need a token with the admin scope)"}};
   for (const auto& [group, title] : sections) {
@@ -1248,6 +1321,7 @@ void write_overview(std::ostream& os) {
         "  potluck quote linalg.matmul --input a=@a.json --input b=@b.json --bid 0.5\n"
         "  potluck jobs --state failed\n"
         "  potluck account create alice --login\n"
+        "  potluck org create acme && potluck account transfer acme 10\n"
         "  potluck donate earnings --days 7\n"
         "\nRun 'potluck help COMMAND' or 'potluck COMMAND --help' for a command's flags and examples.\n";
 }
@@ -1371,6 +1445,7 @@ void report_usage_error(std::ostream& err, bool color, const std::string& messag
 }
 
 std::string api_hint(const api_error& e, const context& ctx) {
+  if (auto hint = org_hint(e, ctx); !hint.empty()) return hint;
   if (auto hint = account_hint(e, ctx); !hint.empty()) return hint;
   if (e.code == "unknown_task") return "See the tasks the connected workers offer: potluck tasks";
   if (e.code == "invalid_input" || e.code == "invalid_params" || e.code == "unknown_backend")

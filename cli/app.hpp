@@ -1,10 +1,13 @@
 // The potluck command-line client: commands, flags, help texts and exit statuses.
 //
-//   potluck submit TASK --input NAME=VALUE ... [--param KEY=VALUE] [--bid C | --max-price C] [--wait]
-//   potluck quote TASK --input NAME=VALUE ... [--param KEY=VALUE] [--bid C | --max-price C]
+//   potluck submit TASK --input NAME=VALUE ... [--param KEY=VALUE] [--bid C | --max-price C] [--replicas N]
+//                  [--bill-to ORG] [--wait]
+//   potluck quote TASK --input NAME=VALUE ... [--param KEY=VALUE] [--bid C | --max-price C] [--replicas N]
 //   potluck jobs [--state S] [--mine] [--paid-to ACCOUNT] [--limit N]  |  job ID [--wait]  |  cancel ID...
 //   potluck workers  |  tasks [TASK]  |  help [COMMAND]
 //   potluck account [show]  |  account create NAME [--login]  |  login  |  logout
+//   potluck account transfer ACCOUNT CREDITS [--memo TEXT]
+//   potluck org create NAME  |  org show NAME  |  org add NAME ACCOUNT [--owner]
 //   potluck tokens  |  tokens create NAME [--scope S]...  |  tokens revoke ID  |  ledger
 //   potluck donate workers  |  donate pause|resume NAME  |  donate set NAME [--max-slots N] [--hours H] [--free-jobs F]
 //   potluck donate earnings [--days N]  |  donors [--days N] [--limit M]

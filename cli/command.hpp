@@ -1,8 +1,8 @@
 // What the potluck CLI's command handlers share (internal to cli/): the command table's entry,
 // a parsed command line, the running context, the daemon's refusals (api_error) and the JSON
 // field helpers. app.cpp holds the table, the parser and the job commands; accounts.cpp the
-// account, token, ledger and admin commands; donate.cpp the donor's commands (donate ...,
-// donors).
+// account, token, ledger and admin commands; orgs.cpp the organisations' commands (org ...) and
+// transfers (account transfer); donate.cpp the donor's commands (donate ..., donors).
 #pragma once
 
 #include "cli/app.hpp"
@@ -100,6 +100,7 @@ struct context {
   std::optional<std::filesystem::path> config_path;  // nullopt: neither HOME nor XDG_CONFIG_HOME
   // Hints a command sets for the refusals it expects; empty ones fall back to the general hints.
   std::string task;                // the task a command is about
+  std::string org;                 // the organisation a command is about (org ..., submit --bill-to)
   std::string not_found_hint;      // for a 404 that is not a missing route
   std::string missing_scope_hint;  // for 403 missing_scope
   std::string unauthorized_hint;   // for 401, instead of "log in"
@@ -115,7 +116,7 @@ const boost::json::object& object_field(const boost::json::value& v, std::string
 // Sends a request; a status other than `ok_statuses` becomes an api_error with the daemon's
 // message. Returns the parsed JSON answer.
 boost::json::value call(context& ctx, std::string_view method, const std::string& target, std::string_view body,
-                        std::initializer_list<unsigned> ok_statuses);
+                        std::initializer_list<unsigned> ok_statuses, const header_list& headers = {});
 // --json: indented on a terminal, one line otherwise.
 void print_json(context& ctx, const boost::json::value& v);
 // "Key:   value" lines, the values aligned.
@@ -127,6 +128,10 @@ std::int64_t now_ms();
 std::string workers_endpoint(context& ctx);
 // `value` percent-encoded for a URL's query.
 std::string encode_query_value(std::string_view value);
+// `value` percent-encoded for one segment of a URL's path: /api/v1/orgs/{value}.
+std::string encode_path_segment(std::string_view value);
+// "1 credit", "2.5 credits".
+std::string credits_text(std::int64_t micro_credits);
 
 // accounts.cpp
 int cmd_account_show(context& ctx, const parsed_command& p);
@@ -140,6 +145,15 @@ int cmd_ledger(context& ctx, const parsed_command& p);
 int cmd_admin_audit(context& ctx, const parsed_command& p);
 int cmd_admin_grant(context& ctx, const parsed_command& p);
 int cmd_admin_settings(context& ctx, const parsed_command& p);
+
+// orgs.cpp
+int cmd_org_create(context& ctx, const parsed_command& p);
+int cmd_org_show(context& ctx, const parsed_command& p);
+int cmd_org_add(context& ctx, const parsed_command& p);
+int cmd_account_transfer(context& ctx, const parsed_command& p);
+// The hint under a refusal about organisations and transfers (unknown_org, not_a_member, ...);
+// "" when others apply.
+std::string org_hint(const api_error& e, const context& ctx);
 
 // donate.cpp
 int cmd_donate_workers(context& ctx, const parsed_command& p);

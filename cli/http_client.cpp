@@ -80,7 +80,8 @@ http::verb verb_of(std::string_view method) {
 }
 
 void prepare(exchange& x, const base_url& url, std::string_view method, std::string_view target,
-             std::string_view body, std::string_view accept, const std::string& bearer_token) {
+             std::string_view body, std::string_view accept, const std::string& bearer_token,
+             const header_list& headers = {}) {
   x.req.method(verb_of(method));
   x.req.target(url.prefix + std::string(target));
   x.req.version(11);
@@ -89,6 +90,7 @@ void prepare(exchange& x, const base_url& url, std::string_view method, std::str
   x.req.set(http::field::accept, accept);
   x.req.set(http::field::connection, "close");
   if (!bearer_token.empty()) x.req.set(http::field::authorization, "Bearer " + bearer_token);
+  for (const auto& [name, value] : headers) x.req.set(name, value);
   if (!body.empty() || method == "POST") {
     x.req.set(http::field::content_type, "application/json");
     x.req.body() = std::string(body);
@@ -123,9 +125,10 @@ base_url parse_base_url(std::string_view text) {
   return out;
 }
 
-http_response http_client::request(std::string_view method, std::string_view target, std::string_view body) {
+http_response http_client::request(std::string_view method, std::string_view target, std::string_view body,
+                                   const header_list& headers) {
   exchange x;
-  prepare(x, url_, method, target, body, "application/json", bearer_token_);
+  prepare(x, url_, method, target, body, "application/json", bearer_token_, headers);
   http::response_parser<http::string_body> parser;
   parser.body_limit(max_response_body_bytes);
   x.start(url_, timeout_, [&] {

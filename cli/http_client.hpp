@@ -13,6 +13,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace potluck::cli {
 
@@ -53,6 +55,10 @@ class sse_parser {
 
 enum class stream_end { server_closed, stopped, idle_timeout, interrupted };
 
+// Headers a request sends besides the client's own: {"X-Potluck-Bill-To", "acme"}. The caller
+// checks the values: they go on the wire as they are.
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
 class http_client {
  public:
   http_client(base_url url, std::chrono::milliseconds timeout) : url_(std::move(url)), timeout_(timeout) {}
@@ -65,7 +71,8 @@ class http_client {
   bool has_bearer_token() const { return !bearer_token_.empty(); }
 
   // `target` starts with '/' and is appended to the URL's prefix. Throws unreachable_error.
-  http_response request(std::string_view method, std::string_view target, std::string_view body = {});
+  http_response request(std::string_view method, std::string_view target, std::string_view body = {},
+                        const header_list& headers = {});
   http_response get(std::string_view target) { return request("GET", target); }
   http_response post(std::string_view target, std::string_view body) { return request("POST", target, body); }
 

@@ -186,6 +186,7 @@ json::object build_job(const submit_request& request) {
     job["backend"] = request.backend;
   }
   if (request.max_attempts > 0) job["max_attempts"] = request.max_attempts;
+  if (request.replicas > 0) job["replicas"] = request.replicas;
   if (bid) job["bid"] = *bid;
   if (max_price) job["max_price"] = *max_price;
   return job;

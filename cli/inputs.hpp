@@ -8,6 +8,7 @@
 //   --params '{"ms": 500}'                   an object; --param entries override its keys
 //   --bid 0.5  |  --max-price 2              what the job may cost: credits per million work
 //                                            units, or credits for the whole job
+//   --replicas 2                             run it on 2 donors' workers whose results must agree
 #pragma once
 
 #include "cli/errors.hpp"
@@ -46,6 +47,7 @@ struct submit_request {
   std::string params_json;          // --params, empty when not given
   std::string backend;              // empty: any
   int max_attempts = 0;             // 0: the daemon's default
+  int replicas = 0;                 // 0: the daemon's default (1); checked by the caller
   // Raw --bid (credits per million work units) and --max-price (credits for the job); at most
   // one. Neither: the daemon bids the lowest ask of a connected worker.
   std::optional<std::string> bid, max_price;

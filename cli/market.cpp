@@ -18,10 +18,6 @@ namespace json = boost::json;
 namespace potluck::cli {
 namespace {
 
-std::string credits_text(std::int64_t micro_credits) {
-  return format_credits(micro_credits) + (micro_credits == micro_credits_per_credit ? " credit" : " credits");
-}
-
 bool bool_field(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   return v && v->is_bool() && v->as_bool();
@@ -88,21 +84,50 @@ std::string billing_text(const json::object& job) {
   const auto& billing = billing_value->as_object();
   const auto units = plural(int_field(billing, "units"), "unit", "units");
   const auto bid = int_field(billing, "bid");
+  const auto replicas = int_field(billing, "replicas", 1);
+  const std::string copies = replicas > 1 ? ", " + std::to_string(replicas) + " replicas" : "";
   if (!bool_field(billing, "settled")) {
-    if (bid == 0) return "free job (" + units + ")";
+    if (bid == 0) return "free job (" + units + copies + ")";
     return "reserved " + credits_text(int_field(billing, "reserved")) + " (bid " + format_credits(bid) +
-           " per million units, " + units + ")";
+           " per million units, " + units + copies + ")";
   }
   const auto charged = int_field(billing, "charged");
   const auto refunded = int_field(billing, "refunded");
   const std::string refund = refunded > 0 ? "; refunded " + format_credits(refunded) : "";
-  if (charged == 0) return bid == 0 ? "free job (" + units + "): nothing charged" : "nothing charged" + refund;
+  if (charged == 0) return bid == 0 ? "free job (" + units + copies + "): nothing charged" : "nothing charged" + refund;
+  const auto fee = int_field(billing, "fee");
+  const std::string fee_text = fee > 0 ? ", fee " + format_credits(fee) : "";
+  if (replicas > 1) {
+    // Each replica ran at its own worker's ask, so no one price; payments_text says who got what.
+    std::string line = "charged " + credits_text(charged) + " for " + std::to_string(replicas) + " replicas";
+    const auto& payments = array_field(billing, "payments");
+    const auto paid = std::count_if(payments.begin(), payments.end(), [](const json::value& p) {
+      return p.is_object() && string_field(p.as_object(), "kind") == "charge";
+    });
+    if (!payments.empty() && paid < replicas) line += ", " + std::to_string(paid) + " paid";
+    return line + " (" + units + " each" + fee_text + ")" + refund;
+  }
   std::string line = "charged " + credits_text(charged) + " (" + units + " at " + format_credits(int_field(billing, "price")) +
                      " per million";
   // paid_to is null for an account the daemon cannot name, and in the final event of a stream.
   if (auto to = string_field(billing, "paid_to"); !to.empty()) line += ", paid to " + to;
-  if (const auto fee = int_field(billing, "fee"); fee > 0) line += ", fee " + format_credits(fee);
-  return line + ")" + refund;
+  return line + fee_text + ")" + refund;
+}
+
+std::string payments_text(const json::object& job) {
+  const auto& billing = object_at(job, "billing");
+  std::string out;
+  bool paid = false;
+  for (const auto& p : array_field(billing, "payments")) {
+    if (!p.is_object()) continue;
+    const auto& payment = p.as_object();
+    const auto kind = string_field(payment, "kind");
+    const auto to = string_field(payment, "to", "?");
+    const auto amount = format_credits(int_field(payment, "amount"));
+    paid = paid || kind != "refund";
+    out += (out.empty() ? "" : ", ") + (kind == "charge" ? "" : kind + " ") + amount + " to " + to;
+  }
+  return paid ? out : std::string();
 }
 
 std::string ask_text(std::int64_t ask_micro_credits) {
@@ -158,8 +183,12 @@ std::string render_quote(const json::object& quote, bid_source source, bool colo
   const auto* offers_value = quote.if_contains("offers");
   const auto& offers = offers_value && offers_value->is_array() ? offers_value->as_array() : empty;
 
+  const auto replicas = int_field(quote, "replicas", 1);
   std::vector<std::pair<std::string, std::string>> rows;
-  rows.emplace_back("Work units", with_thousands(int_field(quote, "units")));
+  rows.emplace_back("Work units", with_thousands(int_field(quote, "units")) + (replicas > 1 ? " each" : ""));
+  if (replicas > 1)
+    rows.emplace_back("Replicas",
+                      std::to_string(replicas) + " (on distinct donors' workers; results must agree, each is paid)");
   std::string why;
   if (source == bid_source::lowest_ask && !offers.empty()) why = "the lowest ask now";
   if (source == bid_source::max_price && !free_job) why = "the most --max-price pays for these units";
@@ -173,23 +202,30 @@ std::string render_quote(const json::object& quote, bid_source source, bool colo
                                                           : ask == 0 ? " asks nothing"
                                                                      : " asks " + format_credits(ask) + " per million units"));
     const auto cost = optional_number(quote, "cost");
-    rows.emplace_back("Cost", !cost ? "-" : *cost == 0 ? "nothing" : credits_text(int_field(quote, "cost")) + " there");
+    rows.emplace_back("Cost", !cost      ? "-"
+                              : *cost == 0 ? "nothing"
+                                           : credits_text(int_field(quote, "cost")) + " there" +
+                                                 (replicas > 1 ? ", for each replica" : ""));
   } else {
     rows.emplace_back("Cheapest", "none: no connected worker takes this job at its bid now");
   }
   // The wait: 0 when a covering slot is free now; null when it cannot be told, with the
   // daemon's note saying why, or else for want of a measured run of the task.
   std::string wait;
+  auto note = string_field(quote, "note");
   if (const auto ms = optional_number(quote, "expected_wait_ms")) {
     wait = *ms <= 0 ? "none: a worker that takes it has a free slot"
                     : "about " + format_duration(static_cast<std::int64_t>(std::ceil(*ms)));
-  } else if (auto note = string_field(quote, "note"); !note.empty()) {
+  } else if (!note.empty()) {
     wait = "unknown: " + note;
+    note.clear();
   } else {
     wait = "unknown: no run of this task has been timed yet";
   }
   rows.emplace_back("Expected wait", wait);
   rows.emplace_back("Queued ahead", plural(int_field(quote, "queued_ahead"), "job", "jobs"));
+  // A note the wait did not say: fewer donors than replicas take the bid now.
+  if (!note.empty()) rows.emplace_back("Note", note);
 
   std::string out = paint("Quote", tone::bold, color) + "  " + task + "  " +
                     (backend.empty() ? std::string("any backend") : backend) + '\n';

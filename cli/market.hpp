@@ -21,8 +21,17 @@ namespace potluck::cli {
 //   charged 0.000048 credits (24 units at 2 per million, paid to dora, fee 0.000004); refunded 0.000024
 //   nothing charged; refunded 0.000072                                  cancelled or failed
 //   free job (24 units)
+// A job with replicas says so; each ran at its own worker's ask, so no one price is named:
+//   reserved 0.000144 credits (bid 3 per million units, 24 units, 2 replicas)
+//   charged 0.000096 credits for 2 replicas (24 units each, fee 0.000008); refunded 0.000048
+//   charged 0.000096 credits for 3 replicas, 2 paid (24 units each); refunded 0.000048
 // Empty when the job holds no billing (a daemon before the market).
 std::string billing_text(const boost::json::object& job);
+
+// Who got what of a settled job, from billing.payments (every movement out of its escrow):
+//   0.000044 to quinn, 0.000044 to rita, fee 0.000008 to fees, refund 0.000048 to alice
+// Empty when it lists none, or only a refund (billing_text says that much).
+std::string payments_text(const boost::json::object& job);
 
 // A price as tables show it: "free" for 0, else credits per million units: "2", "0.5".
 std::string ask_text(std::int64_t ask_micro_credits);
@@ -38,8 +47,8 @@ bool worker_has_price(const boost::json::object& worker);
 enum class bid_source { lowest_ask, bid, max_price };
 
 // The answer of POST /api/v1/jobs/quote as `potluck quote` prints it: aligned fields (work
-// units, bid, reserve, the cheapest worker covered and the cost there, expected wait, jobs
-// queued ahead), then the offers as a table.
+// units, replicas when more than 1, bid, reserve, the cheapest worker covered and the cost
+// there, expected wait, jobs queued ahead, the daemon's note), then the offers as a table.
 std::string render_quote(const boost::json::object& quote, bid_source source, bool color);
 // What to do when no worker takes the quoted job ("A bid of at least 2 ... : --bid 2"); empty
 // when one does.

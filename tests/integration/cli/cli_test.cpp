@@ -2,7 +2,8 @@
 // against a real potluckd and potluck-worker (testing and blas plugins) on loopback. Checks what
 // people see (tables, results, messages) and what scripts rely on (exit statuses, --json, -q),
 // the account commands (sign-up, login and the config file, tokens, the ledger, the operator's
-// audit and grants), and the market: quotes, bids, what jobs are charged, refusals for funds.
+// audit and grants), the market: quotes, bids, what jobs are charged, refusals for funds, and
+// organisations (funded by transfers, billed with --bill-to) and jobs run as replicas.
 #define BOOST_TEST_MODULE integration_cli
 #include <boost/test/unit_test.hpp>
 
@@ -898,4 +899,175 @@ BOOST_AUTO_TEST_CASE(a_donor_pauses_resumes_and_sets_a_worker_and_sees_what_it_e
   auto refused = as(erin, {"admin", "settings"});
   BOOST_TEST(refused.status == 4);
   BOOST_TEST(contains(refused.err, "admin-token"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organisations and replicas: a daemon with a 10% fee and small starter grants, two donors
+// (quinn and rita) whose workers each ask 2 credits per million work units on the CPU, and
+// users who share an organisation's wallet.
+
+namespace {
+
+struct shared_hub {
+  daemon_process daemon{{"--starter-grant", "10", "--fee-percent", "10"}};
+  std::string quinn = sign_up(daemon, "quinn");
+  std::string rita = sign_up(daemon, "rita");
+  std::unique_ptr<child_process> quinn_box = start_worker(daemon, "quinn-box", 1, {"--token", quinn, "--price", "cpu=2"});
+  std::unique_ptr<child_process> rita_box = start_worker(daemon, "rita-box", 1, {"--token", rita, "--price", "cpu=2"});
+  std::string alice = sign_up(daemon, "alice");
+  std::string bob = sign_up(daemon, "bob");
+  std::string carol = sign_up(daemon, "carol");
+  shared_hub() {
+    if (!wait_for_workers(daemon, 2))
+      throw std::runtime_error("the donors' workers did not register:\n" + quinn_box->log() + rita_box->log());
+  }
+  // POTLUCK_TOKEN=token potluck --url URL ARGS...
+  cli_result as(const std::string& token, std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--url", url_of(daemon)});
+    return run_potluck(args, {{"POTLUCK_TOKEN", token}});
+  }
+};
+
+shared_hub& the_shared_hub() {
+  static shared_hub h;
+  return h;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_organisation_is_funded_by_a_transfer_and_pays_for_the_jobs_billed_to_it) {
+  auto& h = the_shared_hub();
+  auto created = h.as(h.alice, {"org", "create", "acme"});
+  BOOST_TEST_REQUIRE(created.status == 0, created.err);
+  BOOST_TEST(created.out == "Created organisation acme; you are its owner.\n");
+  BOOST_TEST(contains(created.err, "potluck account transfer acme CREDITS"));
+  auto added = h.as(h.alice, {"org", "add", "acme", "bob"});
+  BOOST_TEST_REQUIRE(added.status == 0, added.err);
+  BOOST_TEST(added.out == "bob is now a member of acme.\n");
+
+  // Members see it: no credits yet, alice owns it, bob is a member.
+  auto empty = h.as(h.bob, {"org", "show", "acme"});
+  BOOST_TEST_REQUIRE(empty.status == 0, empty.err);
+  BOOST_TEST(empty.out.starts_with("Organisation:  acme\nBalance:       0 credits\n"));
+  BOOST_TEST(contains(table_line(empty.out, "alice"), "owner"));
+  BOOST_TEST(contains(table_line(empty.out, "bob"), "member"));
+
+  // Alice funds it; both ledgers and both members' accounts say so.
+  auto moved = h.as(h.alice, {"account", "transfer", "acme", "1", "--memo", "for our jobs"});
+  BOOST_TEST_REQUIRE(moved.status == 0, moved.err);
+  BOOST_TEST(std::regex_match(moved.out, std::regex("Transferred 1 credit to acme \\(ledger entry [0-9]+\\)\\.\n")),
+             "stdout: " << moved.out);
+  auto alice_account = h.as(h.alice, {"account"});
+  BOOST_TEST(contains(alice_account.out, "Balance:  9 credits\n"));
+  BOOST_TEST(contains(alice_account.out, "Orgs:     acme (owner, 1 credit)\n"));
+  BOOST_TEST(contains(h.as(h.bob, {"account"}).out, "Orgs:     acme (member, 1 credit)\n"));
+  BOOST_TEST(contains(h.as(h.carol, {"account"}).out, "Orgs:     none\n"));
+  auto ledger = h.as(h.alice, {"ledger", "--limit", "1"});
+  BOOST_TEST(contains(ledger.out, "transfer"));
+  BOOST_TEST(contains(ledger.out, "-1 "));
+  BOOST_TEST(contains(ledger.out, "acme"));
+  BOOST_TEST(contains(ledger.out, "for our jobs"));
+  BOOST_TEST(h.as(h.bob, {"org", "show", "acme", "-q"}).out == "1\n");
+
+  // Bob bills a job to acme: 24 units at the donor's ask of 2, 48 micro-credits, come out of
+  // acme's balance, not his; the rest of the reserve goes back to acme.
+  auto job = h.as(h.bob, small_matmul("submit", {"--bid", "3", "--bill-to", "acme", "--wait"}));
+  BOOST_TEST_REQUIRE(job.status == 0, job.err);
+  BOOST_TEST(contains(job.out, "10  11\n"));
+  BOOST_TEST(contains(job.err, "charged 0.000048 credits (24 units at 2 per million"));
+  BOOST_TEST(contains(job.err, "fee 0.000004 to fees, refund 0.000024 to acme\n"));
+  auto after = h.as(h.bob, {"org", "show", "acme"});
+  BOOST_TEST(after.status == 0, after.err);
+  BOOST_TEST(contains(after.out, "Balance:       0.999952 credits\n"));
+  BOOST_TEST(h.as(h.alice, {"org", "show", "acme", "-q"}).out == "0.999952\n");
+  BOOST_TEST(contains(h.as(h.bob, {"account"}).out, "Balance:  10 credits\n"));
+  const auto id = h.as(h.bob, {"jobs", "-q", "--limit", "1"}).out;
+  BOOST_TEST_REQUIRE(!id.empty());
+  auto shown = h.as(h.bob, {"job", id.substr(0, id.find('\n'))});
+  BOOST_TEST(shown.status == 0, shown.err);
+  BOOST_TEST(contains(shown.out, "\nPaid:     0.000044 to "));
+  BOOST_TEST(contains(shown.out, ", refund 0.000024 to acme\n"));
+
+  // Refusals, each with what to do.
+  auto outsider = h.as(h.carol, small_matmul("submit", {"--bid", "3", "--bill-to", "acme"}));
+  BOOST_TEST(outsider.status == 4);
+  BOOST_TEST(contains(outsider.err, "error: X-Potluck-Bill-To: you are not a member of 'acme'\n"));
+  BOOST_TEST(contains(outsider.err, "potluck org add acme YOUR-NAME"));
+  auto nowhere = h.as(h.bob, small_matmul("submit", {"--bid", "3", "--bill-to", "nowhere"}));
+  BOOST_TEST(nowhere.status == 4);
+  BOOST_TEST(contains(nowhere.err, "no organisation named 'nowhere'"));
+  BOOST_TEST(contains(nowhere.err, "See the organisations you belong to: potluck account"));
+  auto beyond = h.as(h.bob, small_matmul("submit", {"--max-price", "5", "--bill-to", "acme"}));
+  BOOST_TEST(beyond.status == 4);
+  BOOST_TEST(contains(beyond.err, "See what acme holds: potluck org show acme"));
+  BOOST_TEST(h.as(h.carol, {"org", "show", "acme"}).status == 4);
+  auto not_owner = h.as(h.bob, {"org", "add", "acme", "carol"});
+  BOOST_TEST(not_owner.status == 4);
+  BOOST_TEST(contains(not_owner.err, "Only an owner of acme adds members."));
+  auto broke = h.as(h.alice, {"account", "transfer", "acme", "1000"});
+  BOOST_TEST(broke.status == 4);
+  BOOST_TEST(contains(broke.err, "See your balance: potluck account."));
+  auto nobody = h.as(h.alice, {"account", "transfer", "nobody", "1"});
+  BOOST_TEST(nobody.status == 4);
+  BOOST_TEST(contains(nobody.err, "nobody"));
+  BOOST_TEST(contains(h.as(h.alice, {"org", "create", "acme"}).err, "Pick another name."));
+  BOOST_TEST(contains(h.as(h.alice, {"org", "create", "Acme_2"}).err, "lowercase"));
+  BOOST_TEST(h.as(h.alice, {"account", "transfer", "acme", "-1"}).status == 2);
+  BOOST_TEST(h.as(h.alice, {"org", "show", "acme", "-q"}).out == "0.999952\n");  // nothing moved
+
+  // An owner adds another owner.
+  auto owner = h.as(h.alice, {"org", "add", "acme", "carol", "--owner"});
+  BOOST_TEST(owner.status == 0, owner.err);
+  BOOST_TEST(owner.out == "carol is now an owner of acme.\n");
+  BOOST_TEST(contains(table_line(h.as(h.carol, {"org", "show", "acme"}).out, "carol"), "owner"));
+}
+
+BOOST_AUTO_TEST_CASE(replicas_run_on_two_donors_workers_and_the_job_shows_both_charges) {
+  auto& h = the_shared_hub();
+  // Two replicas reserve twice; both donors take the bid.
+  auto quote = h.as(h.alice, small_matmul("quote", {"--bid", "3", "--replicas", "2"}));
+  BOOST_TEST_REQUIRE(quote.status == 0, quote.err);
+  BOOST_TEST(contains(quote.out, "Work units:     24 each\n"));
+  BOOST_TEST(contains(quote.out, "Replicas:       2 (on distinct donors' workers"));
+  BOOST_TEST(contains(quote.out, "Reserves:       0.000144 credits until the job ends\n"));
+  BOOST_TEST(contains(quote.out, "Cost:           0.000048 credits there, for each replica\n"));
+  BOOST_TEST(quote.out.find("Note:") == std::string::npos);
+  // Three would wait for a third donor: the quote says so.
+  auto three = h.as(h.alice, small_matmul("quote", {"--bid", "3", "--replicas", "3"}));
+  BOOST_TEST(three.status == 0, three.err);
+  BOOST_TEST(contains(three.out, "Note:           3 replicas need workers of 3 donors, and 2 connected now take this bid"));
+
+  auto r = h.as(h.alice, small_matmul("submit", {"--bid", "3", "--replicas", "2", "--wait"}));
+  BOOST_TEST_REQUIRE(r.status == 0, r.err);
+  BOOST_TEST(contains(r.out, "10  11\n"));
+  BOOST_TEST(contains(r.err, "  charged 0.000096 credits for 2 replicas (24 units each, fee 0.000008); refunded 0.000048\n"));
+  BOOST_TEST(contains(r.err, "0.000044 to quinn"));
+  BOOST_TEST(contains(r.err, "0.000044 to rita"));
+
+  const auto listed = h.as(h.alice, {"jobs", "-q", "--mine", "--limit", "1"}).out;
+  BOOST_TEST_REQUIRE(!listed.empty());
+  const auto id = listed.substr(0, listed.find('\n'));
+  auto job = h.as(h.alice, {"job", id});
+  BOOST_TEST_REQUIRE(job.status == 0, job.err);
+  BOOST_TEST(contains(job.out, "\nBilling:  charged 0.000096 credits for 2 replicas (24 units each, fee 0.000008); "
+                               "refunded 0.000048\n"));
+  std::istringstream lines(job.out);
+  std::string paid;
+  for (std::string line; std::getline(lines, line);)
+    if (line.starts_with("Paid:")) paid = line;
+  BOOST_TEST(contains(paid, "0.000044 to quinn"));
+  BOOST_TEST(contains(paid, "0.000044 to rita"));
+  BOOST_TEST(contains(paid, "fee 0.000008 to fees, refund 0.000048 to alice"));
+  const auto as_json = json::parse(h.as(h.alice, {"job", id, "--json"}).out);
+  BOOST_TEST(as_json.at("billing").at("replicas").as_int64() == 2);
+  int charges = 0;
+  for (const auto& p : as_json.at("billing").at("payments").as_array()) charges += p.at("kind") == "charge";
+  BOOST_TEST(charges == 2);
+
+  // Out of range: a usage mistake, nothing sent.
+  for (const char* bad : {"0", "6"}) {
+    auto refused = h.as(h.alice, small_matmul("submit", {"--bid", "3", "--replicas", bad}));
+    BOOST_TEST(refused.status == 2, bad << ": " << refused.err);
+    BOOST_TEST(contains(refused.err, "--replicas takes a number from 1 to 5"));
+  }
 }

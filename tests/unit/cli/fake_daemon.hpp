@@ -1,6 +1,6 @@
 // A fake daemon for the CLI's unit tests: a loopback HTTP server that records each request and
 // answers from a script, one connection at a time, so that a test pins what the CLI sends (the
-// bearer header, bodies) and what it shows for a canned answer.
+// bearer header, other headers, bodies) and what it shows for a canned answer.
 #pragma once
 
 #include <boost/test/unit_test.hpp>
@@ -11,17 +11,34 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <functional>
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace potluck::cli::testing {
 
 struct recorded_request {
   std::string method, target, authorization, body;
+  std::vector<std::pair<std::string, std::string>> headers;  // every header line, as sent
+
+  // The value of header `name` (any case); "" when it was not sent.
+  std::string header(std::string_view name) const {
+    const auto same = [](std::string_view a, std::string_view b) {
+      return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+             });
+    };
+    for (const auto& [k, v] : headers)
+      if (same(k, name)) return v;
+    return {};
+  }
 };
 
 struct scripted_reply {
@@ -89,6 +106,8 @@ class fake_daemon {
       for (std::string line; std::getline(head, line);) {
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.starts_with("Authorization: ")) r.authorization = line.substr(15);
+        if (auto colon = line.find(": "); colon != std::string::npos)
+          r.headers.emplace_back(line.substr(0, colon), line.substr(colon + 2));
       }
       if (head_end != std::string::npos) r.body = data.substr(head_end + 4);
       {

@@ -549,3 +549,146 @@ BOOST_AUTO_TEST_CASE(jobs_paid_to_filters_says_when_none_and_an_unknown_account_
   BOOST_TEST(has(unknown.err, "Is the account name right?"));
   BOOST_TEST(unknown.out.empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Replicas: a job run on several donors' workers, each paid
+
+namespace {
+
+// Two replicas at a bid of 3: 144 reserved; quinn's and rita's workers ask 2, so each replica
+// costs 48, of which the 10% fee is 4; 48 comes back to alice.
+const std::string two_replicas_billing = R"("billing":{"units":24,"replicas":2,"bid":3000000,"reserved":144,
+  "settled":true,"price":2000000,"charged":96,"fee":8,"refunded":48,"paid_to":"quinn",
+  "payments":[{"kind":"charge","to":"quinn","amount":44},{"kind":"charge","to":"rita","amount":44},
+              {"kind":"fee","to":"fees","amount":8},{"kind":"refund","to":"alice","amount":48}]})";
+
+const std::string replicated_job = job_head + two_replicas_billing + R"(,
+  "created_at":"2026-11-30T08:00:00.000Z","started_at":"2026-11-30T08:00:00.010Z",
+  "finished_at":"2026-11-30T08:00:00.020Z","timings_ms":{"queued":10,"run":10},"params":{},"inputs":[],
+  "result":{"outputs":{"c":{"dtype":"f32","shape":[1],"data":[7]}}},"error":null})";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(billing_of_replicas_says_how_many_and_whom_each_paid) {
+  BOOST_TEST(billing_text(parse_object(R"({"billing":{"units":24,"replicas":2,"bid":3000000,"reserved":144,
+      "settled":false}})")) == "reserved 0.000144 credits (bid 3 per million units, 24 units, 2 replicas)");
+  BOOST_TEST(billing_text(parse_object(R"({"billing":{"units":24,"replicas":3,"bid":0,"reserved":0,"settled":false}})")) ==
+             "free job (24 units, 3 replicas)");
+  const auto settled = parse_object("{" + two_replicas_billing + "}");
+  BOOST_TEST(billing_text(settled) == "charged 0.000096 credits for 2 replicas (24 units each, fee 0.000008); refunded 0.000048");
+  BOOST_TEST(payments_text(settled) == "0.000044 to quinn, 0.000044 to rita, fee 0.000008 to fees, refund 0.000048 to alice");
+
+  // Three replicas, one outvoted: two are paid, and the line says so.
+  const auto outvoted = parse_object(R"({"billing":{"units":24,"replicas":3,"bid":3000000,"reserved":216,"settled":true,
+      "price":2000000,"charged":96,"fee":0,"refunded":120,"paid_to":"quinn",
+      "payments":[{"kind":"charge","to":"quinn","amount":48},{"kind":"charge","to":"rita","amount":48},
+                  {"kind":"refund","to":"acme","amount":120}]}})");
+  BOOST_TEST(billing_text(outvoted) == "charged 0.000096 credits for 3 replicas, 2 paid (24 units each); refunded 0.00012");
+  BOOST_TEST(payments_text(outvoted) == "0.000048 to quinn, 0.000048 to rita, refund 0.00012 to acme");
+
+  // One replica: the line is as before, and the payments name the donor's share and the fee.
+  const auto single = parse_object(R"({"billing":{"units":24,"replicas":1,"bid":3000000,"reserved":72,"settled":true,
+      "price":2000000,"charged":48,"fee":4,"refunded":24,"paid_to":"dora",
+      "payments":[{"kind":"charge","to":"dora","amount":44},{"kind":"fee","to":"fees","amount":4},
+                  {"kind":"refund","to":"alice","amount":24}]}})");
+  BOOST_TEST(billing_text(single) ==
+             "charged 0.000048 credits (24 units at 2 per million, paid to dora, fee 0.000004); refunded 0.000024");
+  BOOST_TEST(payments_text(single) == "0.000044 to dora, fee 0.000004 to fees, refund 0.000024 to alice");
+
+  // Replicas that disagreed: nothing charged, all refunded; the billing line says it all.
+  const auto disagreed = parse_object(R"({"billing":{"units":24,"replicas":2,"bid":3000000,"reserved":144,"settled":true,
+      "price":0,"charged":0,"fee":0,"refunded":144,"paid_to":null,
+      "payments":[{"kind":"refund","to":"alice","amount":144}]}})");
+  BOOST_TEST(billing_text(disagreed) == "nothing charged; refunded 0.000144");
+  BOOST_TEST(payments_text(disagreed).empty());
+  // Nothing listed (a free job, a daemon before payments): nothing to say.
+  BOOST_TEST(payments_text(parse_object(R"({"billing":{"units":24,"bid":0,"reserved":0,"settled":true}})")).empty());
+  BOOST_TEST(payments_text(parse_object(R"({"id":1})")).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_quote_for_replicas_says_the_cost_is_each_ones_and_when_donors_are_too_few) {
+  auto quote = parse_object(covered_quote);
+  quote["replicas"] = 3;
+  quote["reserved"] = 216;
+  quote["note"] = "3 replicas need workers of 3 donors, and 1 connected now take this bid: the rest wait";
+  BOOST_TEST(render_quote(quote, bid_source::bid, false) ==
+             "Quote  linalg.matmul  any backend\n"
+             "Work units:     24 each\n"
+             "Replicas:       3 (on distinct donors' workers; results must agree, each is paid)\n"
+             "Bid:            3 credits per million units\n"
+             "Reserves:       0.000216 credits until the job ends\n"
+             "Cheapest:       dora-box (cpu) asks 2 per million units\n"
+             "Cost:           0.000048 credits there, for each replica\n"
+             "Expected wait:  none: a worker that takes it has a free slot\n"
+             "Queued ahead:   0 jobs\n"
+             "Note:           3 replicas need workers of 3 donors, and 1 connected now take this bid: the rest wait\n"
+             "\n"
+             "Offers (asks in credits per million work units):\n"
+             "  WORKER    BACKEND  ASK  FREE SLOTS  COVERED      COST\n"
+             "  dora-box  cpu        2         1/2  yes      0.000048\n"
+             "  gpu-box   cuda       4         1/1  no       0.000096\n");
+  // One replica (or a daemon before replicas): no such rows.
+  quote["replicas"] = 1;
+  quote["note"] = nullptr;
+  const auto one = render_quote(quote, bid_source::bid, false);
+  BOOST_TEST(has(one, "Work units:     24\n"));
+  BOOST_TEST(one.find("Replicas") == std::string::npos);
+  BOOST_TEST(one.find("Note") == std::string::npos);
+  BOOST_TEST(has(one, "Cost:           0.000048 credits there\n"));
+}
+
+BOOST_AUTO_TEST_CASE(replicas_are_sent_with_the_job_and_bad_counts_exit_2_before_anything_is_sent) {
+  fake_daemon d([](const recorded_request& r) {
+    if (r.target == "/api/v1/jobs/quote") return scripted_reply{200, covered_quote};
+    return scripted_reply{202, R"({"id":12,"state":"queued"})"};
+  });
+  auto quote = run_cli({"--url", d.url(), "quote", "linalg.matmul", "--bid", "3", "--replicas", "2"});
+  BOOST_TEST(quote.status == 0, quote.err);
+  BOOST_TEST(json::parse(d.last().body).at("replicas").as_int64() == 2);
+  auto submitted = run_cli({"--url", d.url(), "submit", "-q", "linalg.matmul", "--bid", "3", "--replicas=5"});
+  BOOST_TEST(submitted.status == 0, submitted.err);
+  BOOST_TEST(submitted.out == "12\n");
+  BOOST_TEST(d.last().target == "/api/v1/jobs");
+  BOOST_TEST(json::parse(d.last().body).at("replicas").as_int64() == 5);
+  // Without the flag the daemon's default stands: nothing is sent.
+  BOOST_TEST(run_cli({"--url", d.url(), "submit", "linalg.matmul"}).status == 0);
+  BOOST_TEST(!json::parse(d.last().body).as_object().contains("replicas"));
+
+  const auto sent = d.requests().size();
+  for (const std::string bad : {"0", "6", "two", "-1", "1.5", ""}) {
+    for (const char* command : {"submit", "quote"}) {
+      auto o = run_cli({"--url", d.url(), command, "linalg.matmul", "--replicas", bad});
+      BOOST_TEST(o.status == 2, command << " --replicas '" << bad << "': " << o.err);
+      BOOST_TEST(has(o.err, "error: --replicas takes a number from 1 to 5 (got '" + bad + "')\n"));
+      BOOST_TEST(has(o.err, std::string("Run 'potluck ") + command + " --help' for usage."));
+    }
+  }
+  BOOST_TEST(d.requests().size() == sent);
+}
+
+BOOST_AUTO_TEST_CASE(job_and_submit_wait_show_the_replicas_and_whom_they_paid) {
+  fake_daemon d([](const recorded_request& r) {
+    if (r.method == "POST") return scripted_reply{202, R"({"id":12,"state":"queued"})"};
+    if (r.target.ends_with("/events")) {
+      // The stream's final event: the job on one line.
+      return scripted_reply{200, "event: job\ndata: " + json::serialize(json::parse(replicated_job)) + "\n\n"};
+    }
+    return scripted_reply{200, replicated_job};
+  });
+  auto shown = run_cli({"--url", d.url(), "job", "12"});
+  BOOST_TEST(shown.status == 0, shown.err);
+  BOOST_TEST(has(shown.out, "\nBilling:  charged 0.000096 credits for 2 replicas (24 units each, fee 0.000008); "
+                            "refunded 0.000048\n"
+                            "Paid:     0.000044 to quinn, 0.000044 to rita, fee 0.000008 to fees, refund 0.000048 to alice\n"));
+
+  auto waited = run_cli({"--url", d.url(), "submit", "linalg.matmul", "--bid", "3", "--replicas", "2", "--wait"});
+  BOOST_TEST(waited.status == 0, waited.err);
+  BOOST_TEST(has(waited.err, "job 12 linalg.matmul succeeded"));
+  BOOST_TEST(has(waited.err, "\n  charged 0.000096 credits for 2 replicas (24 units each, fee 0.000008); refunded 0.000048\n"
+                             "  paid 0.000044 to quinn, 0.000044 to rita, fee 0.000008 to fees, refund 0.000048 to alice\n"));
+  BOOST_TEST(has(waited.out, "c  f32[1]\n"));
+  // -q keeps stderr to nothing but failures.
+  auto quiet = run_cli({"--url", d.url(), "submit", "-q", "linalg.matmul", "--replicas", "2", "--wait"});
+  BOOST_TEST(quiet.status == 0, quiet.err);
+  BOOST_TEST(quiet.err.empty());
+}
