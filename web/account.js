@@ -3,14 +3,17 @@
 //   #/signin   "Sign up" (a name → an account, its starter credits and a first token, whose
 //              secret is shown once) and "Use a token" (a pasted token, checked with the daemon
 //              before this browser keeps it)
-//   #/account  the balance, the ledger (older pages by cursor), the API tokens (create with
-//              scopes, the secret shown once; revoke after a confirm) and "Sign out"
+//   #/account  the balance, the ledger (older pages by cursor), the organisations the account
+//              belongs to (their balances and its role; create one; open one to see its members
+//              and, as an owner, add some), credits sent to an account or an organisation, the
+//              API tokens (create with scopes, the secret shown once; revoke after a confirm) and
+//              "Sign out"
 //
 // Views follow app.js's shape: a function (element, params, query, context) → cleanup. Every
 // message from the daemon is shown as it came, next to the field it is about.
 
 import { api } from './api.js';
-import { fmtCredits, fmtDateTime, html, timeAgo } from './format.js';
+import { fmtCredits, fmtDateTime, html, parseCredits, timeAgo } from './format.js';
 import { onSession, ready, refreshAccount, session, signInLocally, signInWithToken, signOut, signUp } from './session.js';
 
 const SCOPES = [
@@ -69,6 +72,16 @@ function setFieldError(form, message) {
   line.textContent = message ?? '';
   if (message) input.setAttribute('aria-invalid', 'true');
   else input.removeAttribute('aria-invalid');
+}
+
+// Sets `box`'s markup only when it changed: redrawn on every new balance, a list would take the
+// focus off its buttons.
+const drawn = new WeakMap();
+function setHtml(box, markup) {
+  const text = String(markup);
+  if (drawn.get(box) === text) return;
+  box.innerHTML = text;
+  drawn.set(box, text);
 }
 
 // Disables a form's submit button while `work` runs, with `busyText` on it.
@@ -242,11 +255,69 @@ function tokenRow(token, { confirming, revoking, error }) {
   </tr>`;
 }
 
+function orgRow(org, open) {
+  return html`<tr data-testid="org-row" data-org-name="${org.name}">
+    <td data-label="Name"><strong>${org.name}</strong></td>
+    <td data-label="Your role"><span class="chip" data-testid="org-role">${org.role}</span></td>
+    <td data-label="Credits" class="num amount" data-testid="org-balance">${fmtCredits(org.balance)}</td>
+    <td class="actions"><button type="button" class="secondary small-button" data-open-org="${org.name}" data-testid="org-open"
+      aria-expanded="${open ? 'true' : 'false'}" aria-controls="org-panel">${open ? 'Close' : 'Members'}</button></td>
+  </tr>`;
+}
+
+// The form that adds a member to an organisation (or changes a member's role): owners only.
+function memberForm(name) {
+  return html`<form class="inline-form member-form" data-add-member data-testid="member-form" novalidate>
+    <div class="field">
+      <label for="member-account">Add a member</label>
+      <input id="member-account" name="account" type="text" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="64"
+        placeholder="bob" data-testid="member-account">
+    </div>
+    <div class="field role-field">
+      <label for="member-role">Role</label>
+      <select id="member-role" name="role" data-testid="member-role">
+        <option value="member">member: bills jobs to it</option>
+        <option value="owner">owner: also adds members</option>
+      </select>
+    </div>
+    <button type="submit" class="primary" data-testid="member-submit">Add to ${name}</button>
+  </form>`;
+}
+
+function membersList(org) {
+  return html`<ul class="plain members" data-testid="org-members">${(org.members ?? []).map((m) => html`<li data-testid="org-member" data-account="${m.account}">
+    <strong>${m.account}</strong> <span class="chip">${m.role}</span>${m.account === session.account?.name ? html` <span class="chip this-browser">you</span>` : ''}</li>`)}</ul>`;
+}
+
+// A message after a form: {text} (markup) or {error}; `testid` names it for the tests.
+function formResult(result, testid) {
+  if (!result) return '';
+  return result.error ? html`<p class="form-error" role="alert" data-testid="${testid}-error">${result.error}</p>`
+    : html`<div class="notice ok" role="status" data-testid="${testid}-result">${result.text}</div>`;
+}
+
+// Marks the field a message is about, and no other.
+function markField(form, names, field) {
+  for (const name of names) {
+    if (name === field) form.elements[name].setAttribute('aria-invalid', 'true');
+    else form.elements[name].removeAttribute('aria-invalid');
+  }
+}
+
+// The field a refused transfer is about.
+function transferField(e) {
+  return e.code === 'unknown_account' ? 'to' : e.code === 'bad_movement' ? 'memo' : e.code === 'bad_amount' || e.status === 402 ? 'credits' : null;
+}
+
 export function accountPage(el) {
   document.title = 'Account · Potluck';
   const ledger = { entries: [], next: null, loaded: false, error: null, loadingMore: false };
   const tokens = { list: [], loaded: false, error: null, confirming: null, revoking: false, rowError: null };
   let secret = null;  // a new token's answer while its secret is on screen
+  // The organisation opened below the list: its name, GET /orgs/NAME's answer, and the last
+  // add-member's outcome.
+  const org = { open: null, data: null, error: null, member: null, drawnFor: null };
+  let transfer = null;  // {text} or {error, field}: the last transfer's outcome
 
   el.innerHTML = html`<p class="muted loading">Loading your account…</p>`;
 
@@ -298,6 +369,59 @@ export function accountPage(el) {
       }))}</tbody></table></div>`;
   }
 
+  function renderOrgs() {
+    const box = el.querySelector('[data-orgs]');
+    if (!box) return;
+    const orgs = session.orgs ?? [];
+    setHtml(box, orgs.length ? html`<div class="table-wrap"><table class="data orgs" data-testid="orgs">
+        <thead><tr><th>Name</th><th>Your role</th><th class="num">Credits</th><th><span class="sr-only">Actions</span></th></tr></thead>
+        <tbody>${orgs.map((o) => orgRow(o, o.name === org.open))}</tbody></table></div>`
+      : html`<div class="empty" data-testid="orgs-empty"><p>You belong to no organisation yet. Its members share its credits:
+          they fund it with transfers and bill jobs to it.</p></div>`);
+    setHtml(el.querySelector('[data-org-names]'), html`${orgs.map((o) => html`<option value="${o.name}"></option>`)}`);
+    renderOrg();
+  }
+
+  // The open organisation: the panel is drawn again when another one opens or the role changes
+  // (its form keeps what is typed meanwhile); its balance and members follow in place.
+  function renderOrg() {
+    const box = el.querySelector('[data-org]');
+    if (!box) return;
+    if (!org.open) {
+      org.drawnFor = null;
+      box.replaceChildren();
+      return;
+    }
+    const mine = (session.orgs ?? []).find((o) => o.name === org.open);
+    const owner = (mine?.role ?? org.data?.members?.find((m) => m.account === session.account?.name)?.role) === 'owner';
+    const key = `${org.open}|${owner}`;
+    if (org.drawnFor !== key) {
+      org.drawnFor = key;
+      box.innerHTML = html`<article class="org-panel" id="org-panel" data-testid="org-panel" data-org-name="${org.open}" aria-labelledby="h-org-open">
+        <header class="org-head"><h3 id="h-org-open">${org.open}</h3>
+          <span class="org-balance">Balance <strong data-testid="org-panel-balance" data-balance></strong></span></header>
+        <div data-members></div>
+        ${owner ? memberForm(org.open) : html`<p class="muted small" data-testid="member-owners-only">Only an owner of ${org.open} adds members.</p>`}
+        <div data-member-result aria-live="polite"></div>
+      </article>`;
+    }
+    const balance = mine?.balance ?? org.data?.balance;
+    setHtml(box.querySelector('[data-balance]'), balance == null ? '–' : credits(balance));
+    setHtml(box.querySelector('[data-members]'), org.data ? membersList(org.data)
+      : org.error ? html`<div class="notice error" role="alert"><strong>Its members could not be loaded.</strong> ${org.error.message}</div>`
+        : html`<p class="muted loading">Loading its members…</p>`);
+    const form = box.querySelector('[data-add-member]');
+    if (form) markField(form, ['account', 'role'], org.member?.field);
+    setHtml(box.querySelector('[data-member-result]'), formResult(org.member, 'member'));
+  }
+
+  function renderTransfer() {
+    const form = el.querySelector('[data-transfer]');
+    if (!form) return;
+    markField(form, ['to', 'credits', 'memo'], transfer?.field);
+    setHtml(el.querySelector('[data-transfer-result]'), formResult(transfer, 'transfer'));
+  }
+
   function renderSecret() {
     const box = el.querySelector('[data-new-secret]');
     if (!box) return;
@@ -315,6 +439,42 @@ export function accountPage(el) {
       <section class="panel" aria-labelledby="h-ledger">
         <header class="panel-head"><h2 id="h-ledger">Ledger</h2><span class="muted small">every movement of credits, newest first</span></header>
         <div data-ledger></div>
+      </section>
+      <section class="panel" aria-labelledby="h-orgs">
+        <header class="panel-head"><h2 id="h-orgs">Organisations</h2><span class="muted small">wallets that members share and bill jobs to</span></header>
+        <div data-orgs></div>
+        <div data-org></div>
+        <form class="inline-form org-create" data-create-org data-testid="org-create" novalidate>
+          <div class="field">
+            <label for="org-name">New organisation</label>
+            <input id="org-name" name="name" type="text" data-main autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="64"
+              placeholder="my-lab" aria-describedby="org-name-hint org-name-error" data-testid="org-name">
+            <span class="hint" id="org-name-hint">Lowercase letters, digits and single hyphens. You are its first owner; it starts with no credits.</span>
+            <span class="field-error" id="org-name-error" data-field-error data-testid="org-create-error" role="alert" hidden></span>
+          </div>
+          <button type="submit" class="primary" data-testid="org-create-submit">Create organisation</button>
+        </form>
+      </section>
+      <section class="panel" aria-labelledby="h-transfer">
+        <header class="panel-head"><h2 id="h-transfer">Send credits</h2><span class="muted small">from your balance to an account or an organisation</span></header>
+        <form class="inline-form transfer-form" data-transfer data-testid="transfer-form" novalidate>
+          <div class="field">
+            <label for="transfer-to">To</label>
+            <input id="transfer-to" name="to" type="text" list="transfer-orgs" autocomplete="off" autocapitalize="none" spellcheck="false" maxlength="64"
+              placeholder="an account or organisation" data-testid="transfer-to">
+            <datalist id="transfer-orgs" data-org-names></datalist>
+          </div>
+          <div class="field">
+            <label for="transfer-credits">Credits</label>
+            <input id="transfer-credits" name="credits" type="text" inputmode="decimal" autocomplete="off" placeholder="10" data-testid="transfer-credits">
+          </div>
+          <div class="field memo-field">
+            <label for="transfer-memo">Memo <span class="muted small">optional</span></label>
+            <input id="transfer-memo" name="memo" type="text" maxlength="1024" autocomplete="off" placeholder="for the lab’s jobs" data-testid="transfer-memo">
+          </div>
+          <button type="submit" class="primary" data-testid="transfer-submit">Send credits</button>
+        </form>
+        <div data-transfer-result aria-live="polite"></div>
       </section>
       <section class="panel" aria-labelledby="h-tokens">
         <header class="panel-head"><h2 id="h-tokens">API tokens</h2><span class="muted small">the daemon keeps only their hashes</span></header>
@@ -337,6 +497,8 @@ export function accountPage(el) {
       </section>`;
     renderHead();
     renderLedger();
+    renderOrgs();
+    renderTransfer();
     renderTokens();
     renderSecret();
   }
@@ -381,9 +543,118 @@ export function accountPage(el) {
     renderTokens();
   }
 
+  // One request at a time; another reason to read it meanwhile asks for one more.
+  let loadingOrg = false;
+  let orgAgain = false;
+  async function loadOrg() {
+    if (!org.open) return;
+    if (loadingOrg) { orgAgain = true; return; }
+    loadingOrg = true;
+    orgAgain = false;
+    const name = org.open;
+    try {
+      const data = await api.org(name);
+      if (org.open === name) { org.data = data; org.error = null; }
+    } catch (e) {
+      if (org.open === name) org.error = e;
+    }
+    loadingOrg = false;
+    renderOrg();
+    if (orgAgain) loadOrg();
+  }
+
+  function openOrg(name) {
+    org.open = name;
+    org.data = null;
+    org.error = null;
+    org.member = null;
+    renderOrgs();
+    loadOrg();
+  }
+
+  async function createOrg(form) {
+    const name = form.elements.name.value.trim();
+    setFieldError(form, null);
+    try {
+      const made = await busy(form, 'Creating…', () => api.createOrg(name));
+      form.elements.name.value = '';
+      await refreshAccount();  // the list of organisations, with this one and its role
+      openOrg(made.name);
+    } catch (err) {
+      setFieldError(form, err.message);
+      form.elements.name.focus();
+    }
+  }
+
+  async function addMember(form) {
+    const account = form.elements.account.value.trim();
+    const role = form.elements.role.value;
+    const name = org.open;
+    if (!account) {
+      org.member = { error: 'Type the name of the account to add.', field: 'account' };
+      renderOrg();
+      form.elements.account.focus();
+      return;
+    }
+    org.member = null;
+    try {
+      const data = await busy(form, 'Adding…', () => api.addMember(name, account, role));
+      if (org.open !== name) return;
+      org.data = data;
+      org.member = { text: html`<strong>${account}</strong> is ${role === 'owner' ? 'an owner' : 'a member'} of ${name}.` };
+      form.elements.account.value = '';
+      if (account === session.account?.name) refreshAccount();  // a role of one's own: the list says it
+    } catch (err) {
+      if (org.open !== name) return;
+      org.member = { error: err.message, field: err.code === 'unknown_account' ? 'account' : err.code === 'bad_member' ? 'role' : null };
+    }
+    renderOrg();
+    if (org.member.field) form.elements[org.member.field].focus();
+  }
+
+  async function sendCredits(form) {
+    const to = form.elements.to.value.trim();
+    const amount = parseCredits(form.elements.credits.value);
+    const memo = form.elements.memo.value.trim();
+    if (!to) transfer = { error: 'Type the name of the account or organisation to send credits to.', field: 'to' };
+    else if (amount.problem) transfer = { error: `The amount ${amount.problem}.`, field: 'credits' };
+    else if (amount.micro === 0) transfer = { error: 'The amount must be more than 0 credits.', field: 'credits' };
+    else transfer = null;
+    if (transfer) {
+      renderTransfer();
+      form.elements[transfer.field].focus();
+      return;
+    }
+    renderTransfer();
+    try {
+      const sent = await busy(form, 'Sending…', () => api.transfer({ to, amount: amount.micro, memo }));
+      transfer = { text: html`Sent <strong data-testid="transfer-amount">${credits(sent.amount)}</strong> to <strong>${sent.to}</strong>:
+        ledger entry #${sent.entry}${memo ? html`, “${memo}”` : ''}.` };
+      form.elements.credits.value = '';
+      form.elements.memo.value = '';
+      refreshAccount();  // the balances: the header's, and the organisation's when it was one
+      loadLedger();
+      if (sent.to === org.open) loadOrg();
+    } catch (err) {
+      // A 402 gets a lead that says what kind of refusal it is, and the two amounts in credits.
+      // One line of markup: the box keeps the message's own line breaks (white-space: pre-wrap).
+      const stop = /[.!?]$/.test(err.message) ? '' : '.';
+      const balance = session.account ? html`; your balance is ${credits(session.account.balance)}` : '';
+      transfer = {
+        error: err.status === 402 ? html`<strong>Not enough credits:</strong> ${err.message}${stop} You asked to send ${credits(amount.micro)}${balance}.` : err.message,
+        field: transferField(err),
+      };
+    }
+    renderTransfer();
+    if (transfer.field) form.elements[transfer.field].focus();
+  }
+
   el.addEventListener('submit', async (e) => {
     e.preventDefault();
     const form = e.target;
+    if (form.matches('[data-create-org]')) { createOrg(form); return; }
+    if (form.matches('[data-add-member]')) { addMember(form); return; }
+    if (form.matches('[data-transfer]')) { sendCredits(form); return; }
     if (!form.matches('[data-create]')) return;
     const name = form.elements.name.value.trim();
     const scopes = [...form.querySelectorAll('input[name="scope"]:checked')].map((c) => c.value);
@@ -404,6 +675,8 @@ export function accountPage(el) {
   el.addEventListener('input', (e) => {
     const form = e.target.closest('form');
     if (form?.querySelector('[data-field-error]')) setFieldError(form, null);
+    if (form?.matches('[data-transfer]') && transfer?.error) { transfer = null; renderTransfer(); }
+    if (form?.matches('[data-add-member]') && org.member?.error) { org.member = null; renderOrg(); }
   });
 
   el.addEventListener('click', async (e) => {
@@ -417,6 +690,12 @@ export function accountPage(el) {
     if (copy) { copySecret(copy); return; }
     if (t.closest('[data-secret-done]')) { secret = null; renderSecret(); return; }
     if (t.closest('[data-older]')) { olderLedger(); return; }
+    const open = t.closest('[data-open-org]');
+    if (open) {
+      if (org.open === open.dataset.openOrg) { org.open = null; renderOrgs(); } else openOrg(open.dataset.openOrg);
+      el.querySelector(`[data-open-org="${CSS.escape(open.dataset.openOrg)}"]`)?.focus();
+      return;
+    }
     const revoke = t.closest('[data-revoke]');
     if (revoke) {
       tokens.confirming = Number(revoke.dataset.revoke);
@@ -462,7 +741,11 @@ export function accountPage(el) {
     loadLedger();
     loadTokens();
   };
-  const off = onSession(() => { if (started) renderHead(); else start(); });
+  const off = onSession(() => {
+    if (!started) { start(); return; }
+    renderHead();
+    renderOrgs();
+  });
   ready.then(start);
   return off;
 }

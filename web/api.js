@@ -26,11 +26,12 @@ export function setAuth(provider) {
 }
 
 // `token`: send this token instead of the session's (checking a pasted token before keeping it);
-// a 401 to such a request is the caller's to show and does not end the session.
-async function request(method, path, body, { token } = {}) {
+// a 401 to such a request is the caller's to show and does not end the session. `headers`: more
+// headers to send (X-Potluck-Bill-To).
+async function request(method, path, body, { token, headers: more = {} } = {}) {
   const explicit = token !== undefined;
   const sent = explicit ? token : auth.token();
-  const headers = {};
+  const headers = { ...more };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (sent) headers.Authorization = `Bearer ${sent}`;
   let response;
@@ -70,7 +71,8 @@ export const api = {
     return request('GET', `/jobs?${q}`);
   },
   job: (id) => request('GET', `/jobs/${encodeURIComponent(id)}`),
-  submit: (job) => request('POST', '/jobs', job),
+  // billTo: an organisation of the caller's that pays for the job and owns it (X-Potluck-Bill-To).
+  submit: (job, { billTo = '' } = {}) => request('POST', '/jobs', job, billTo ? { headers: { 'X-Potluck-Bill-To': billTo } } : {}),
   // What a job would cost and wait, from the same body; needs no token and changes nothing.
   quote: (job) => request('POST', '/jobs/quote', job),
   cancel: (id) => request('POST', `/jobs/${encodeURIComponent(id)}/cancel`),
@@ -85,6 +87,12 @@ export const api = {
   tokens: () => request('GET', '/account/tokens').then((d) => d.tokens ?? []),
   createToken: (name, scopes) => request('POST', '/account/tokens', { name, scopes }),
   revokeToken: (id) => request('DELETE', `/account/tokens/${encodeURIComponent(id)}`),
+  // Organisations (accounts.cpp): a wallet its members share and bill jobs to, funded by transfers.
+  createOrg: (name) => request('POST', '/orgs', { name }).then((d) => d.org),
+  org: (name) => request('GET', `/orgs/${encodeURIComponent(name)}`).then((d) => d.org),
+  addMember: (org, account, role) => request('POST', `/orgs/${encodeURIComponent(org)}/members`, { account, role }).then((d) => d.org),
+  // Credits from the caller to a user or an organisation: {entry, to, amount}.
+  transfer: ({ to, amount, memo }) => request('POST', '/account/transfers', { to, amount, ...(memo ? { memo } : {}) }),
   // A donor's side (market.cpp): earnings per day and per job, workers and their settings.
   earnings: (days) => request('GET', `/account/earnings?days=${encodeURIComponent(days)}`),
   myWorkers: () => request('GET', '/account/workers').then((d) => d.workers ?? []),

@@ -101,32 +101,57 @@ function applyEvent(job, e) {
   if (TERMINAL.has(job.state) && !job.finished_at) job.finished_at = new Date(serverNow()).toISOString();
 }
 
+// What a payment out of escrow is, in words.
+const PAYMENT_KINDS = { charge: 'paid to the donor', fee: 'the operator’s fee', refund: 'back to the payer' };
+
+// Where a settled job's credits went: every movement out of escrow for it, in order.
+function paymentsTable(payments) {
+  return html`<h3 class="sub-head">Where the credits went</h3>
+    <div class="table-wrap"><table class="data payments" data-testid="billing-payments">
+    <thead><tr><th>Kind</th><th>To</th><th class="num">Credits</th></tr></thead>
+    <tbody>${payments.map((p) => html`<tr data-testid="payment" data-kind="${p.kind}">
+      <td data-label="Kind"><span class="chip">${p.kind}</span> <span class="muted small">${PAYMENT_KINDS[p.kind] ?? ''}</span></td>
+      <td data-label="To" data-testid="payment-to">${p.to}</td>
+      <td data-label="Credits" class="num amount" data-testid="payment-amount">${fmtCredits(p.amount)}</td>
+    </tr>`)}</tbody></table></div>`;
+}
+
 // The job's bill: while it runs, what it reserved; once it ended, what it cost and where the
-// credits went. Amounts are micro-credits; prices per million work units.
+// credits went. Amounts are micro-credits; prices per million work units. A job with replicas
+// reserves each one's cost and pays each donor whose result agreed.
 function billingPanel(job) {
   const b = job.billing;
   if (!b) return '';
-  const units = plural(b.units, 'work unit');
+  const replicas = b.replicas > 1 ? b.replicas : 0;
+  const units = html`${plural(b.units, 'work unit')}${replicas ? ` on each of ${replicas} replicas` : ''}`;
   const free = b.bid === 0;
+  const payments = b.payments ?? [];
+  const paid = [...new Set(payments.filter((p) => p.kind === 'charge').map((p) => p.to))];
   let summary;
   let facts = '';
   if (!b.settled) {
     summary = free ? html`A free job: nothing is reserved (${units}).`
-      : html`Reserved <strong>${fmtCredits(b.reserved)} credits</strong> (${units}, bid ${fmtPrice(b.bid)}) until it ends: it pays the ask of the worker that runs it and gets the rest back.`;
+      : html`Reserved <strong>${fmtCredits(b.reserved)} credits</strong> (${units}, bid ${fmtPrice(b.bid)}) until it ends: it pays the ask
+        of ${replicas ? 'each donor’s worker that runs a replica' : 'the worker that runs it'} and gets the rest back.`;
   } else if (free) {
     summary = html`A free job: nothing was reserved or charged (${units}).`;
   } else {
     summary = b.charged > 0
-      ? html`Charged <strong>${fmtCredits(b.charged)} credits</strong> for ${units} at ${fmtPrice(b.price)}.`
+      ? replicas
+        ? html`Charged <strong>${fmtCredits(b.charged)} credits</strong> for ${units}: ${plural(paid.length || 1, 'donor')} paid.`
+        : html`Charged <strong>${fmtCredits(b.charged)} credits</strong> for ${units} at ${fmtPrice(b.price)}.`
       : html`Nothing was charged${job.worker ? '' : ': it never ran'}; the reserve went back.`;
     facts = html`<dl class="facts grid">
       <div><dt>Charged</dt><dd data-testid="billing-charged">${fmtCredits(b.charged)} <span class="unit">credits</span></dd></div>
       <div><dt>Fee</dt><dd data-testid="billing-fee">${fmtCredits(b.fee)} <span class="unit">credits</span></dd></div>
       <div><dt>Refunded</dt><dd data-testid="billing-refunded">${fmtCredits(b.refunded)} <span class="unit">credits</span></dd></div>
-      <div><dt>Paid to</dt><dd data-testid="billing-paid-to">${b.paid_to ?? html`<span class="muted">nobody</span>`}</dd></div>
-      <div><dt>Price</dt><dd data-testid="billing-price">${b.charged > 0 || job.worker ? fmtPrice(b.price) : html`<span class="muted">–</span>`}</dd></div>
+      <div><dt>Paid to</dt><dd data-testid="billing-paid-to">${paid.length ? paid.join(', ') : b.paid_to ?? html`<span class="muted">nobody</span>`}</dd></div>
+      <div><dt>Price</dt><dd data-testid="billing-price">${replicas && b.charged > 0 ? html`each donor’s own ask <span class="unit">below</span>`
+        : b.charged > 0 || job.worker ? fmtPrice(b.price) : html`<span class="muted">–</span>`}</dd></div>
       <div><dt>Reserved</dt><dd>${fmtCredits(b.reserved)} <span class="unit">credits at a bid of ${fmtPrice(b.bid)}</span></dd></div>
-    </dl>`;
+      ${replicas ? html`<div><dt>Replicas</dt><dd data-testid="billing-replicas">${replicas} <span class="unit">donors’ workers</span></dd></div>` : ''}
+    </dl>
+    ${payments.length ? paymentsTable(payments) : ''}`;
   }
   return html`<section class="panel billing" data-testid="job-billing" data-settled="${b.settled ? 'true' : 'false'}" aria-labelledby="h-billing">
     <header class="panel-head"><h2 id="h-billing">Billing</h2><span class="muted small" data-testid="billing-state">${b.settled ? 'settled' : 'reserved until the job ends'}</span></header>

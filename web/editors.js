@@ -13,6 +13,11 @@
 // micro-credits ("bid", "max_price"). A quote (POST /api/v1/jobs/quote, no token) follows the
 // form QUOTE_DELAY_MS after the last change and when workers come and go; only the answer to
 // the latest request is shown, and its errors stay in the quote box, never in the way of typing.
+//
+// Beside the price: replicas (1 to MAX_REPLICAS, sent as "replicas" when above 1: the job runs on
+// that many donors' workers, whose results must agree, and each is paid), and, for an account
+// that belongs to organisations, who pays: the account itself, or one of them (sent as the
+// X-Potluck-Bill-To header, which the curl shows too).
 
 import { api, on } from './api.js';
 import { fmtCredits, fmtDuration, fmtInt, fmtPrice, html, parseCredits, plural } from './format.js';
@@ -23,6 +28,7 @@ const INTEGER = new Set(['i8', 'i32', 'i64', 'u8']);
 const DEFAULT_SIZE = 2;
 const MAX_GRID = 32;
 const QUOTE_DELAY_MS = 300;
+const MAX_REPLICAS = 5;  // the daemon's max_replicas
 
 // The two priced modes of the Price section; the limits are the daemon's (protocol/credits.hpp).
 const PRICE_MODES = {
@@ -260,6 +266,17 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     </fieldset>
     ${priceField('bid')}
     ${priceField('max')}
+    <div class="price-extras">
+      <div class="field replicas-field">
+        <label for="${formId}-replicas">Replicas</label>
+        <input id="${formId}-replicas" type="number" min="1" max="${MAX_REPLICAS}" step="1" value="1" inputmode="numeric" data-replicas
+          aria-describedby="${formId}-replicas-error ${formId}-replicas-hint" data-testid="replicas">
+        <span class="field-error" id="${formId}-replicas-error" data-replicas-error data-testid="replicas-error" role="alert" hidden></span>
+        <span class="hint" id="${formId}-replicas-hint">Runs it on that many donors’ workers; the result a majority agrees on
+          stands and each of them is paid, so a bid reserves that many times the cost.</span>
+      </div>
+      <div class="field bill-field" data-bill-slot hidden></div>
+    </div>
     <div class="quote" data-quote data-testid="quote" aria-live="polite"><p class="muted loading">Asking for a quote…</p></div>
   </section>`;
 
@@ -310,13 +327,48 @@ export function mountTaskForm(root, task, { onSubmitted }) {
   }
   renderSubmit();
 
+  // "Bill to": the account or one of its organisations, offered only when it belongs to one.
+  // Redrawn when the names change (a redraw would lose the choice and the focus); the balances
+  // in the options follow in place.
+  const billSlot = form.querySelector('[data-bill-slot]');
+  let billFor = null;
+  const billTo = () => form.querySelector('[data-bill-to]')?.value ?? '';
+  function renderBillTo() {
+    const me = session.state === 'signed-in' ? session.account : null;
+    const orgs = me ? session.orgs ?? [] : [];
+    const key = JSON.stringify([me?.name, orgs.map((o) => o.name)]);
+    const option = (name, balance, what) => `${name} (${what}, ${fmtCredits(balance)} credits)`;
+    if (key !== billFor) {
+      const chosen = billTo();
+      billFor = key;
+      billSlot.hidden = !orgs.length;
+      billSlot.innerHTML = !orgs.length ? '' : html`<label for="${formId}-bill">Bill to</label>
+        <select id="${formId}-bill" data-bill-to data-testid="bill-to" aria-describedby="${formId}-bill-hint">
+          <option value="">${option(me.name, me.balance, 'you')}</option>
+          ${orgs.map((o) => html`<option value="${o.name}">${option(o.name, o.balance, `organisation, ${o.role}`)}</option>`)}
+        </select>
+        <span class="hint" id="${formId}-bill-hint">An organisation you belong to pays from its balance and owns the job.</span>`;
+      if (orgs.some((o) => o.name === chosen)) billSlot.querySelector('select').value = chosen;
+      if (billTo() !== chosen) changed();
+      return;
+    }
+    for (const el of billSlot.querySelectorAll('option')) {
+      const who = el.value ? orgs.find((o) => o.name === el.value) : me;
+      const text = who && option(who.name, who.balance, el.value ? `organisation, ${who.role}` : 'you');
+      if (text && el.textContent !== text) el.textContent = text;
+    }
+  }
+
   // The daemon's word on a refused job; a 402 (the balance, or no free jobs here) gets a lead
   // that says what kind of refusal it is, and the way to the balance.
   function showError(message, err) {
     errorBox.hidden = !message;
     if (err?.status === 402) {
-      const lead = err.code === 'insufficient_funds' ? 'Not enough credits:' : 'Payment required:';
-      const more = err.code === 'insufficient_funds' ? html` <a href="#/account">See your balance and ledger</a>` : '';
+      // Billed to an organisation, the balance is the organisation's.
+      const org = billTo();
+      const lead = err.code !== 'insufficient_funds' ? 'Payment required:' : org ? `Not enough credits in ${org}:` : 'Not enough credits:';
+      const more = err.code !== 'insufficient_funds' ? '' : org ? html` <a href="#/account">See its balance, or send it credits</a>`
+        : html` <a href="#/account">See your balance and ledger</a>`;
       // One line of markup: the box keeps the message's own line breaks (white-space: pre-wrap).
       errorBox.innerHTML = html`<strong>${lead}</strong> ${message}${/[.!?]$/.test(message) ? '' : '.'}${more}`;
       return;
@@ -358,6 +410,26 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     const price = readPrice();
     for (const m of Object.keys(PRICE_MODES)) showPriceError(m, m === mode && price.error && (onSubmit || !price.empty) ? price.error : null);
     return price;
+  }
+
+  // The replicas field: {replicas} (1 to MAX_REPLICAS) or {error, focus}.
+  function readReplicas() {
+    const el = form.querySelector('[data-replicas]');
+    const text = el.value.trim();
+    const n = Number(text);
+    if (text === '' || !Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) {
+      return { error: `Replicas must be a whole number from 1 to ${MAX_REPLICAS}: the donors’ workers the job runs on.`, focus: el };
+    }
+    return { replicas: n };
+  }
+
+  function checkReplicas() {
+    const { error } = readReplicas();
+    const line = form.querySelector('[data-replicas-error]');
+    if (line.textContent !== (error ?? '')) line.textContent = error ?? '';
+    line.hidden = !error;
+    const el = form.querySelector('[data-replicas]');
+    if (error) el.setAttribute('aria-invalid', 'true'); else el.removeAttribute('aria-invalid');
   }
 
   function redrawGrids(dim) {
@@ -443,6 +515,9 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     const price = readPrice();
     if (price.error) return { error: price.error, focus: price.focus, price: true, empty: price.empty };
     Object.assign(body, price);
+    const { replicas, error, focus } = readReplicas();
+    if (error) return { error, focus, replicas: true };
+    if (replicas > 1) body.replicas = replicas;  // 1 is the daemon's default
     return { job: body };
   }
 
@@ -469,9 +544,9 @@ export function mountTaskForm(root, task, { onSubmitted }) {
   async function fetchQuote() {
     quoteTimer = 0;
     const seq = ++quoteSeq;
-    const { job, error, price, empty } = collect();
+    const { job, error, price, empty, replicas } = collect();
     if (error) {
-      const what = !price ? 'A quote needs valid inputs.' : empty
+      const what = replicas ? `A quote needs from 1 to ${MAX_REPLICAS} replicas.` : !price ? 'A quote needs valid inputs.' : empty
         ? (priceMode() === 'bid' ? 'Enter a bid to see what the job would cost.' : 'Enter a maximum to see what the job would cost.')
         : 'A quote needs a valid price.';
       showQuote(html`<p class="muted" data-testid="quote-waiting">${what}</p>`, 'idle');
@@ -491,18 +566,22 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     const c = q.cheapest;
     const mode = priceMode();
     const bid = q.free ? 'free' : fmtPrice(q.bid);
+    const replicas = q.replicas > 1 ? q.replicas : 0;
     const wait = q.expected_wait_ms === 0 ? 'none: a slot is free'
       : q.expected_wait_ms > 0 ? `about ${fmtDuration(q.expected_wait_ms)}`
         : c ? 'unknown yet' : 'until a worker takes it';
     return html`<div class="quote-head"><h3>Quote</h3><span class="muted small">from the workers connected now</span></div>
       <dl class="facts grid">
-        <div><dt>Work units</dt><dd><span data-testid="quote-units">${fmtInt(q.units)}</span>${task.cost ? html` <code class="spec">${task.cost}</code>` : ''}</dd></div>
+        <div><dt>Work units</dt><dd><span data-testid="quote-units">${fmtInt(q.units)}</span>${task.cost ? html` <code class="spec">${task.cost}</code>` : ''}
+          ${replicas ? html`<span class="sub muted small" data-testid="quote-replicas">on each of ${replicas} replicas</span>` : ''}</dd></div>
         <div><dt>Bid</dt><dd data-testid="quote-bid">${bid}${mode === 'market' ? html` <span class="sub muted small">the going rate</span>`
           : mode === 'max' && !q.free ? html` <span class="sub muted small">the most this maximum pays per million</span>` : ''}</dd></div>
-        <div><dt>Reserved</dt><dd data-testid="quote-reserved">${q.free ? 'nothing: a free job' : `${fmtCredits(q.reserved)} credits`}</dd></div>
+        <div><dt>Reserved</dt><dd><span data-testid="quote-reserved">${q.free ? 'nothing: a free job' : `${fmtCredits(q.reserved)} credits`}</span>
+          ${replicas && !q.free ? html`<span class="sub muted small">for ${replicas === 2 ? 'both' : `all ${replicas}`} replicas</span>` : ''}</dd></div>
         <div><dt>Cheapest worker</dt><dd data-testid="quote-worker">${c ? html`${c.worker} <span class="sub muted small">asks ${c.ask ? fmtPrice(c.ask) : 'nothing'}</span>`
           : html`<span class="muted">none takes it</span>`}</dd></div>
-        <div><dt>Cost there</dt><dd data-testid="quote-cost">${q.cost == null ? html`<span class="muted">–</span>` : q.cost === 0 ? 'free' : `${fmtCredits(q.cost)} credits`}</dd></div>
+        <div><dt>Cost there</dt><dd><span data-testid="quote-cost">${q.cost == null ? html`<span class="muted">–</span>` : q.cost === 0 ? 'free' : `${fmtCredits(q.cost)} credits`}</span>
+          ${replicas && q.cost ? html`<span class="sub muted small">for one replica; each donor is paid its own ask</span>` : ''}</dd></div>
         <div><dt>Expected wait</dt><dd data-testid="quote-wait">${wait}${q.queued_ahead ? html` <span class="sub muted small">${plural(q.queued_ahead, 'job')} ahead</span>` : ''}</dd></div>
       </dl>
       ${q.note ? html`<p class="quote-note" data-testid="quote-note">${q.note}${!c && q.lowest_ask != null && !q.free
@@ -521,8 +600,15 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     curlTimer = setTimeout(() => {
       const out = form.querySelector('[data-curl]');
       const { job, error } = collect();
-      out.textContent = error ? `# ${error}` :
-        `curl -X POST '${location.origin}/api/v1/jobs?wait=true' \\\n  -H "Authorization: Bearer $POTLUCK_TOKEN" \\\n  -H 'Content-Type: application/json' \\\n  -d '${JSON.stringify(job).replace(/'/g, "'\\''")}'`;
+      const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
+      const org = billTo();
+      out.textContent = error ? `# ${error}` : [
+        `curl -X POST '${location.origin}/api/v1/jobs?wait=true'`,
+        '  -H "Authorization: Bearer $POTLUCK_TOKEN"',
+        ...(org ? [`  -H ${shellQuote(`X-Potluck-Bill-To: ${org}`)}`] : []),
+        "  -H 'Content-Type: application/json'",
+        `  -d ${shellQuote(JSON.stringify(job))}`,
+      ].join(' \\\n');
     }, 150);
   }
 
@@ -536,6 +622,8 @@ export function mountTaskForm(root, task, { onSubmitted }) {
       inputs[Number(el.dataset.json)].json = el.value;
     } else if (el.dataset.price !== undefined || el.dataset.priceMode !== undefined) {
       checkPrice();
+    } else if (el.dataset.replicas !== undefined) {
+      checkReplicas();
     }
     showError('');
     changed();
@@ -611,6 +699,7 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     e.preventDefault();
     if (submitting) return;
     checkPrice({ onSubmit: true });
+    checkReplicas();
     const { job, error, focus } = collect();
     if (error) {
       showError(error);
@@ -622,7 +711,7 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     try {
       await ready;  // the first page load may still be finding out who this is
       if (session.state === 'signed-out') return;
-      const accepted = await api.submit(job);
+      const accepted = await api.submit(job, { billTo: billTo() });
       onSubmitted(accepted);
     } catch (err) {
       // 401 (no or a revoked token), 402 (the balance, or no free jobs here) and 403 (a token
@@ -634,9 +723,10 @@ export function mountTaskForm(root, task, { onSubmitted }) {
     }
   });
 
+  renderBillTo();
   updateCurl();
   fetchQuote();
-  const offSession = onSession(renderSubmit);
+  const offSession = onSession(() => { renderSubmit(); renderBillTo(); });
   // A worker that comes or goes changes who takes the job and what it costs.
   const offWorker = on('worker', () => scheduleQuote({ restart: false }));
   return () => { offSession(); offWorker(); clearTimeout(quoteTimer); clearTimeout(curlTimer); };

@@ -25,6 +25,7 @@ export const session = {
   state: 'unknown',
   token: null,       // the secret; read it only to send it
   account: null,     // {id, name, kind, balance, created_at}
+  orgs: [],          // the organisations the account belongs to: its fields and {role: 'owner'|'member'}
   tokenInfo: null,   // the token's record: {id, name, scopes, prefix, …}
   local: false,      // the token came from /session/local
   notice: null,      // why the last session ended, for the sign-in page
@@ -68,6 +69,7 @@ function adopt(token, data, { local = false } = {}) {
   session.token = token;
   session.local = local;
   session.account = data.account ?? null;
+  session.orgs = data.orgs ?? [];
   session.tokenInfo = data.token ?? null;
   session.state = 'signed-in';
   session.notice = null;
@@ -79,6 +81,7 @@ function forget({ signedOut, notice = null }) {
   session.token = null;
   session.local = false;
   session.account = null;
+  session.orgs = [];
   session.tokenInfo = null;
   session.state = 'signed-out';
   session.notice = notice;
@@ -148,12 +151,23 @@ export function signOut() {
   forget({ signedOut: true });
 }
 
-// Reads the balance and the token's record again (after jobs finish, on the account page).
+// Reads the balance, the organisations' and the token's record again (after jobs finish, on the
+// account page, after a transfer). One read at a time: a call while one is on its way gets one
+// more read after it, whose answer knows of whatever changed before the call. An answer for a
+// token this browser no longer uses (a sign-up or sign-in meanwhile) is dropped.
 let refreshing = null;
+let again = null;
 export function refreshAccount() {
   if (session.state !== 'signed-in') return Promise.resolve();
-  refreshing ??= api.account().then((data) => {
+  if (refreshing) {
+    again ??= refreshing.then(() => { again = null; return refreshAccount(); });
+    return again;
+  }
+  const sent = session.token;
+  refreshing = api.account().then((data) => {
+    if (session.token !== sent) return;
     session.account = data.account ?? session.account;
+    session.orgs = data.orgs ?? session.orgs;
     session.tokenInfo = data.token ?? session.tokenInfo;
     notify();
   }).catch(() => { /* a 401 is handled by api.js; the rest leaves the header as it was */ })

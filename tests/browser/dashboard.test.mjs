@@ -14,6 +14,9 @@
 // first worker donates for the operator and asks nothing (its jobs are free); the market test at
 // the end starts a second one that asks 2 credits per million work units for a new account,
 // whose donor page, leaderboard row, jobs and grant from the admin page the last tests check.
+// The signed-up account then makes an organisation from its account page, adds the priced
+// donor to it, funds it with a transfer and bills a job to it; a third account's worker, which
+// asks 1 credit per million, joins the priced one to run a job with two replicas.
 // The last test starts a second daemon that checks every donor's result (--check-percent 100),
 // with the operator's worker as the trusted reference and a donor's worker that lies, and reads
 // the admin page's flags there. Whatever happens, the processes, the browser and the temporary
@@ -41,6 +44,7 @@ const WORKER_NAME = 'browser-test-worker';
 const PRICED_WORKER_NAME = 'browser-priced-worker';
 const TRUSTED_WORKER_NAME = 'browser-trusted-worker';
 const LIAR_WORKER_NAME = 'browser-liar-worker';
+const SECOND_PRICED_WORKER_NAME = 'browser-priced-worker-2';
 const liarPluginDir = path.join(buildDir, 'tests', 'integration', 'plugins-liar');  // integration_test_liar
 const MICRO = 1_000_000;       // micro-credits per credit
 
@@ -55,6 +59,7 @@ let page;
 let matmulJobId;       // the job the matmul test submitted
 let signedUp;          // {name, secret, jobId} of the account the sign-up test made, and the job it submitted
 let pricedDonor;       // {name, secret, jobId}: the account behind the priced worker, and the job it was paid for
+let lab;               // the organisation the signed-up account made
 const SESSION_KEY = 'potluck.session';  // web/session.js keeps the token here
 const pageErrors = [];
 const daemonOrigins = new Set();  // the page may talk to these and nothing else
@@ -165,6 +170,11 @@ async function waitForJobState(id, states, timeoutMs = WAIT_MS, at = base) {
     if (Date.now() > deadline) assert.fail(`job ${id} is ${job.state}, expected ${states.join(' or ')}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+// An amount of micro-credits as the page writes it (fmtCredits): in the browser's locale, up to 6 decimals.
+function localeCredits(micro) {
+  return page.evaluate((v) => v.toLocaleString(undefined, { maximumFractionDigits: 6 }), micro / MICRO);
 }
 
 async function screenshot(name) {
@@ -781,6 +791,11 @@ test('a worker that asks a price: the overview shows it, the quote prices a bid,
   assert.equal((await textOf('[data-testid="billing-paid-to"]')).trim(), donor);
   assert.equal((await textOf('[data-testid="billing-price"]')).trim(), '2 per million units');
   assert.match(await textOf('[data-testid="billing-summary"]'), /Charged 0\.000032 credits for 16 work units at 2 per million units/);
+  // Where the credits went, as the daemon lists it.
+  const shown = await page.locator('[data-testid="payment"]').evaluateAll((rows) => rows.map((r) => [r.dataset.kind,
+    r.querySelector('[data-testid="payment-to"]').textContent.trim(), r.querySelector('[data-testid="payment-amount"]').textContent.trim()]));
+  assert.deepEqual(shown, [['charge', donor, `${32 / MICRO}`], ['refund', 'operator', `${16 / MICRO}`]]);
+  assert.equal(await page.locator('[data-testid="billing-replicas"]').count(), 0, 'one replica goes unsaid');
   await screenshot('job-billing.png');
 });
 
@@ -1052,6 +1067,188 @@ test('the admin page: the books balance after paid jobs, and a grant from the pa
   } finally {
     await page.setViewportSize({ width: 1366, height: 900 });
   }
+});
+
+// ------------------------------------------------------------------ organisations, transfers, replicas
+test('an organisation from the account page: a bad name says why, a member is added, a transfer funds it', async () => {
+  await openSignedInAs(signedUp.secret, '#/account');
+  await waitForText('[data-testid="orgs-empty"]', 'You belong to no organisation yet');
+  const create = page.locator('[data-testid="org-create"]');
+
+  // A name the daemon refuses: its message, next to the field; nothing is made.
+  const bad = 'Bad Lab!';
+  const refused = await apiCall('POST', '/orgs', { token: signedUp.secret, body: { name: bad } });
+  assert.equal(refused.status, 400, JSON.stringify(refused.data));
+  await create.getByLabel('New organisation').fill(bad);
+  await create.getByRole('button', { name: 'Create organisation' }).click();
+  await waitForText('[data-testid="org-create-error"]', refused.data.error.message);
+  assert.equal(await create.getByLabel('New organisation').getAttribute('aria-invalid'), 'true');
+
+  lab = `lab-${Date.now().toString(36)}`;
+  await create.getByLabel('New organisation').fill(lab);
+  await create.getByRole('button', { name: 'Create organisation' }).click();
+  const row = page.locator(`[data-testid="org-row"][data-org-name="${lab}"]`);
+  await row.waitFor();
+  assert.equal((await row.locator('[data-testid="org-role"]').innerText()).trim(), 'owner');
+  assert.equal((await row.locator('[data-testid="org-balance"]').innerText()).trim(), '0');
+  const panel = page.locator(`[data-testid="org-panel"][data-org-name="${lab}"]`);
+  await panel.locator(`[data-testid="org-member"][data-account="${signedUp.name}"]`).waitFor();
+  assert.match(await panel.locator('[data-testid="org-members"]').innerText(), new RegExp(`${signedUp.name}\\s+owner\\s+you`));
+
+  // An owner adds the priced donor; an unknown account gets the daemon's 404.
+  const nobody = `nobody-${Date.now().toString(36)}`;
+  const unknown = await apiCall('POST', `/orgs/${lab}/members`, { token: signedUp.secret, body: { account: nobody, role: 'member' } });
+  assert.equal(unknown.status, 404);
+  await panel.getByLabel('Add a member').fill(nobody);
+  await panel.getByRole('button', { name: `Add to ${lab}` }).click();
+  await waitForText('[data-testid="member-error"]', unknown.data.error.message);
+  assert.equal(await panel.getByLabel('Add a member').getAttribute('aria-invalid'), 'true');
+  await panel.getByLabel('Add a member').fill(pricedDonor.name);
+  await panel.getByRole('button', { name: `Add to ${lab}` }).click();
+  await waitForText('[data-testid="member-result"]', `${pricedDonor.name} is a member of ${lab}`);
+  await panel.locator(`[data-testid="org-member"][data-account="${pricedDonor.name}"]`).waitFor();
+  const members = (await apiCall('GET', `/orgs/${lab}`, { token: signedUp.secret })).data.org.members;
+  assert.deepEqual(members.map((m) => [m.account, m.role]).sort(), [[pricedDonor.name, 'member'], [signedUp.name, 'owner']].sort());
+
+  // Bad transfers: nothing (caught here), and more than the balance (the daemon's 402).
+  const send = page.locator('[data-testid="transfer-form"]');
+  await send.getByLabel('To', { exact: true }).fill(lab);
+  await send.getByLabel('Credits').fill('0');
+  await send.getByRole('button', { name: 'Send credits' }).click();
+  await waitForText('[data-testid="transfer-error"]', 'The amount must be more than 0 credits.');
+  assert.equal(await send.getByLabel('Credits').getAttribute('aria-invalid'), 'true');
+  const balance = (await apiCall('GET', '/account', { token: signedUp.secret })).data.account.balance;
+  const tooMuch = await apiCall('POST', '/account/transfers', { token: signedUp.secret, body: { to: lab, amount: balance + MICRO } });
+  assert.equal(tooMuch.status, 402, JSON.stringify(tooMuch.data));
+  await send.getByLabel('Credits').fill(String((balance + MICRO) / MICRO));
+  await send.getByRole('button', { name: 'Send credits' }).click();
+  await waitForText('[data-testid="transfer-error"]', tooMuch.data.error.message);
+  assert.match(await textOf('[data-testid="transfer-error"]'),
+    new RegExp(`^Not enough credits: .* You asked to send ${await localeCredits(balance + MICRO)} credits; your balance is ${await localeCredits(balance)} credits\\.$`));
+  assert.equal(await send.getByLabel('Credits').getAttribute('aria-invalid'), 'true');
+  await screenshot('account-transfer-402.png');
+
+  // Five credits fund it: the list, the panel, the header and the ledger follow.
+  await send.getByLabel('Credits').fill('5');
+  await send.getByLabel('Memo').fill('for the lab');
+  await send.getByRole('button', { name: 'Send credits' }).click();
+  await waitForText('[data-testid="transfer-result"]', `Sent 5 credits to ${lab}`);
+  await waitForText(`[data-testid="org-row"][data-org-name="${lab}"] [data-testid="org-balance"]`, '5');
+  await waitForText('[data-testid="org-panel-balance"]', '5 credits');
+  await waitForText('[data-testid="header-balance"]', `${await localeCredits(balance - 5 * MICRO)} credits`);
+  assert.equal((await apiCall('GET', `/orgs/${lab}`, { token: signedUp.secret })).data.org.balance, 5 * MICRO);
+  const top = page.locator('[data-testid="ledger-row"]').first();
+  await waitForAttribute('[data-testid="ledger-row"]', 'data-kind', 'transfer');
+  assert.equal((await top.locator('[data-testid="ledger-amount"]').innerText()).trim(), '−5');
+  assert.match(await top.innerText(), new RegExp(`${lab}[\\s\\S]*for the lab`));
+  assert.equal(await send.getByLabel('Credits').getAttribute('aria-invalid'), null);
+  await screenshot('account-orgs.png');
+
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    const o = await noHorizontalOverflow();
+    assert.ok(o.scrollWidth <= o.clientWidth && o.wide.length === 0,
+      `#/account overflows a 390 px screen: scrollWidth ${o.scrollWidth} > ${o.clientWidth}; widest: ${o.wide.join(', ')}`);
+    await screenshot('phone-account-orgs.png');
+  } finally {
+    await page.setViewportSize({ width: 1366, height: 900 });
+  }
+});
+
+test('a job billed to the organisation: the form offers it, the curl sends the header, the organisation pays', async () => {
+  const before = (await apiCall('GET', '/account', { token: signedUp.secret })).data.account.balance;
+  await openTask('linalg.matmul');
+  const billTo = page.locator('[data-testid="bill-to"]');
+  await billTo.waitFor();
+  const options = await billTo.locator('option').evaluateAll((list) => list.map((o) => [o.value, o.textContent.trim()]));
+  assert.deepEqual(options, [['', `${signedUp.name} (you, ${await localeCredits(before)} credits)`], [lab, `${lab} (organisation, owner, 5 credits)`]]);
+  await billTo.selectOption(lab);
+  await page.locator('[data-testid="price-mode-bid"]').check();
+  await page.locator('[data-testid="price-bid"]').fill('3');
+  await page.locator('details.curl summary').click();
+  await waitForText('[data-curl]', `-H 'X-Potluck-Bill-To: ${lab}'`);
+  await waitForText('[data-testid="quote-reserved"]', `${48 / MICRO} credits`);
+  // A maximum over what the organisation holds: the daemon's 402 is about its balance.
+  await page.locator('[data-testid="price-mode-max"]').check();
+  await page.locator('[data-testid="price-max"]').fill('6');
+  await page.locator('[data-testid="submit"]').click();
+  await waitForText('[data-testid="submit-error"]', `Not enough credits in ${lab}: your balance is 5 credits`);
+  assert.match(page.url(), /#\/tasks\/linalg\.matmul$/);
+  await page.locator('[data-testid="price-mode-bid"]').check();
+  await waitForText('[data-testid="quote-reserved"]', `${48 / MICRO} credits`);
+
+  const id = await submitAndOpenJob();
+  await waitForText('[data-testid="job-state"]', 'succeeded');
+  await page.locator('[data-testid="job-billing"][data-settled="true"]').waitFor();
+  // The refund of what the bid reserved over the ask goes back to the organisation that paid.
+  await waitForText('[data-testid="payment"][data-kind="refund"] [data-testid="payment-to"]', lab);
+  const job = await apiGet(`/jobs/${id}`);
+  assert.deepEqual(job.billing.payments, [{ kind: 'charge', to: pricedDonor.name, amount: 32 }, { kind: 'refund', to: lab, amount: 16 }]);
+
+  await page.goto(`${base}/#/account`);
+  await waitForText(`[data-testid="org-row"][data-org-name="${lab}"] [data-testid="org-balance"]`, await localeCredits(5 * MICRO - 32));
+  assert.equal((await apiCall('GET', `/orgs/${lab}`, { token: signedUp.secret })).data.org.balance, 5 * MICRO - 32);
+  assert.equal((await apiCall('GET', '/account', { token: signedUp.secret })).data.account.balance, before, 'the member paid nothing');
+});
+
+test('two replicas: the quote says one donor is short, the job waits for another donor\'s worker, both are paid', async () => {
+  // Only the priced donor's worker is connected: the quote's note says the second replica waits.
+  await openTask('linalg.matmul');
+  await page.locator('[data-testid="price-mode-bid"]').check();
+  await page.locator('[data-testid="price-bid"]').fill('3');
+  const replicas = page.locator('[data-testid="replicas"]');
+  assert.equal(await replicas.inputValue(), '1', 'one replica by default');
+  await replicas.fill('6');
+  await waitForText('[data-testid="replicas-error"]', 'Replicas must be a whole number from 1 to 5');
+  assert.equal(await replicas.getAttribute('aria-invalid'), 'true');
+  await waitForText('[data-testid="quote"]', 'A quote needs from 1 to 5 replicas.');
+  await replicas.fill('2');
+  await page.locator('[data-testid="replicas-error"]').waitFor({ state: 'hidden' });
+  // 16 units at a bid of 3 on each of 2 replicas reserve 96 micro-credits.
+  await waitForText('[data-testid="quote-reserved"]', `${96 / MICRO} credits`);
+  assert.equal((await textOf('[data-testid="quote-replicas"]')).trim(), 'on each of 2 replicas');
+  const quote = await apiCall('POST', '/jobs/quote', { body: {
+    task: 'linalg.matmul', inputs: { a: { dtype: 'f32', data: [[0, 0], [0, 0]] }, b: { dtype: 'f32', data: [[0, 0], [0, 0]] } }, bid: 3 * MICRO, replicas: 2,
+  } });
+  assert.equal(quote.data.replicas, 2);
+  await waitForText('[data-testid="quote-note"]', quote.data.note);
+  await page.locator('details.curl summary').click();
+  await waitForText('[data-curl]', '"bid":3000000,"replicas":2');
+  await screenshot('task-form-replicas.png');
+
+  const id = await submitAndOpenJob();
+  await waitForText('[data-testid="job-message"]', '1 of 2 replicas done; waiting for a worker of another donor');
+  assert.equal((await textOf('[data-testid="job-state"]')).trim(), 'running');
+  await waitForText('[data-testid="billing-summary"]', 'on each of 2 replicas');
+
+  // A second donor lends a machine at 1 credit per million: it runs the other replica.
+  const made = await apiCall('POST', '/accounts', { body: { name: `donor2-${Date.now().toString(36)}` } });
+  assert.equal(made.status, 201, JSON.stringify(made.data));
+  const second = made.data.account.name;
+  startProcess('potluck-worker-priced-2', path.join(buildDir, 'bin', 'potluck-worker'), [
+    '--daemon', workersEndpoint, '--plugins', pluginDir, '--gpus', 'none', '--slots', '1',
+    '--name', SECOND_PRICED_WORKER_NAME, '--grace-ms', '1000', '--token', made.data.token.secret, '--price', 'cpu=1',
+  ]);
+  await waitForText('[data-testid="job-state"]', 'succeeded', START_MS);
+  await page.locator('[data-testid="job-billing"][data-settled="true"]').waitFor();
+  const job = await apiGet(`/jobs/${id}`);
+  assert.deepEqual(job.result.outputs.c.data, [0, 0, 0, 0]);
+  assert.equal(job.billing.replicas, 2);
+  const charges = [[pricedDonor.name, 32], [second, 16]].sort();
+  assert.deepEqual(job.billing.payments.filter((p) => p.kind === 'charge').map((p) => [p.to, p.amount]).sort(), charges);
+  // Two charges, one to each donor, and the rest of the reserve back to the payer.
+  const shown = await page.locator('[data-testid="payment"]').evaluateAll((rows) => rows.map((r) => [r.dataset.kind,
+    r.querySelector('[data-testid="payment-to"]').textContent.trim(), r.querySelector('[data-testid="payment-amount"]').textContent.trim()]));
+  assert.deepEqual(shown.filter(([kind]) => kind === 'charge').map(([, to, amount]) => [to, amount]).sort(),
+    charges.map(([to, amount]) => [to, `${amount / MICRO}`]).sort());
+  assert.deepEqual(shown.filter(([kind]) => kind === 'refund'), [['refund', signedUp.name, `${48 / MICRO}`]]);
+  assert.equal((await textOf('[data-testid="billing-replicas"]')).trim(), '2 donors’ workers');
+  assert.equal((await textOf('[data-testid="billing-charged"]')).trim(), `${48 / MICRO} credits`);
+  assert.equal((await textOf('[data-testid="billing-price"]')).trim(), 'each donor’s own ask below');
+  assert.match(await textOf('[data-testid="billing-summary"]'), /Charged 0\.000048 credits for 16 work units on each of 2 replicas: 2 donors paid\./);
+  const paidTo = (await textOf('[data-testid="billing-paid-to"]')).trim();
+  assert.deepEqual(paidTo.split(', ').sort(), [pricedDonor.name, second].sort());
+  await screenshot('job-replicas.png');
 });
 
 test('a lying donor\'s worker: the job page shows the check, the admin page flags the worker and the donor', async () => {
