@@ -309,7 +309,7 @@ function noWorkers() {
   return html`<div class="empty" data-testid="workers-empty">
     <p><strong>No worker connected.</strong> Lend this machine's CPU (and GPUs) by starting a worker; it appears here within a second:</p>
     <pre><code>potluck-worker --daemon ${workersEndpoint} --token-file TOKEN_FILE</code></pre>
-    <p class="muted small">TOKEN_FILE holds an API token with the <code>donate</code> scope: make one on your <a href="#/account">account page</a>, or use <code>var/admin-token</code> on the daemon's machine. On another machine, run potluckd with <code>--public</code> and point the worker at this host.</p>
+    <p class="muted small">TOKEN_FILE holds an API token with the <code>donate</code> scope: make one on your <a href="#/account">account page</a>, or use <code>var/admin-token</code> on the daemon's machine. On another machine, run potluckd with <code>--public</code> and point the worker at this host with the daemon's public key: <code>--server-key-file worker-link.pub</code> (potluckd prints it and keeps it in its data folder).</p>
   </div>`;
 }
 

@@ -9,6 +9,8 @@
 #include "daemon/market/operator.hpp"
 #include "daemon/market/tokens.hpp"
 
+#include "potluck/protocol/credits.hpp"
+
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -493,6 +495,16 @@ void add_account_routes(http::router& router, daemon_app& app) {
       try {
         const auto ids = app.accounts().move({m}, now_ms());
         res->send(http::json(200, json::serialize(json::object{{"entry", ids.front()}, {"to", to.name}, {"amount", m.amount}})));
+      } catch (const store_refused& e) {
+        if (e.code() != "insufficient_funds") {
+          res->send(store_error(e));
+          return;
+        }
+        const auto me = app.accounts().get_account(m.debit);
+        res->send(http::json_error(402, "insufficient_funds",
+                                   "your balance is " + protocol::credits_string(me ? me->balance : 0) +
+                                       " credits, too few to send " + protocol::credits_string(m.amount) +
+                                       " credits to '" + to.name + "'"));
       } catch (const std::exception& e) {
         res->send(store_error(e));
       }
