@@ -168,8 +168,7 @@ struct broker::impl {
 
   impl(broker_options o, job_store& s, event_hub& e, metrics& m)
       : options(std::move(o)), store(s), events(e), counters(m), context_(1), router(context_, zmq::socket_type::router) {
-    check_dice.seed(options.check_seed != 0 ? options.check_seed
-                                            : static_cast<std::uint64_t>(steady_clock::now().time_since_epoch().count()));
+    check_dice.seed(static_cast<std::uint64_t>(steady_clock::now().time_since_epoch().count()));
     wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd < 0) throw std::runtime_error("broker: eventfd failed");
     catalog_snapshot = std::make_shared<task_catalog>();

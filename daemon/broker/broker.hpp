@@ -74,7 +74,6 @@ struct broker_options {
   // each new check is recorded (queued, never waited for).
   std::function<std::optional<donor_trust>(std::int64_t account_id)> trust_of;
   std::function<void(std::int64_t account_id, bool agreed)> record_check;
-  std::uint64_t check_seed = 0;  // 0: from the clock; tests may fix it
   // The daemon's CurveZMQ secret key (Z85): set, the worker link is encrypted and only workers
   // that know the matching public key can talk to it; empty, it is plain.
   std::string curve_secret_key;
