@@ -91,6 +91,26 @@ class responder {
 
 using handler = std::function<void(request&, responder)>;
 
+// A request body consumed as it arrives, for uploads larger than a body held in memory: the
+// server reads it in chunks and hands each to the sink, on the connection's strand, in order.
+class body_sink {
+ public:
+  virtual ~body_sink() = default;
+  // One chunk. nullopt: go on; a response: stop reading, answer it and close the connection
+  // (the rest of the body is drained, not read).
+  virtual std::optional<response> write(std::string_view chunk) = 0;
+  // The whole body arrived: answer through `res`, now or later.
+  virtual void finish(responder res) = 0;
+  // The body will not arrive whole (the client went away or stalled, or the body is over the
+  // route's limit, which the client is told): drop what was written.
+  virtual void abort(std::string_view why) = 0;
+};
+
+// Sees an upload's request (headers, query and path parameters; body empty) before its body
+// is read. Returns the sink for the body, or nullptr after answering `res` (a refusal: the
+// body is then drained unread and the connection closed).
+using upload_opener = std::function<std::unique_ptr<body_sink>(request&, responder& res)>;
+
 // Method + path pattern -> handler. Patterns are literal segments and "{name}" segments,
 // e.g. "/api/v1/jobs/{id}/cancel". No match for the path: 404 not_found; the path matches
 // but not the method: 405 method_not_allowed with an Allow header. A GET that matches no
@@ -98,6 +118,15 @@ using handler = std::function<void(request&, responder)>;
 class router {
  public:
   void add(std::string method, std::string pattern, handler h);
+  // A route whose body streams to a sink, up to max_bytes (413 beyond).
+  void add_upload(std::string method, std::string pattern, std::uint64_t max_bytes, upload_opener open);
+  // The upload route for this request, with its path parameters filled; nullptr when the
+  // request is not for one (used by the server after the headers are read).
+  struct upload_route {
+    std::uint64_t max_bytes = 0;
+    upload_opener open;
+  };
+  const upload_route* find_upload(request& req) const;
   void set_static_dir(std::filesystem::path dir);
   // Routes one request (used by the server; public so tests can call it directly).
   void dispatch(request& req, responder res) const;
@@ -108,7 +137,13 @@ class router {
     std::vector<std::string> segments;
     handler h;
   };
+  struct upload_entry {
+    std::string method;
+    std::vector<std::string> segments;
+    upload_route upload;
+  };
   std::vector<route> routes_;
+  std::vector<upload_entry> uploads_;
   std::optional<std::filesystem::path> static_dir_;
 };
 

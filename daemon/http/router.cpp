@@ -154,6 +154,28 @@ void router::add(std::string method, std::string pattern, handler h) {
   routes_.push_back(std::move(r));
 }
 
+void router::add_upload(std::string method, std::string pattern, std::uint64_t max_bytes, upload_opener open) {
+  upload_entry u;
+  u.method = std::move(method);
+  for_each_segment(relative(pattern), [&](std::string_view part) {
+    u.segments.emplace_back(part);
+    return true;
+  });
+  u.upload = {max_bytes, std::move(open)};
+  uploads_.push_back(std::move(u));
+}
+
+const router::upload_route* router::find_upload(request& req) const {
+  std::string_view rel = relative(req.path);
+  for (const auto& u : uploads_) {
+    if (u.method != req.method || !matches(u.segments, rel)) continue;
+    req.path_params.clear();
+    fill_params(u.segments, rel, req.path_params);
+    return &u.upload;
+  }
+  return nullptr;
+}
+
 void router::set_static_dir(std::filesystem::path dir) { static_dir_ = std::move(dir); }
 
 void router::dispatch(request& req, responder res) const {

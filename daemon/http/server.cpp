@@ -474,7 +474,9 @@ class session : public std::enable_shared_from_this<session> {
     phase_ = phase::reading;
     parser_.emplace();
     parser_->header_limit(max_header_bytes);
-    parser_->body_limit(core_->options.max_body_bytes);
+    // No limit while the headers are read: the route decides it (an upload's own, or the
+    // server's), checked in on_read_header.
+    parser_->body_limit(boost::none);
     stream_.expires_after(core_->options.read_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](error_code ec, std::size_t) {
@@ -485,6 +487,11 @@ class session : public std::enable_shared_from_this<session> {
   void on_read_header(error_code ec) {
     if (closed_) return;
     if (ec) return on_read_error(ec);
+    fill_request(parser_->get());
+    if (const auto* upload = core_->routes.find_upload(req_)) return start_upload(*upload);
+    if (auto declared = parser_->content_length(); declared && *declared > core_->options.max_body_bytes)
+      return on_read_error(bhttp::error::body_limit);
+    parser_->body_limit(core_->options.max_body_bytes);
     if (parser_->is_done()) return handle_request();
     auto& message = parser_->get();
     auto expect = message[bhttp::field::expect];
@@ -511,10 +518,10 @@ class session : public std::enable_shared_from_this<session> {
 
   void on_read_error(error_code ec) {
     if (ec == bhttp::error::body_limit) {
-      spdlog::debug("http: {} sent a body over {} bytes", remote_, core_->options.max_body_bytes);
-      return write_error(json_error(413, "body_too_large",
-                                    "request body is larger than " +
-                                        std::to_string(core_->options.max_body_bytes) + " bytes"));
+      const auto limit = upload_limit_ ? upload_limit_ : core_->options.max_body_bytes;
+      upload_limit_ = 0;
+      spdlog::debug("http: {} sent a body over {} bytes", remote_, limit);
+      return write_error(json_error(413, "body_too_large", "request body is larger than " + std::to_string(limit) + " bytes"));
     }
     if (ec == bhttp::error::header_limit) {
       spdlog::debug("http: {} sent headers over {} bytes", remote_, max_header_bytes);
@@ -536,8 +543,9 @@ class session : public std::enable_shared_from_this<session> {
 
   void write_error(response r) { write_response(std::move(r), 11, false, false, after_write::linger); }
 
-  void handle_request() {
-    auto& message = parser_->get();
+  // The request line and headers into req_ (the body is set by whoever reads it).
+  template <class Message>
+  void fill_request(Message& message) {
     req_.method.assign(message.method_string());
     std::string_view target = message.target();
     // Absolute-form ("http://host/path") is accepted by HTTP/1.1 servers; keep the path.
@@ -566,8 +574,13 @@ class session : public std::enable_shared_from_this<session> {
         it->second.append(field.value());
       }
     }
-    req_.body = std::move(message.body());
+    req_.body.clear();
     req_.remote = remote_;
+  }
+
+  void handle_request() {
+    auto& message = parser_->get();
+    req_.body = std::move(message.body());
 
     unsigned version = message.version();
     bool keep_alive = message.keep_alive();
@@ -588,8 +601,119 @@ class session : public std::enable_shared_from_this<session> {
     }
   }
 
+  // ---- Uploads: a body streamed to a sink (router::add_upload) ----
+  void start_upload(const router::upload_route& upload) {
+    upload_limit_ = upload.max_bytes;
+    if (auto declared = parser_->content_length(); declared && *declared > upload.max_bytes)
+      return on_read_error(bhttp::error::body_limit);
+    auto& message = parser_->get();
+    const unsigned version = message.version();
+    const bool keep_alive = message.keep_alive();
+    const bool expects_continue = version >= 11 && iequals(message[bhttp::field::expect], "100-continue");
+    phase_ = phase::handling;
+    stream_.expires_never();
+    // A refusal is answered with the body unread: the connection drains it and closes.
+    linger_after_answer_ = true;
+    auto refusal = std::make_shared<session_responder>(shared_from_this(), version, false, false);
+    std::unique_ptr<body_sink> sink;
+    {
+      responder res(refusal);
+      try {
+        sink = upload.open(req_, res);
+      } catch (const std::exception& e) {
+        spdlog::error("http: upload handler for {} {} threw: {}", req_.method, req_.path, e.what());
+      }
+      // Taking the body means not answering yet: `res` must stay unanswered (claim it so that
+      // dropping it sends nothing). An opener that answered and returned a sink is refused.
+      if (sink && !refusal->claim()) {
+        sink->abort("the upload handler answered and also took the body");
+        sink.reset();
+      }
+    }
+    if (!sink) return;
+    linger_after_answer_ = false;
+    sink_ = std::move(sink);
+    upload_version_ = version;
+    upload_keep_alive_ = keep_alive;
+    upload_parser_.emplace(std::move(*parser_));
+    parser_.reset();
+    upload_parser_->body_limit(upload.max_bytes);
+    chunk_.resize(upload_chunk_bytes);
+    phase_ = phase::reading;
+    if (!expects_continue) return read_upload_chunk();
+    net::async_write(stream_, net::buffer(continue_100.data(), continue_100.size()),
+                     [self = shared_from_this()](error_code ec, std::size_t) {
+                       if (self->closed_) return self->drop_upload("the connection closed");
+                       if (ec) {
+                         self->drop_upload(ec.message());
+                         return self->finish();
+                       }
+                       self->read_upload_chunk();
+                     });
+  }
+
+  void read_upload_chunk() {
+    if (upload_parser_->is_done()) return finish_upload();
+    auto& body = upload_parser_->get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
+    body.more = true;
+    stream_.expires_after(core_->options.read_timeout);
+    bhttp::async_read_some(stream_, buffer_, *upload_parser_,
+                           [self = shared_from_this()](error_code ec, std::size_t) { self->on_upload_chunk(ec); });
+  }
+
+  void on_upload_chunk(error_code ec) {
+    if (closed_) return drop_upload("the connection closed");
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) {
+      drop_upload(ec.message());
+      return on_read_error(ec);
+    }
+    const std::size_t got = chunk_.size() - upload_parser_->get().body().size;
+    if (got > 0) {
+      std::optional<response> stop;
+      try {
+        stop = sink_->write(std::string_view(chunk_.data(), got));
+      } catch (const std::exception& e) {
+        spdlog::error("http: upload sink for {} {} threw: {}", req_.method, req_.path, e.what());
+        stop = json_error(500, "internal", "the upload could not be stored; see the daemon's log");
+      }
+      if (stop) {
+        sink_.reset();  // its destructor drops what it wrote
+        upload_parser_.reset();
+        return write_error(std::move(*stop));
+      }
+    }
+    read_upload_chunk();
+  }
+
+  void finish_upload() {
+    upload_limit_ = 0;
+    auto sink = std::move(sink_);
+    upload_parser_.reset();
+    phase_ = phase::handling;
+    stream_.expires_never();
+    responder res(std::make_shared<session_responder>(shared_from_this(), upload_version_, upload_keep_alive_, false));
+    try {
+      sink->finish(std::move(res));
+    } catch (const std::exception& e) {
+      spdlog::error("http: upload sink for {} {} threw at the end: {}", req_.method, req_.path, e.what());
+    }
+  }
+
+  void drop_upload(std::string_view why) {
+    if (sink_) sink_->abort(why);
+    sink_.reset();
+    upload_parser_.reset();
+  }
+
   void write_response(response r, unsigned version, bool keep_alive, bool head, after_write then) {
     if (closed_ || events_) return;
+    if (linger_after_answer_) {
+      then = after_write::linger;
+      linger_after_answer_ = false;
+    }
     if (r.status < 100 || r.status > 999) {
       spdlog::error("http: a handler answered with status {}; sending 500", r.status);
       r = json_error(500, "internal", "the handler answered with an invalid status");
@@ -757,6 +881,15 @@ class session : public std::enable_shared_from_this<session> {
   std::string remote_;                  // set once
   beast::flat_buffer buffer_;           // strand; reused across requests
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;  // strand
+  // An upload in progress (strand): its parser, sink and chunk buffer.
+  static constexpr std::size_t upload_chunk_bytes = 256 * 1024;
+  std::optional<bhttp::request_parser<bhttp::buffer_body>> upload_parser_;
+  std::unique_ptr<body_sink> sink_;
+  std::vector<char> chunk_;
+  unsigned upload_version_ = 11;
+  bool upload_keep_alive_ = true;
+  bool linger_after_answer_ = false;  // the next answer drains the unread body and closes
+  std::uint64_t upload_limit_ = 0;    // the upload route's limit, for its 413
   request req_;                         // strand; alive until its answer is written
   std::string out_head_;                // strand
   std::string out_body_;                // strand

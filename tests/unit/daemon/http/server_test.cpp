@@ -613,3 +613,174 @@ BOOST_AUTO_TEST_CASE(many_clients_at_once) {
   for (auto& t : clients) t.join();
   BOOST_TEST(ok == 800);
 }
+
+namespace {
+
+// What an upload sink saw, shared with the test (the server owns the sink).
+struct upload_log {
+  std::mutex mutex;
+  std::size_t bytes = 0, chunks = 0, largest_chunk = 0;
+  std::uint64_t sum = 0;  // of the bytes, to check order-independent content
+  std::string aborted;    // why, when aborted
+  bool finished = false;
+};
+
+class logging_sink final : public body_sink {
+ public:
+  logging_sink(std::shared_ptr<upload_log> log, std::size_t refuse_after) : log_(std::move(log)), refuse_after_(refuse_after) {}
+  std::optional<response> write(std::string_view chunk) override {
+    std::lock_guard lock(log_->mutex);
+    log_->bytes += chunk.size();
+    log_->chunks++;
+    log_->largest_chunk = std::max(log_->largest_chunk, chunk.size());
+    for (unsigned char c : chunk) log_->sum += c;
+    if (refuse_after_ && log_->bytes > refuse_after_) return json_error(422, "refused", "the sink refused the body");
+    return std::nullopt;
+  }
+  void finish(responder res) override {
+    std::lock_guard lock(log_->mutex);
+    log_->finished = true;
+    res.send(json(201, "{\"bytes\":" + std::to_string(log_->bytes) + "}"));
+  }
+  void abort(std::string_view why) override {
+    std::lock_guard lock(log_->mutex);
+    log_->aborted = std::string(why);
+  }
+
+ private:
+  std::shared_ptr<upload_log> log_;
+  std::size_t refuse_after_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_upload_streams_to_its_sink_in_chunks_and_the_connection_is_kept) {
+  served s;
+  auto log = std::make_shared<upload_log>();
+  s.routes.add_upload("PUT", "/files/{name}", 64 * 1024 * 1024, [log](request& req, responder&) -> std::unique_ptr<body_sink> {
+    BOOST_TEST(req.path_params["name"] == "weights.bin");
+    BOOST_TEST(req.body.empty());
+    return std::make_unique<logging_sink>(log, 0);
+  });
+  s.routes.add("GET", "/ping", [](request&, responder res) { res.send(json(200, "{}")); });
+  server_options options;
+  options.max_body_bytes = 1024;  // uploads have their own limit
+  s.start(options);
+
+  // 8 MiB, far more than a body held in memory may be here.
+  std::string body(8 * 1024 * 1024, '\0');
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    body[i] = static_cast<char>(i * 7 % 251);
+    sum += static_cast<unsigned char>(body[i]);
+  }
+  raw_client client(s.port());
+  BOOST_REQUIRE(client.send("PUT /files/weights.bin HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                            "\r\n\r\n" + body));
+  auto r = client.read_reply();
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->status == 201u);
+  BOOST_TEST(r->body == "{\"bytes\":" + std::to_string(body.size()) + "}");
+  {
+    std::lock_guard lock(log->mutex);
+    BOOST_TEST(log->finished);
+    BOOST_TEST(log->sum == sum);
+    BOOST_TEST(log->chunks > 1u);
+    BOOST_TEST(log->largest_chunk <= 256u * 1024u);
+    BOOST_TEST(log->aborted.empty());
+  }
+  // The same connection serves the next request.
+  BOOST_REQUIRE(client.send(get_request("/ping")));
+  auto next = client.read_reply();
+  BOOST_REQUIRE(next);
+  BOOST_TEST(next->status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(an_upload_over_its_limit_or_refused_is_answered_and_its_sink_aborted) {
+  served s;
+  auto log = std::make_shared<upload_log>();
+  s.routes.add_upload("PUT", "/small", 1000, [log](request&, responder&) -> std::unique_ptr<body_sink> {
+    return std::make_unique<logging_sink>(log, 0);
+  });
+  s.routes.add_upload("PUT", "/picky", 1 << 20, [log](request&, responder&) -> std::unique_ptr<body_sink> {
+    return std::make_unique<logging_sink>(log, 600);
+  });
+  s.routes.add_upload("PUT", "/locked", 1 << 20, [](request&, responder& res) -> std::unique_ptr<body_sink> {
+    res.send(json_error(401, "unauthorized", "an API token is required"));
+    return nullptr;
+  });
+  s.routes.add("GET", "/ping", [](request&, responder res) { res.send(json(200, "{}")); });
+  s.start();
+
+  {  // Chunked past the route's limit: 413 and the sink aborted.
+    raw_client client(s.port());
+    std::string chunk(800, 'y');
+    BOOST_REQUIRE(client.send("PUT /small HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n" + chunk +
+                              "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n"));
+    auto r = client.read_reply();
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->status == 413u);
+    std::lock_guard lock(log->mutex);
+    BOOST_TEST(!log->aborted.empty());
+    BOOST_TEST(!log->finished);
+  }
+  {  // The sink stops it midway: its answer, and the connection closes.
+    raw_client client(s.port());
+    BOOST_REQUIRE(client.send("PUT /picky HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + std::string(100000, 'z')));
+    auto r = client.read_reply();
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->status == 422u);
+    BOOST_TEST(error_code_of(*r) == "refused");
+    BOOST_TEST(client.wait_eof());
+  }
+  {  // Refused on the headers: the client reads the answer, however much body it sends.
+    raw_client client(s.port());
+    BOOST_REQUIRE(client.send("PUT /locked HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n" + std::string(300000, 'q')));
+    auto r = client.read_reply();
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->status == 401u);
+    BOOST_TEST(client.wait_eof());
+  }
+  auto r = fetch(s.port(), get_request("/ping"));
+  BOOST_REQUIRE(r);
+  BOOST_TEST(r->status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_client_that_leaves_midway_aborts_the_upload) {
+  served s;
+  auto log = std::make_shared<upload_log>();
+  std::promise<void> aborted;
+  auto aborted_future = aborted.get_future();
+  struct signalling_sink final : body_sink {
+    std::shared_ptr<upload_log> log;
+    std::promise<void>* aborted;
+    std::optional<response> write(std::string_view chunk) override {
+      std::lock_guard lock(log->mutex);
+      log->bytes += chunk.size();
+      return std::nullopt;
+    }
+    void finish(responder res) override { res.send(json(201, "{}")); }
+    void abort(std::string_view why) override {
+      {
+        std::lock_guard lock(log->mutex);
+        log->aborted = std::string(why);
+      }
+      aborted->set_value();
+    }
+  };
+  s.routes.add_upload("PUT", "/gone", 1 << 20, [&](request&, responder&) -> std::unique_ptr<body_sink> {
+    auto sink = std::make_unique<signalling_sink>();
+    sink->log = log;
+    sink->aborted = &aborted;
+    return sink;
+  });
+  s.start();
+  {
+    raw_client client(s.port());
+    BOOST_REQUIRE(client.send("PUT /gone HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + std::string(5000, 'a')));
+  }  // closed with 95,000 bytes never sent
+  BOOST_REQUIRE(ready_within(aborted_future));
+  std::lock_guard lock(log->mutex);
+  BOOST_TEST(!log->aborted.empty());
+  BOOST_TEST(log->bytes <= 5000u);
+}
