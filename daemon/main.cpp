@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
        "on: jobs may bid 0 and run free on workers that accept free jobs; off: every job pays")
       ("fee-percent", po::value(&fee_percent)->default_value(fee_percent),
        "the operator's share of each charge, 0 to 100 (paid into the fees account)")
+      ("max-model-file-bytes", po::value(&options.max_model_file_bytes)->default_value(options.max_model_file_bytes),
+       "the largest file a model may hold (uploads beyond it get 413)")
       ("check-percent", po::value(&check_percent)->default_value(check_percent),
        "the share of a new donor's results run again on the operator's own workers and compared before the "
        "job ends, 0 to 100 (0: no checks); a donor whose results agreed --trusted-after times in a row is "

@@ -1,6 +1,6 @@
 // The HTTP API of potluckd (v1, JSON), by area: jobs.cpp, catalog.cpp (tasks, workers),
 // system.cpp (health, metrics, events), accounts.cpp (sign-up, tokens, ledger, audit),
-// market.cpp (donors' earnings and settings, the leaderboard).
+// market.cpp (donors' earnings and settings, the leaderboard), hub.cpp (models).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,7 @@ void add_catalog_routes(http::router& router, daemon_app& app);
 void add_system_routes(http::router& router, daemon_app& app);
 void add_account_routes(http::router& router, daemon_app& app);
 void add_market_routes(http::router& router, daemon_app& app);
+void add_hub_routes(http::router& router, daemon_app& app);
 
 // The caller named by the request's API token when it has `scope` (token_scope bits); or
 // nothing, after answering the request 401, 403 or 429 with what to do (accounts.cpp).

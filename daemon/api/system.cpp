@@ -106,6 +106,7 @@ void add_routes(http::router& router, daemon_app& app) {
   add_job_routes(router, app);
   add_account_routes(router, app);
   add_market_routes(router, app);
+  add_hub_routes(router, app);
 }
 
 }  // namespace potluck::daemon::api

@@ -23,6 +23,9 @@ void daemon_app::start() {
   next_job_id_ = store_->max_job_id() + 1;
   auth_ = std::make_unique<market::authenticator>(accounts(), options_.token_rate_limit);
   work_ = std::make_unique<work_queue>();
+  blobs_ = std::make_unique<hub::blob_store>(options_.data_dir / "blobs", options_.max_model_file_bytes);
+  if (blobs_->swept() > 0)
+    spdlog::info("hub: removed {} unfinished upload(s) left by the previous run", blobs_->swept());
   auto operator_setup = market::ensure_operator(accounts(), options_.data_dir, options_.starter_grant, started_ms_);
   new_admin_token_ = std::move(operator_setup.new_secret);
   admin_token_file_ = operator_setup.token_file;

@@ -10,7 +10,9 @@
 #include "daemon/app/timers.hpp"
 #include "daemon/app/work_queue.hpp"
 #include "daemon/market/auth.hpp"
+#include "daemon/hub/blob_store.hpp"
 #include "daemon/store/account_store.hpp"
+#include "daemon/store/hub_store.hpp"
 #include "daemon/broker/broker.hpp"
 #include "daemon/store/job_store.hpp"
 
@@ -57,7 +59,8 @@ struct daemon_options {
   market::rate_limit signup_rate_limit{0.2, 5};       // per client address, for sign-ups
   bool anonymous_workers = false;  // accept workers that give no donor token
   bool local_session = false;      // POST /api/v1/session/local hands loopback dashboards a token
-  bool encrypt_worker_link = false;  // CurveZMQ on the worker socket (market::ensure_worker_link_keys)
+  bool encrypt_worker_link = false;
+  std::uint64_t max_model_file_bytes = 8ULL << 30;  // one file of a model (the hub's uploads)  // CurveZMQ on the worker socket (market::ensure_worker_link_keys)
 };
 
 class daemon_app {
@@ -79,6 +82,8 @@ class daemon_app {
   account_store& accounts() { return accounts_of(*store_); }
   market::authenticator& auth() { return *auth_; }
   work_queue& work() { return *work_; }
+  hub_store& hub() { return hub_of(*store_); }
+  hub::blob_store& blobs() { return *blobs_; }
   // The admin token made at this start, to print once; empty when the one on file still holds.
   const std::optional<std::string>& new_admin_token() const { return new_admin_token_; }
   const std::filesystem::path& admin_token_file() const { return admin_token_file_; }
@@ -107,6 +112,7 @@ class daemon_app {
   std::unique_ptr<job_store> store_;
   std::unique_ptr<market::authenticator> auth_;
   std::unique_ptr<work_queue> work_;
+  std::unique_ptr<hub::blob_store> blobs_;
   std::optional<std::string> new_admin_token_;
   std::filesystem::path admin_token_file_;
   std::string local_session_token_;

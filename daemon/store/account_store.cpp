@@ -2,6 +2,7 @@
 // the journal, the HTTP API and the logs write them) and the account name rule.
 // Pure functions, no state.
 #include "daemon/store/account_store.hpp"
+#include "daemon/store/hub_store.hpp"
 
 #include <array>
 #include <typeinfo>
@@ -90,6 +91,14 @@ account_store& accounts_of(job_store& journal) {
                                 ") keeps no accounts");
   }
   return *accounts;
+}
+
+hub_store& hub_of(job_store& journal) {
+  auto* hub = dynamic_cast<hub_store*>(&journal);
+  if (hub == nullptr) {
+    throw std::invalid_argument(std::string("this job journal (") + typeid(journal).name() + ") keeps no model hub");
+  }
+  return *hub;
 }
 
 }  // namespace potluck::daemon

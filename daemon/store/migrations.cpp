@@ -12,7 +12,7 @@
 namespace potluck::daemon::store_detail {
 namespace {
 
-constexpr std::array<migration, 7> migrations{{
+constexpr std::array<migration, 8> migrations{{
     {1, R"sql(
 CREATE TABLE jobs (
   id            INTEGER PRIMARY KEY,
@@ -136,6 +136,49 @@ CREATE INDEX donor_trust_by_disagreement ON donor_trust (last_disagreement_ms) W
     // 7: jobs run on several donors' workers at once, whose results must agree.
     {7, R"sql(
 ALTER TABLE jobs ADD COLUMN replicas INTEGER NOT NULL DEFAULT 1 CHECK (replicas BETWEEN 1 AND 5);
+)sql"},
+    // 8: the model hub (hub_store): repositories, immutable revisions, and the files of each
+    // by content hash (the bytes are in the data folder's blob store).
+    {8, R"sql(
+CREATE TABLE models (
+  id         INTEGER PRIMARY KEY,
+  owner_id   INTEGER NOT NULL REFERENCES accounts (id),
+  name       TEXT    NOT NULL,
+  task       TEXT    NOT NULL,
+  format     TEXT    NOT NULL,
+  license    TEXT    NOT NULL DEFAULT '',
+  tags       TEXT    NOT NULL DEFAULT '[]',
+  labels     TEXT    NOT NULL DEFAULT '[]',
+  card       TEXT    NOT NULL DEFAULT '',
+  head       TEXT    NOT NULL,
+  downloads  INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  UNIQUE (owner_id, name)
+) STRICT;
+CREATE INDEX models_by_update ON models (updated_ms);
+CREATE INDEX models_by_downloads ON models (downloads);
+CREATE TABLE model_revisions (
+  id         TEXT    PRIMARY KEY,
+  model_id   INTEGER NOT NULL REFERENCES models (id),
+  parent     TEXT    NOT NULL,
+  author_id  INTEGER NOT NULL,
+  message    TEXT    NOT NULL,
+  created_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX revisions_by_model ON model_revisions (model_id, created_ms);
+CREATE TABLE revision_files (
+  revision_id TEXT    NOT NULL REFERENCES model_revisions (id),
+  path        TEXT    NOT NULL,
+  sha256      TEXT    NOT NULL,
+  size        INTEGER NOT NULL CHECK (size >= 0),
+  PRIMARY KEY (revision_id, path)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX revision_files_by_blob ON revision_files (sha256);
+CREATE TRIGGER revisions_are_never_changed BEFORE UPDATE ON model_revisions
+BEGIN SELECT RAISE(ABORT, 'revisions are never changed: commit a new one'); END;
+CREATE TRIGGER revision_files_are_never_changed BEFORE UPDATE ON revision_files
+BEGIN SELECT RAISE(ABORT, 'revisions are never changed: commit a new one'); END;
 )sql"},
 }};
 

@@ -37,9 +37,11 @@
 #include <utility>
 
 #include "daemon/store/account_store.hpp"
+#include "daemon/store/hub_store.hpp"
 #include "daemon/store/job_store.hpp"
 #include "daemon/store/migrations.hpp"
 #include "daemon/store/sqlite_accounts.hpp"
+#include "daemon/store/sqlite_hub.hpp"
 #include "daemon/store/sqlite_support.hpp"
 
 namespace potluck::daemon {
@@ -160,7 +162,7 @@ void migrate(sqlite3* db, const std::filesystem::path& file) {
   }
 }
 
-class sqlite_job_store final : public job_store, public account_store {
+class sqlite_job_store final : public job_store, public account_store, public hub_store {
  public:
   explicit sqlite_job_store(const sqlite_store_options& options)
       : file_(options.file),
@@ -519,6 +521,45 @@ class sqlite_job_store final : public job_store, public account_store {
                                     std::int64_t before_id) override {
     reader_lease reader(*this);
     return reader.accounts().history(account_id, limit, before_id);
+  }
+
+  // ---- hub_store ---------------------------------------------------------------------------
+
+  model_record commit(std::int64_t owner_id, std::string_view name, const model_card_fields& card,
+                      const model_revision& revision, std::string_view expected_parent) override {
+    model_record made;
+    run_on_writer(
+        "commit", [&] { made = store_detail::hub_commit(db_.get(), file_, owner_id, name, card, revision, expected_parent); },
+        static_cast<std::uint32_t>(3 + revision.files.size()));
+    return made;
+  }
+
+  std::optional<model_record> find_model(std::string_view owner, std::string_view name) override {
+    reader_lease reader(*this);
+    return store_detail::hub_find_model(reader->db.get(), file_, owner, name);
+  }
+
+  std::optional<model_revision> find_revision(std::int64_t model_id, std::string_view rev) override {
+    reader_lease reader(*this);
+    return store_detail::hub_find_revision(reader->db.get(), file_, model_id, rev);
+  }
+
+  std::vector<model_revision> revisions(std::int64_t model_id) override {
+    reader_lease reader(*this);
+    return store_detail::hub_revisions(reader->db.get(), file_, model_id);
+  }
+
+  std::vector<model_record> list_models(const model_query& query) override {
+    reader_lease reader(*this);
+    return store_detail::hub_list_models(reader->db.get(), file_, query);
+  }
+
+  void count_download(std::int64_t model_id) override {
+    write_op op;
+    op.kind = op_kind::run;
+    op.what = "counting a download";
+    op.body = [this, model_id] { store_detail::hub_count_download(db_.get(), file_, model_id); };
+    enqueue(std::move(op));
   }
 
   std::vector<ledger_entry> job_entries(std::int64_t job_id) override {
