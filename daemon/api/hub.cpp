@@ -8,6 +8,7 @@
 // characters, empty segments), duplicate paths, missing blobs, files of kinds the hub does not
 // keep, content that is a pickle (it runs code when loaded), weights that do not look like
 // their card's format, and a missing or broken model card (README.md front matter).
+// Downloads (resolve) stream from disk, with ranges and ETags.
 #include "daemon/api/routes.hpp"
 #include "daemon/app/app.hpp"
 #include "daemon/hub/blob_store.hpp"
@@ -313,6 +314,77 @@ void add_hub_routes(http::router& router, daemon_app& app) {
       out.push_back(json::object{{"id", r.id}, {"parent", r.parent}, {"message", r.message}, {"created_at", iso8601(r.created_ms)}});
     res.send(http::json(200, json::serialize(json::object{{"revisions", std::move(out)}})));
   });
+
+  // A file of a revision ("main" is the head), as the Hugging Face Hub serves them: ETag (its
+  // sha256), X-Repo-Commit, byte ranges, If-None-Match. Streamed from disk. Fetching a model's
+  // README.md counts one download (every model has one, and a pull fetches it once).
+  auto resolve = [&app](http::request& req, http::responder res) {
+    auto model = app.hub().find_model(req.path_params["owner"], req.path_params["name"]);
+    if (!model) {
+      res.send(http::json_error(404, "model_not_found", "no model " + req.path_params["owner"] + "/" + req.path_params["name"]));
+      return;
+    }
+    auto rev = app.hub().find_revision(model->id, req.path_params["rev"]);
+    if (!rev) {
+      res.send(http::json_error(404, "revision_not_found", "model " + model->owner + "/" + model->name + " has no revision '" +
+                                                               req.path_params["rev"] + "'"));
+      return;
+    }
+    const auto& path = req.path_params["path"];
+    auto file = std::find_if(rev->files.begin(), rev->files.end(), [&](const model_file& f) { return f.path == path; });
+    if (file == rev->files.end()) {
+      res.send(http::json_error(404, "entry_not_found", "revision " + rev->id + " of " + model->owner + "/" + model->name +
+                                                            " has no file '" + path + "'"));
+      return;
+    }
+    const auto size = static_cast<std::uint64_t>(file->size);
+    http::response out;
+    out.content_type = path.ends_with(".md") ? "text/markdown; charset=utf-8"
+                       : path.ends_with(".json") ? "application/json"
+                       : path.ends_with(".txt") ? "text/plain; charset=utf-8"
+                                                : "application/octet-stream";
+    const std::string etag = "\"" + file->sha256 + "\"";
+    out.headers = {{"ETag", etag}, {"X-Repo-Commit", rev->id}, {"Accept-Ranges", "bytes"}, {"Cache-Control", "public, max-age=31536000, immutable"}};
+    if (const auto* match = req.header("if-none-match"); match && (*match == etag || *match == "*")) {
+      out.status = 304;
+      res.send(std::move(out));
+      return;
+    }
+    std::uint64_t first = 0, last = size == 0 ? 0 : size - 1;
+    if (const auto* range = req.header("range"); range && size > 0) {
+      // One range: bytes=a-b, bytes=a-, or bytes=-n (the last n).
+      bool ok = range->starts_with("bytes=") && range->find(',') == std::string::npos;
+      const auto spec = ok ? std::string_view(*range).substr(6) : std::string_view();
+      const auto dash = spec.find('-');
+      ok = ok && dash != std::string_view::npos;
+      auto number = [](std::string_view t, std::uint64_t& v) {
+        auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+        return !t.empty() && r.ec == std::errc() && r.ptr == t.data() + t.size();
+      };
+      std::uint64_t a = 0, b = 0;
+      if (ok && dash == 0) {
+        ok = number(spec.substr(1), b) && b > 0;
+        first = ok ? (b >= size ? 0 : size - b) : 0;
+      } else if (ok) {
+        ok = number(spec.substr(0, dash), a) && a < size && (dash + 1 == spec.size() || (number(spec.substr(dash + 1), b) && b >= a));
+        first = a;
+        if (ok && dash + 1 < spec.size()) last = std::min(b, size - 1);
+      }
+      if (!ok) {
+        auto refused = http::json_error(416, "bad_range", "the file has " + std::to_string(size) + " bytes; ask one range like bytes=0-1023");
+        refused.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
+        res.send(std::move(refused));
+        return;
+      }
+      out.status = 206;
+      out.headers.emplace_back("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
+    }
+    out.file = http::response::file_part{app.blobs().path_of(file->sha256), first, size == 0 ? 0 : last - first + 1};
+    if (path == "README.md" && req.method == "GET" && out.status == 200) app.hub().count_download(model->id);
+    res.send(std::move(out));
+  };
+  router.add("GET", "/{owner}/{name}/resolve/{rev}/{path*}", resolve);
+  router.add("HEAD", "/{owner}/{name}/resolve/{rev}/{path*}", resolve);
 
   // Search: ?search= (name, owner, tags, labels), ?task=, ?sort=recent|downloads, ?limit=, ?offset=.
   router.add("GET", "/api/models", [&app](http::request& req, http::responder res) {

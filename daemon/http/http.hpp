@@ -46,6 +46,13 @@ struct response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // When set, the body is these bytes of a file, streamed from disk in chunks (`body` is
+  // ignored): for downloads too large to hold in memory.
+  struct file_part {
+    std::filesystem::path path;
+    std::uint64_t offset = 0, length = 0;
+  };
+  std::optional<file_part> file;
 };
 
 // {"error": {"code": code, "message": message}} with the given status.
@@ -112,7 +119,8 @@ class body_sink {
 using upload_opener = std::function<std::unique_ptr<body_sink>(request&, responder& res)>;
 
 // Method + path pattern -> handler. Patterns are literal segments and "{name}" segments,
-// e.g. "/api/v1/jobs/{id}/cancel". No match for the path: 404 not_found; the path matches
+// e.g. "/api/v1/jobs/{id}/cancel", and may end with "{name*}", which takes the rest of the
+// path ("a/b/c.txt"). No match for the path: 404 not_found; the path matches
 // but not the method: 405 method_not_allowed with an Allow header. A GET that matches no
 // route is served from the static folder when one is set ("/" serves index.html).
 class router {

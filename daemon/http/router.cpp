@@ -42,11 +42,17 @@ bool for_each_segment(std::string_view rel, Fn&& fn) {
   }
 }
 
+// "{path*}", last in a pattern: one or more segments, the rest of the path.
+bool is_rest_param(const std::string& segment) { return is_param(segment) && segment[segment.size() - 2] == '*'; }
+
 bool matches(const std::vector<std::string>& segments, std::string_view rel) {
   std::size_t i = 0;
+  bool in_rest = false;
   bool ok = for_each_segment(rel, [&](std::string_view part) {
+    if (in_rest) return !part.empty();
     if (i >= segments.size()) return false;
     const std::string& seg = segments[i++];
+    if (is_rest_param(seg)) in_rest = true;
     if (is_param(seg)) return !part.empty();
     return part == seg;
   });
@@ -56,9 +62,20 @@ bool matches(const std::vector<std::string>& segments, std::string_view rel) {
 void fill_params(const std::vector<std::string>& segments, std::string_view rel,
                  std::map<std::string, std::string>& params) {
   std::size_t i = 0;
+  std::string* rest = nullptr;
   for_each_segment(rel, [&](std::string_view part) {
+    if (rest) {
+      *rest += '/';
+      *rest += part;
+      return true;
+    }
     const std::string& seg = segments[i++];
-    if (is_param(seg)) params[seg.substr(1, seg.size() - 2)] = std::string(part);
+    if (is_rest_param(seg)) {
+      rest = &params[seg.substr(1, seg.size() - 3)];
+      *rest = std::string(part);
+    } else if (is_param(seg)) {
+      params[seg.substr(1, seg.size() - 2)] = std::string(part);
+    }
     return true;
   });
 }

@@ -12,6 +12,9 @@
 // Invariants: a session handles one request at a time (a pipelined next request waits in the
 // read buffer until the current response is written); a session closes exactly once
 // (finish()), which unregisters it from the server and fires the stream's on_close.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -162,7 +165,7 @@ void format_head(std::string& out, unsigned version, const response& r, bool kee
       out += "\r\n";
     }
     out += "Content-Length: ";
-    out += std::to_string(r.body.size());
+    out += std::to_string(r.file ? r.file->length : r.body.size());
     out += "\r\n";
   }
   if (!has_cache_control && r.content_type.starts_with("application/json")) {
@@ -405,6 +408,7 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   ~session() {
+    if (out_file_fd_ >= 0) ::close(out_file_fd_);
     if (!closed_) core_->remove_session(this);
     if (events_) events_->connection_closed();
   }
@@ -718,12 +722,16 @@ class session : public std::enable_shared_from_this<session> {
       spdlog::error("http: a handler answered with status {}; sending 500", r.status);
       r = json_error(500, "internal", "the handler answered with an invalid status");
     }
+    bool send_body = !head && body_allowed(r.status);
+    if (r.file && send_body && !open_out_file(*r.file)) {
+      spdlog::error("http: cannot open {} to answer {} {}", r.file->path.string(), req_.method, req_.path);
+      r = json_error(500, "internal", "the file could not be read; see the daemon's log");
+    }
     keep_alive_ = keep_alive && then == after_write::keep_or_close && !core_->stopping;
     after_write_ = then;
     phase_ = phase::writing;
     format_head(out_head_, version, r, keep_alive_);
-    out_body_ = std::move(r.body);
-    bool send_body = !head && body_allowed(r.status);
+    out_body_ = r.file ? std::string() : std::move(r.body);
     std::array<net::const_buffer, 2> buffers{
         net::buffer(out_head_),
         send_body ? net::buffer(out_body_) : net::const_buffer()};
@@ -735,9 +743,52 @@ class session : public std::enable_shared_from_this<session> {
     });
   }
 
+  // A file body: its descriptor and what is left to send, read and written in chunks.
+  bool open_out_file(const response::file_part& part) {
+    close_out_file();
+    out_file_fd_ = ::open(part.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (out_file_fd_ < 0) return false;
+    out_file_offset_ = part.offset;
+    out_file_left_ = part.length;
+    return true;
+  }
+  void close_out_file() {
+    if (out_file_fd_ >= 0) ::close(out_file_fd_);
+    out_file_fd_ = -1;
+    out_file_left_ = 0;
+  }
+  // Sends the next chunk of the file body; false when there is none left.
+  bool write_file_chunk() {
+    if (out_file_fd_ < 0 || out_file_left_ == 0) {
+      close_out_file();
+      return false;
+    }
+    out_body_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(out_file_left_, file_chunk_bytes)));
+    const auto n = ::pread(out_file_fd_, out_body_.data(), out_body_.size(), static_cast<off_t>(out_file_offset_));
+    if (n <= 0) {
+      // The length is promised in the head: a short file can only end the connection.
+      spdlog::error("http: a file being sent for {} {} ended early", req_.method, req_.path);
+      close_out_file();
+      finish();
+      return true;
+    }
+    out_body_.resize(static_cast<std::size_t>(n));
+    out_file_offset_ += static_cast<std::uint64_t>(n);
+    out_file_left_ -= static_cast<std::uint64_t>(n);
+    stream_.expires_after(core_->options.read_timeout);
+    net::async_write(stream_, net::buffer(out_body_), [self = shared_from_this()](error_code ec, std::size_t) {
+      self->on_write(ec);
+    });
+    return true;
+  }
+
   void on_write(error_code ec) {
-    if (closed_) return;
-    if (ec) return finish();
+    if (closed_) return close_out_file();
+    if (ec) {
+      close_out_file();
+      return finish();
+    }
+    if (write_file_chunk()) return;
     if (out_body_.capacity() > 64 * 1024) out_body_ = std::string();
     if (req_.body.capacity() > 64 * 1024) req_.body = std::string();
     if (after_write_ == after_write::linger) return linger();
@@ -893,6 +944,9 @@ class session : public std::enable_shared_from_this<session> {
   request req_;                         // strand; alive until its answer is written
   std::string out_head_;                // strand
   std::string out_body_;                // strand
+  static constexpr std::size_t file_chunk_bytes = 256 * 1024;
+  int out_file_fd_ = -1;                // strand: a file body being sent
+  std::uint64_t out_file_offset_ = 0, out_file_left_ = 0;
   phase phase_ = phase::reading;        // strand
   after_write after_write_ = after_write::keep_or_close;  // strand
   bool keep_alive_ = true;              // strand

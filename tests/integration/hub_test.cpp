@@ -108,6 +108,36 @@ BOOST_AUTO_TEST_CASE(a_model_is_uploaded_committed_listed_and_described) {
   auto stale = http_as(alice, d.http_port(), "POST", "/api/models/alice/word-lang/commits", second);
   BOOST_TEST(stale.status == 409, stale.body);
 
+  // Files download as they were uploaded, whole or by range, with the Hub's headers.
+  auto whole = http(d.http_port(), "GET", "/alice/word-lang/resolve/main/weights.pt");
+  BOOST_TEST_REQUIRE(whole.status == 200, whole.body.substr(0, 200));
+  BOOST_TEST((whole.body == weights));
+  BOOST_TEST(whole.header("etag") == "\"" + sha256_of(weights) + "\"");
+  BOOST_TEST(whole.header("x-repo-commit") == std::string(next.json().at("sha").as_string()));
+  auto by_path = http(d.http_port(), "GET", "/alice/word-lang/resolve/" + head + "/model/weights.pt");
+  BOOST_TEST((by_path.body == weights));
+  auto part = http(d.http_port(), "GET", "/alice/word-lang/resolve/main/weights.pt", "", "", {{"Range", "bytes=2-9"}});
+  BOOST_TEST(part.status == 206);
+  BOOST_TEST((part.body == weights.substr(2, 8)));
+  BOOST_TEST(part.header("content-range") == "bytes 2-9/" + std::to_string(weights.size()));
+  auto tail = http(d.http_port(), "GET", "/alice/word-lang/resolve/main/weights.pt", "", "", {{"Range", "bytes=-5"}});
+  BOOST_TEST((tail.body == weights.substr(weights.size() - 5)));
+  for (const char* bad : {"bytes=999999999-", "bytes=5-2", "bytes=0-1,4-5", "lines=1-2"}) {
+    auto r = http(d.http_port(), "GET", "/alice/word-lang/resolve/main/weights.pt", "", "", {{"Range", bad}});
+    BOOST_TEST(r.status == 416, bad);
+  }
+  auto cached = http(d.http_port(), "GET", "/alice/word-lang/resolve/main/weights.pt", "", "",
+                     {{"If-None-Match", "\"" + sha256_of(weights) + "\""}});
+  BOOST_TEST(cached.status == 304);
+  BOOST_TEST(http(d.http_port(), "GET", "/alice/word-lang/resolve/main/nothing.pt").status == 404);
+  BOOST_TEST(http(d.http_port(), "GET", "/alice/word-lang/resolve/" + std::string(40, '0') + "/weights.pt").status == 404);
+  // One download per fetch of the model (its README.md), not per file.
+  BOOST_TEST(http(d.http_port(), "GET", "/alice/word-lang/resolve/main/README.md").body == card);
+  // (The count rides the journal's next commit.)
+  BOOST_TEST(eventually([&] {
+    return http(d.http_port(), "GET", "/api/models/alice/word-lang").json().at("downloads").as_int64() == 1;
+  }, 10s));
+
   // Search and filters.
   auto found = http(d.http_port(), "GET", "/api/models?search=word&task=text-classification").json();
   BOOST_TEST(found.as_array().size() == 1u);

@@ -128,3 +128,22 @@ BOOST_AUTO_TEST_CASE(dropped_responder_answers_500_and_second_answer_is_ignored)
                   }));
   BOOST_TEST(answers == 1);
 }
+
+BOOST_AUTO_TEST_CASE(a_rest_parameter_takes_the_remaining_segments) {
+  router routes;
+  routes.add("GET", "/{owner}/{name}/resolve/{rev}/{path*}", [](request& req, responder res) {
+    res.send(json(200, req.path_params.at("owner") + "|" + req.path_params.at("rev") + "|" + req.path_params.at("path")));
+  });
+  auto d = call(routes, "GET", "/alice/m/resolve/main/model/weights.pt");
+  BOOST_REQUIRE(d.reply);
+  BOOST_TEST(d.reply->body == "alice|main|model/weights.pt");
+  d = call(routes, "GET", "/alice/m/resolve/main/README.md");
+  BOOST_REQUIRE(d.reply);
+  BOOST_TEST(d.reply->body == "alice|main|README.md");
+  d = call(routes, "GET", "/alice/m/resolve/main");  // the rest needs one segment at least
+  BOOST_REQUIRE(d.reply);
+  BOOST_TEST(d.reply->status == 404u);
+  d = call(routes, "GET", "/alice/m/resolve/main/a//b");  // and no empty one
+  BOOST_REQUIRE(d.reply);
+  BOOST_TEST(d.reply->status == 404u);
+}
