@@ -108,10 +108,10 @@ std::string content_problem(const std::string& path, const std::string& head, co
   return {};
 }
 
-std::string revision_id(const std::string& parent, std::int64_t time_ms, std::int64_t author,
+std::string revision_id(const std::string& repo, const std::string& parent, std::int64_t time_ms, std::int64_t author,
                         const std::vector<model_file>& files, const std::string& message) {
-  std::string text = "parent " + parent + "\ntime " + std::to_string(time_ms) + "\nauthor " + std::to_string(author) +
-                     "\nmessage " + message + "\n";
+  std::string text = "repo " + repo + "\nparent " + parent + "\ntime " + std::to_string(time_ms) + "\nauthor " +
+                     std::to_string(author) + "\nmessage " + message + "\n";
   for (const auto& f : files) text += f.path + " " + f.sha256 + " " + std::to_string(f.size) + "\n";
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(text.data()), text.size());
@@ -271,7 +271,7 @@ void add_hub_routes(http::router& router, daemon_app& app) {
     rev.author_id = who->account.id;
     rev.created_ms = now_ms();
     rev.files = std::move(listed);
-    rev.id = revision_id(rev.parent, rev.created_ms, rev.author_id, rev.files, rev.message);
+    rev.id = revision_id(owner->name + "/" + name, rev.parent, rev.created_ms, rev.author_id, rev.files, rev.message);
     const model_card_fields fields{card.task, card.format, card.license, card.tags, card.labels, card.body};
     app.work().post([&app, owner = *owner, name, fields, rev, res = std::make_shared<http::responder>(std::move(res))] {
       try {
@@ -299,6 +299,18 @@ void add_hub_routes(http::router& router, daemon_app& app) {
       res.send(http::json_error(404, "revision_not_found", "model " + model->owner + "/" + model->name + " has no revision '" +
                                                                (rev_param ? *rev_param : "") + "'"));
       return;
+    }
+    // An older revision shows its own card, read again from its README.md.
+    if (rev->id != model->head) {
+      auto readme = std::find_if(rev->files.begin(), rev->files.end(), [](const model_file& f) { return f.path == "README.md"; });
+      try {
+        if (readme != rev->files.end()) {
+          const auto card = hub::parse_model_card(head_bytes(app.blobs().path_of(readme->sha256), max_card_bytes));
+          model->card = model_card_fields{card.task, card.format, card.license, card.tags, card.labels, card.body};
+        }
+      } catch (const std::exception& e) {
+        spdlog::warn("hub: the card of {}/{} revision {} does not read again: {}", model->owner, model->name, rev->id, e.what());
+      }
     }
     res.send(http::json(200, json::serialize(model_json(*model, rev))));
   });
