@@ -8,6 +8,7 @@
 //
 // Requests carry "Authorization: Bearer TOKEN" when session.js knows a token; the stream is
 // public and carries none (EventSource cannot send headers, and a token never goes in a URL).
+// The model hub's routes live under /api (in the Hugging Face Hub's shapes), the rest under /api/v1.
 
 import { setServerTime } from './format.js';
 
@@ -27,8 +28,8 @@ export function setAuth(provider) {
 
 // `token`: send this token instead of the session's (checking a pasted token before keeping it);
 // a 401 to such a request is the caller's to show and does not end the session. `headers`: more
-// headers to send (X-Potluck-Bill-To).
-async function request(method, path, body, { token, headers: more = {} } = {}) {
+// headers to send (X-Potluck-Bill-To). `root`: where the path starts, /api/v1 unless it is the hub's.
+async function request(method, path, body, { token, headers: more = {}, root = '/api/v1' } = {}) {
   const explicit = token !== undefined;
   const sent = explicit ? token : auth.token();
   const headers = { ...more };
@@ -36,7 +37,7 @@ async function request(method, path, body, { token, headers: more = {} } = {}) {
   if (sent) headers.Authorization = `Bearer ${sent}`;
   let response;
   try {
-    response = await fetch(`/api/v1${path}`, {
+    response = await fetch(`${root}${path}`, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -56,6 +57,9 @@ async function request(method, path, body, { token, headers: more = {} } = {}) {
   }
   return data;
 }
+
+const HUB = { root: '/api' };
+const modelPath = (id) => id.split('/').map(encodeURIComponent).join('/');
 
 export const api = {
   workers: () => request('GET', '/workers').then((d) => d.workers ?? []),
@@ -105,6 +109,16 @@ export const api = {
   grant: ({ account, amount, memo }) => request('POST', '/admin/grants', { account, amount, ...(memo ? { memo } : {}) }),
   marketSettings: () => request('GET', '/admin/settings'),
   flagged: () => request('GET', '/admin/flagged'),
+  // The model hub (hub.cpp): search, one model at a revision ("" for the newest) with its files and
+  // card, and its revisions, newest first. `id` is "owner/name".
+  models: ({ search = '', task = '', sort = 'recent', limit = 20, offset = 0 } = {}) => {
+    const q = new URLSearchParams({ sort, limit: String(limit), offset: String(offset) });
+    if (search) q.set('search', search);
+    if (task) q.set('task', task);
+    return request('GET', `/models?${q}`, undefined, HUB);
+  },
+  model: (id, revision = '') => request('GET', `/models/${modelPath(id)}${revision ? `?revision=${encodeURIComponent(revision)}` : ''}`, undefined, HUB),
+  modelRevisions: (id) => request('GET', `/models/${modelPath(id)}/revisions`, undefined, HUB).then((d) => d.revisions ?? []),
   health: () => fetch('/healthz').then((r) => r.json()),
 };
 

@@ -7,6 +7,8 @@
 //                 billing, result or error, cancel
 //   #/tasks       the tasks connected workers offer
 //   #/tasks/NAME  a form for one task, built from its declared inputs and parameters
+//   #/models      the models published to the hub: search, task, sort, pages (models.js)
+//   #/models/OWNER/NAME  one model: its card, files and revisions; ?revision=ID for an older one
 //   #/signin      sign up, or sign in with a token (account.js)
 //   #/account     balance, ledger, API tokens, sign out (account.js)
 //   #/donate      my workers: what they earned, their settings (donate.js)
@@ -29,6 +31,7 @@ import { mountTaskForm } from './editors.js';
 import {
   esc, fmtBytes, fmtCredits, fmtDateTime, fmtDuration, fmtInt, fmtPrice, fmtRate, html, plural, refreshRelativeTimes, serverNow, timeAgo, toMs,
 } from './format.js';
+import { modelPage, modelsPage } from './models.js';
 import { hasScope, onSession, refreshAccount, session } from './session.js';
 import { tensorView } from './tensor.js';
 
@@ -688,6 +691,8 @@ const routes = [
   [/^\/jobs\/(?<id>\d+)\/?$/, jobPage, 'jobs'],
   [/^\/tasks\/?$/, tasksPage, 'tasks'],
   [/^\/tasks\/(?<name>[^/]+)\/?$/, taskPage, 'tasks'],
+  [/^\/models\/?$/, modelsPage, 'models'],
+  [/^\/models\/(?<owner>[^/]+)\/(?<name>[^/]+)\/?$/, modelPage, 'models'],
   [/^\/signin\/?$/, signInPage, 'signin'],
   [/^\/account\/?$/, accountPage, 'account'],
   [/^\/donate\/?$/, donatePage, 'donate'],

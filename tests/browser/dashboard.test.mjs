@@ -17,6 +17,9 @@
 // The signed-up account then makes an organisation from its account page, adds the priced
 // donor to it, funds it with a transfer and bills a job to it; a third account's worker, which
 // asks 1 credit per million, joins the priced one to run a job with two replicas.
+// An account then publishes models through the hub's API (blobs, then commits): the models page
+// lists, searches and pages them; a model's page renders its card, files and revisions, and shows
+// a card's HTML as text.
 // The last test starts a second daemon that checks every donor's result (--check-percent 100),
 // with the operator's worker as the trusted reference and a donor's worker that lies, and reads
 // the admin page's flags there. Whatever happens, the processes, the browser and the temporary
@@ -25,6 +28,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,6 +51,18 @@ const LIAR_WORKER_NAME = 'browser-liar-worker';
 const SECOND_PRICED_WORKER_NAME = 'browser-priced-worker-2';
 const liarPluginDir = path.join(buildDir, 'tests', 'integration', 'plugins-liar');  // integration_test_liar
 const MICRO = 1_000_000;       // micro-credits per credit
+// The markdown of word-lang's card, after its front matter.
+const WORD_LANG_BODY = `# Word language
+
+Tells the **language** of a word, from [the word lists](https://example.org/word-lists).
+
+- trained on *two* word lists
+- published with \`potluck models push\`
+
+\`\`\`
+potluck models push ./word-lang alice/word-lang
+\`\`\`
+`;
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'potluck-browser-'));
 const children = [];
@@ -60,6 +76,7 @@ let matmulJobId;       // the job the matmul test submitted
 let signedUp;          // {name, secret, jobId} of the account the sign-up test made, and the job it submitted
 let pricedDonor;       // {name, secret, jobId}: the account behind the priced worker, and the job it was paid for
 let lab;               // the organisation the signed-up account made
+let hubAuthor;         // {name, secret, wordLang}: the account that publishes models, and its first model's revision
 const SESSION_KEY = 'potluck.session';  // web/session.js keeps the token here
 const pageErrors = [];
 const daemonOrigins = new Set();  // the page may talk to these and nothing else
@@ -1249,6 +1266,271 @@ test('two replicas: the quote says one donor is short, the job waits for another
   const paidTo = (await textOf('[data-testid="billing-paid-to"]')).trim();
   assert.deepEqual(paidTo.split(', ').sort(), [pricedDonor.name, second].sort());
   await screenshot('job-replicas.png');
+});
+
+// ------------------------------------------------------------------ the model hub
+// A card as `potluck models push` would upload it: front matter, then the markdown of its page.
+function modelCard({ task = 'text-classification', labels = [], tags = [], body }) {
+  const lists = [['labels', labels], ['tags', tags]].filter(([, l]) => l.length).map(([key, l]) => `${key}: [${l.join(', ')}]\n`).join('');
+  return `---\ntask: ${task}\nformat: torchscript\nlicense: mit\n${lists}---\n${body}`;
+}
+
+// Uploads `files` ({path: content}) as blobs: per file, its path, size and sha256.
+async function uploadFiles(token, files) {
+  const listed = [];
+  for (const [file, content] of Object.entries(files)) {
+    const bytes = Buffer.from(content);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const r = await fetch(`${base}/api/blobs?sha256=${sha256}`, {
+      method: 'PUT', headers: { 'Content-Type': 'application/octet-stream', Authorization: `Bearer ${token}` }, body: bytes,
+    });
+    assert.ok(r.ok, `PUT ${file}: ${r.status} ${await r.text()}`);
+    listed.push({ path: file, sha256, size: bytes.length });
+  }
+  return listed;
+}
+
+// Commits uploaded files as a revision of `id` (OWNER/NAME) on `parent`; the daemon's answer.
+async function commitModel(token, id, listed, { message = 'first version', parent } = {}) {
+  const r = await fetch(`${base}/api/models/${id}/commits`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+    body: JSON.stringify({ files: listed.map(({ path: file, sha256 }) => ({ path: file, sha256 })), message, ...(parent ? { parent } : {}) }),
+  });
+  const model = await r.json();
+  assert.equal(r.status, 201, `commit of ${id}: ${JSON.stringify(model)}`);
+  return model;
+}
+
+// Uploads `files` and commits them: the model and its files.
+async function publishModel(token, id, files, options) {
+  const listed = await uploadFiles(token, files);
+  return { model: await commitModel(token, id, listed, options), files: listed };
+}
+
+// Waits until the models list shows exactly the models `ids`, in that order.
+async function waitForModelRows(ids, timeoutMs = WAIT_MS) {
+  try {
+    await page.waitForFunction((want) => {
+      const box = document.querySelector('[data-models]');
+      const shown = [...document.querySelectorAll('[data-testid="model-row"]')].map((r) => r.dataset.modelId);
+      return box?.dataset.state === 'loaded' && shown.length === want.length && shown.every((id, i) => id === want[i]);
+    }, ids, { timeout: timeoutMs, polling: 50 });
+  } catch {
+    const shown = await page.locator('[data-testid="model-row"]').evaluateAll((rows) => rows.map((r) => r.dataset.modelId));
+    assert.fail(`the models list shows ${shown.join(', ') || 'nothing'}; expected ${ids.join(', ') || 'nothing'}`);
+  }
+}
+
+// Waits until the model page lists exactly the files `paths`.
+async function waitForFiles(paths) {
+  await page.waitForFunction((want) => {
+    const shown = [...document.querySelectorAll('[data-testid="model-file"]')].map((r) => r.dataset.path);
+    return shown.join('\n') === want.join('\n');
+  }, paths, { timeout: WAIT_MS, polling: 50 }).catch(async () => {
+    const shown = await page.locator('[data-testid="model-file"]').evaluateAll((rows) => rows.map((r) => r.dataset.path));
+    assert.fail(`the model's files are ${shown.join(', ') || 'none'}; expected ${paths.join(', ')}`);
+  });
+}
+
+test('the models page: before any model is published, it says how', async () => {
+  await page.goto(`${base}/#/`);
+  await page.locator('.top nav a[data-section="models"]').click();
+  await page.waitForURL(/#\/models$/);
+  await waitForText('[data-testid="models-empty"]', 'No model is published here yet.');
+  const hint = await textOf('[data-testid="models-empty"]');
+  assert.match(hint, /potluck models push \.\/my-model [a-z0-9-]+\/word-lang/);
+  assert.match(hint, /---\ntask: text-classification\nformat: torchscript\nlicense: mit\nlabels: \[en, fr\]\n---\n# Word language/,
+    'a minimal card with its front matter');
+  assert.equal(await page.locator('.top nav a[data-section="models"]').getAttribute('aria-current'), 'page');
+  await screenshot('models-empty.png');
+});
+
+test('published models: the list shows them; search, the task filter, the sort and the pages find them', async () => {
+  const made = await apiCall('POST', '/accounts', { body: { name: `hub-${Date.now().toString(36)}` } });
+  assert.equal(made.status, 201, JSON.stringify(made.data));
+  const owner = made.data.account.name;
+  const token = made.data.token.secret;
+  hubAuthor = { name: owner, secret: token };
+  const weights = Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(2996, 7)]);
+  const first = await publishModel(token, `${owner}/word-lang`, {
+    'README.md': modelCard({ labels: ['en', 'fr'], body: WORD_LANG_BODY }),
+    'model.pt': weights,
+    'config.json': '{"labels": ["en", "fr"]}\n',
+  });
+  hubAuthor.wordLang = first;
+  await publishModel(token, `${owner}/tiny-gen`, {
+    'README.md': modelCard({ task: 'text-generation', tags: ['tiny-demo'], body: '# Tiny generator\n\nWrites a word at a time.\n' }),
+  });
+  const [wordLang, tinyGen] = [`${owner}/word-lang`, `${owner}/tiny-gen`];
+
+  // The hub sends no events: the page shows new models when it is loaded again.
+  await page.goto(`${base}/#/models`);
+  await page.reload();
+  await waitForModelRows([tinyGen, wordLang]);  // the newest change first
+  const row = page.locator(`[data-testid="model-row"][data-model-id="${wordLang}"]`);
+  assert.deepEqual((await row.locator('td').allInnerTexts()).map((t) => t.trim().replace(/\s+/g, ' ')),
+    [`${wordLang} en fr`, 'text-classification', 'torchscript', 'mit', '0', 'just now']);
+  await screenshot('models.png');
+
+  // Search looks in names and tags; the URL keeps it, without rebuilding the page.
+  await page.evaluate(() => { window.__sameView = document.querySelector('[data-models]'); });
+  await page.getByLabel('Search').fill('word');
+  await waitForModelRows([wordLang]);
+  assert.match(page.url(), /#\/models\?search=word$/);
+  await page.getByLabel('Search').fill('tiny-demo');
+  await page.getByLabel('Search').press('Enter');  // at once, without waiting for more keys
+  await waitForModelRows([tinyGen]);
+  await page.getByLabel('Search').fill('no-such-model');
+  await page.getByLabel('Search').press('Enter');
+  await waitForText('[data-testid="models-none"]', 'No model matches “no-such-model”');
+  assert.equal(await page.evaluate(() => window.__sameView === document.querySelector('[data-models]')), true, 'the page was not rebuilt');
+  await page.getByLabel('Search').fill('');
+  await page.getByLabel('Search').press('Enter');
+  await waitForModelRows([tinyGen, wordLang]);
+
+  // The task filter, which a reload keeps; the sort.
+  await page.getByLabel('Task').selectOption('text-generation');
+  await waitForModelRows([tinyGen]);
+  assert.match(page.url(), /#\/models\?task=text-generation$/);
+  await page.reload();
+  await waitForModelRows([tinyGen]);
+  assert.equal(await page.getByLabel('Task').inputValue(), 'text-generation');
+  await page.getByLabel('Task').selectOption('text-classification');
+  await waitForModelRows([wordLang]);
+  await page.getByLabel('Sort').selectOption('downloads');
+  await waitForModelRows([wordLang]);
+  assert.match(page.url(), /#\/models\?task=text-classification&sort=downloads$/);
+
+  // 21 models of one task: 20 on the first page, the last on the second.
+  const bulk = Array.from({ length: 21 }, (_, i) => `${owner}/bulk-${String(i).padStart(2, '0')}`);
+  const card = await uploadFiles(token, { 'README.md': modelCard({ task: 'tensor', body: '# Bulk\n' }) });
+  await Promise.all(bulk.map((id) => commitModel(token, id, card, { message: `${id} first version` })));
+  const newestFirst = await (await fetch(`${base}/api/models?task=tensor&limit=100`)).json();
+  assert.equal(newestFirst.length, 21);
+  await page.goto(`${base}/#/models?task=tensor`);
+  await waitForModelRows(newestFirst.slice(0, 20).map((m) => m.id));
+  assert.equal(await page.locator('[data-testid="models-previous"]').count(), 0);
+  await page.locator('[data-testid="models-next"]').click();
+  await waitForModelRows(newestFirst.slice(20).map((m) => m.id));
+  assert.match(page.url(), /#\/models\?task=tensor&page=2$/);
+  assert.equal(await page.locator('[data-testid="models-next"]').count(), 0);
+  await page.locator('[data-testid="models-previous"]').click();
+  await waitForModelRows(newestFirst.slice(0, 20).map((m) => m.id));
+});
+
+test('a model\'s page: its card rendered, what the card says, its files with sizes and hashes, and its revisions', async () => {
+  assert.ok(hubAuthor?.wordLang, 'the models test published word-lang');
+  const id = `${hubAuthor.name}/word-lang`;
+  await page.goto(`${base}/#/models?search=word-lang`);
+  await page.locator(`[data-testid="model-row"][data-model-id="${id}"] [data-testid="model-link"]`).click();
+  await page.waitForURL(new RegExp(`#/models/${id}$`));
+  await page.locator('[data-testid="model-card"]').waitFor();
+
+  // The card's markdown as markup: its "# Word language" is a heading, its **language** bold.
+  const title = page.locator('[data-testid="model-card"] .md-h1');
+  assert.equal((await title.innerText()).trim(), 'Word language');
+  assert.equal(await title.evaluate((h) => h.tagName), 'H3', 'below the page\'s own h1 and the panel\'s h2');
+  assert.equal(await page.locator('[data-testid="model-card"] strong').innerText(), 'language');
+  assert.deepEqual(await page.locator('[data-testid="model-card"] li').allInnerTexts(), ['trained on two word lists', 'published with potluck models push']);
+  assert.equal(await page.locator('[data-testid="model-card"] li em').innerText(), 'two');
+  assert.equal((await page.locator('[data-testid="model-card"] pre').innerText()).trim(), 'potluck models push ./word-lang alice/word-lang');
+  assert.equal(await page.locator('[data-testid="model-card"] a[href="https://example.org/word-lists"]').innerText(), 'the word lists');
+  const card = await textOf('[data-testid="model-card"]');
+  assert.ok(!card.includes('**') && !card.includes('# Word'), `the markdown's marks are not shown: ${card}`);
+
+  assert.equal((await textOf('[data-testid="about-task"]')).trim(), 'text-classification');
+  assert.equal((await textOf('[data-testid="about-format"]')).trim(), 'torchscript');
+  assert.equal((await textOf('[data-testid="about-license"]')).trim(), 'mit');
+  assert.deepEqual(await page.locator('[data-testid="about-labels"] .chip').allInnerTexts(), ['en', 'fr']);
+  assert.match(await textOf('[data-testid="run-note"]'), /Running models comes with model-capable workers/);
+  assert.equal(await page.locator('[data-testid="model-about"] form, [data-testid="model-about"] button').count(), 0, 'no run form yet');
+
+  // The files: sizes with units, the exact bytes on hover; hashes shortened, whole on hover and copied whole.
+  await waitForFiles(['README.md', 'config.json', 'model.pt']);
+  for (const f of hubAuthor.wordLang.files) {
+    const fileRow = page.locator(`[data-testid="model-file"][data-path="${f.path}"]`);
+    const size = (await fileRow.locator('[data-testid="file-size"]').innerText()).trim();
+    if (f.size < 1024) assert.equal(size, `${f.size} B`, f.path);
+    else assert.match(size, /^2[.,]9 KiB$/, `${f.path}: 3,000 bytes`);
+    assert.match(await fileRow.locator('[data-testid="file-size"]').getAttribute('title'), new RegExp(`^${f.size >= 1000 ? '3.?000' : f.size} bytes$`));
+    const sha = fileRow.locator('[data-testid="file-sha"]');
+    assert.equal((await sha.innerText()).trim(), `${f.sha256.slice(0, 12)}…`);
+    assert.equal(await sha.getAttribute('title'), f.sha256);
+  }
+  const weights = hubAuthor.wordLang.files.find((f) => f.path === 'model.pt');
+  await page.locator('[data-testid="model-file"][data-path="model.pt"] [data-testid="copy-sha"]').click();
+  await waitForText('[data-testid="model-file"][data-path="model.pt"] [data-testid="copy-sha"]', 'Copied');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), weights.sha256, 'Copy puts the whole hash on the clipboard');
+  await page.locator('[data-testid="revision"]').first().waitFor();
+  assert.equal(await page.locator('[data-testid="revision"]').count(), 1);
+  await screenshot('model.png');
+
+  // A second revision: the page lists both, newest first, and shows either.
+  const second = await publishModel(hubAuthor.secret, id, {
+    'README.md': modelCard({ labels: ['en', 'fr'], body: WORD_LANG_BODY }),
+    'model.pt': Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), Buffer.alloc(2996, 7)]),
+    'config.json': '{"labels": ["en", "fr"]}\n',
+    'vocab.txt': 'the\nle\n',
+  }, { message: 'Add the vocabulary', parent: hubAuthor.wordLang.model.sha });
+  await page.reload();
+  await waitForFiles(['README.md', 'config.json', 'model.pt', 'vocab.txt']);
+  const revisions = page.locator('[data-testid="revision"]');
+  assert.deepEqual(await revisions.evaluateAll((rows) => rows.map((r) => r.dataset.revision)), [second.model.sha, hubAuthor.wordLang.model.sha]);
+  assert.match(await revisions.first().innerText(), /Add the vocabulary/);
+  assert.match(await revisions.last().innerText(), /first version/);
+  assert.equal(await revisions.first().locator('[aria-current="page"]').count(), 1, 'the newest is the one shown');
+  assert.equal(await page.locator('[data-testid="revision-notice"]').count(), 0);
+
+  await revisions.last().locator('[data-testid="revision-link"]').click();
+  await page.waitForURL(new RegExp(`\\?revision=${hubAuthor.wordLang.model.sha}$`));
+  await waitForFiles(['README.md', 'config.json', 'model.pt']);
+  await waitForText('[data-testid="revision-notice"]', 'older revision');
+  assert.equal(await page.locator('[data-testid="model-revision"]').getAttribute('title'), hubAuthor.wordLang.model.sha);
+  assert.equal(await page.locator('[data-testid="revision"]').last().locator('[aria-current="page"]').count(), 1);
+  await screenshot('model-older-revision.png');
+  await page.locator('[data-testid="newest-link"]').click();
+  await waitForFiles(['README.md', 'config.json', 'model.pt', 'vocab.txt']);
+
+  // On a phone, the card, the files and the revisions fit the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    for (const [route, shot] of [[`#/models/${id}`, 'phone-model.png'], ['#/models', null]]) {
+      await page.goto(`${base}/${route}`);
+      await page.locator(route === '#/models' ? '[data-testid="model-row"]' : '[data-testid="model-file"]').first().waitFor();
+      const o = await noHorizontalOverflow();
+      assert.ok(o.scrollWidth <= o.clientWidth && o.wide.length === 0,
+        `${route} overflows a 390 px screen: scrollWidth ${o.scrollWidth} > ${o.clientWidth}; widest: ${o.wide.join(', ')}`);
+      if (shot) await screenshot(shot);
+    }
+  } finally {
+    await page.setViewportSize({ width: 1366, height: 900 });
+  }
+});
+
+test('a card\'s HTML shows as text: no script runs, no image loads, no javascript: link', async () => {
+  assert.ok(hubAuthor, 'the models test signed up an author');
+  const id = `${hubAuthor.name}/careful`;
+  await publishModel(hubAuthor.secret, id, {
+    'README.md': modelCard({ body: `# Careful <b>now</b>
+
+<script>window.__cardRan = 'script'</script>
+<img src="x" onerror="window.__cardRan = 'img'">
+[run me](javascript:window.__cardRan='link') and ![a picture](https://example.invalid/picture.png)
+` }),
+  });
+  await page.goto(`${base}/#/models/${id}`);
+  await page.locator('[data-testid="model-card"] .md-h1').waitFor();
+  assert.equal((await textOf('[data-testid="model-card"] .md-h1')).trim(), 'Careful <b>now</b>');
+  const card = await textOf('[data-testid="model-card"]');
+  assert.match(card, /<script>window\.__cardRan = 'script'<\/script>/);
+  assert.match(card, /<img src="x" onerror="window\.__cardRan = 'img'">/);
+  assert.equal(await page.locator('[data-testid="model-card"] :is(script, img, b, iframe, style)').count(), 0);
+  assert.equal(await page.locator('a[href^="javascript:"]').count(), 0);
+  // The picture is a link to where it is, never loaded.
+  assert.match(await page.locator('[data-testid="model-card"] a[href="https://example.invalid/picture.png"]').innerText(), /image:\s+a picture/);
+  await page.locator('[data-testid="model-card"] .md-link-off').click();
+  assert.equal(await page.evaluate(() => window.__cardRan), undefined, 'nothing from the card ran');
+  await screenshot('model-card-html.png');
 });
 
 test('a lying donor\'s worker: the job page shows the check, the admin page flags the worker and the donor', async () => {
