@@ -2,7 +2,8 @@
 // examples, handler), a parser that accepts global flags before or after the command, and the
 // job commands' handlers, which talk to the daemon through http_client and print through
 // format.hpp, market.hpp and tensor_print.hpp (the account commands' handlers are in
-// accounts.cpp, the organisations' in orgs.cpp, the donor's in donate.cpp). run() finds the
+// accounts.cpp, the organisations' in orgs.cpp, the donor's in donate.cpp, the model hub's in
+// models.cpp). run() finds the
 // daemon's URL and the API token (config.hpp) and turns errors into exit statuses, in one place
 // at its end.
 #include "cli/app.hpp"
@@ -111,9 +112,8 @@ const json::object& object_field(const json::value& v, std::string_view key) {
   return f && f->is_object() ? f->as_object() : empty;
 }
 
-json::value call(context& ctx, std::string_view method, const std::string& target, std::string_view body,
-                 std::initializer_list<unsigned> ok_statuses, const header_list& headers) {
-  const auto res = ctx.client.request(method, target, body, headers);
+json::value reply_json(const http_response& res, std::string_view method, std::string_view target,
+                       std::initializer_list<unsigned> ok_statuses) {
   boost::system::error_code ec;
   auto parsed = json::parse(res.body, ec);
   if (std::find(ok_statuses.begin(), ok_statuses.end(), res.status) == ok_statuses.end()) {
@@ -125,12 +125,17 @@ json::value call(context& ctx, std::string_view method, const std::string& targe
     std::string excerpt = res.body.substr(0, 200);
     while (!excerpt.empty() && (excerpt.back() == '\n' || excerpt.back() == '\r')) excerpt.pop_back();
     throw api_error(res.status, "http_" + std::to_string(res.status),
-                    "the daemon answered " + std::string(method) + " " + target + " with HTTP " + std::to_string(res.status) +
-                        (excerpt.empty() ? "" : ": " + excerpt),
+                    "the daemon answered " + std::string(method) + " " + std::string(target) + " with HTTP " +
+                        std::to_string(res.status) + (excerpt.empty() ? "" : ": " + excerpt),
                     res.retry_after);
   }
   if (ec) throw api_error(res.status, "bad_reply", "the daemon's answer to " + std::string(target) + " is not JSON");
   return parsed;
+}
+
+json::value call(context& ctx, std::string_view method, const std::string& target, std::string_view body,
+                 std::initializer_list<unsigned> ok_statuses, const header_list& headers) {
+  return reply_json(ctx.client.request(method, target, body, headers), method, target, ok_statuses);
 }
 
 void print_json(context& ctx, const json::value& v) {
@@ -1107,6 +1112,74 @@ const std::vector<command_spec>& commands() {
        0, 0, "takes no arguments",
        {"potluck ledger", "potluck ledger --limit 100", "potluck ledger --json | jq '.entries[].amount'"},
        cmd_ledger, command_group::accounts},
+      {"models push", "Publish a folder as a new revision of a model on the hub",
+       "potluck models push DIR OWNER/NAME [--message TEXT] [flags]",
+       "Publishes the files in DIR as a new revision of the model OWNER/NAME: its card (README.md),\n"
+       "its config and tokenizer files, and its weights. Each file is hashed (sha256) and uploaded as\n"
+       "it is read, so that a large file never has to fit in memory, and the daemon checks that it\n"
+       "arrived whole; then one commit names them all, so a revision is made whole or not at all.\n"
+       "OWNER is your account or an organisation you belong to; the first push makes the model, and\n"
+       "each later one follows the latest revision (a push made meanwhile by someone else is\n"
+       "refused, not overwritten). A folder that holds what the latest revision holds is not pushed.\n\n"
+       "README.md starts with front matter that names the task and the weights' format:\n\n"
+       "  ---\n"
+       "  task: text-classification\n"
+       "  format: torchscript\n"
+       "  license: mit\n"
+       "  labels: [negative, positive]\n"
+       "  ---\n"
+       "  # word-lang\n\n"
+       "Tasks: text-classification, text-generation, image-classification, tensor. Formats:\n"
+       "torchscript, safetensors, onnx; pickled weights are refused, since they run code when they\n"
+       "are loaded. The hub keeps .md, .json, .txt, .model, .pt, .ts, .torchscript, .safetensors and\n"
+       ".onnx files. Files and folders whose names start with '.' are left out, and links may not\n"
+       "lead out of DIR. Needs a token with the publish scope (an account's first token has it).\n"
+       "With -q it prints only the new revision's ID.",
+       {{"message", 'm', "TEXT", "what changed, kept with the revision (default: \"Push N files\")"}},
+       2, 2, "takes a folder DIR and the model's OWNER/NAME, like: potluck models push ./word-lang alice/word-lang",
+       {"potluck models push ./word-lang alice/word-lang",
+        "potluck models push ./word-lang alice/word-lang --message 'trained on more data'",
+        "potluck models push ./detector acme/detector --json | jq .siblings",
+        "rev=$(potluck models push -q ./word-lang alice/word-lang)"},
+       cmd_models_push, command_group::models},
+      {"models ls", "List the models on the hub", "potluck models ls [--search TEXT] [--task TASK] [--sort recent|downloads] [--limit N] [flags]",
+       "Lists the models on the hub: their task, the format of their weights, how often they were\n"
+       "downloaded and when they last changed, the latest changed first (--sort downloads: the\n"
+       "most downloaded first). --search finds TEXT in names, owners, tags and labels. No token\n"
+       "needed.",
+       {{"search", 's', "TEXT", "only models whose name, owner, tags or labels hold TEXT"},
+        {"task", 't', "TASK", "only models for TASK, like text-classification or tensor"},
+        {"sort", 0, "recent|downloads", "the latest changed first (default), or the most downloaded first"},
+        {"limit", 'n', "N", "how many models to list (default 20, at most 100)"}},
+       0, 0, "takes no arguments; to show one model: potluck models show OWNER/NAME",
+       {"potluck models ls", "potluck models ls --task text-classification --sort downloads",
+        "potluck models ls --search lang -q", "potluck models ls --json | jq '.[].id'"},
+       cmd_models_ls, command_group::models},
+      {"models show", "Show a model: its card, files and revisions", "potluck models show OWNER/NAME [--revision REV] [flags]",
+       "Shows a model: its task, format, license, labels and tags, its downloads, the files of its\n"
+       "latest revision (or of --revision) with their sizes and sha256 (the first 12 digits), and\n"
+       "its revisions, newest first. REV is a revision's ID, or its first few digits as this lists\n"
+       "them. With -q it prints only the revision's ID; --json prints the daemon's answer with the\n"
+       "revisions added under \"revisions\". No token needed.",
+       {{"revision", 'r', "REV", "a revision's ID or its first digits (default: the latest)"}},
+       1, 1, "needs a model's OWNER/NAME, like: potluck models show alice/word-lang (all: potluck models ls)",
+       {"potluck models show alice/word-lang", "potluck models show alice/word-lang --revision 3f9c0d2b",
+        "potluck models show alice/word-lang --json | jq '.siblings[].rfilename'"},
+       cmd_models_show, command_group::models},
+      {"models pull", "Download a model's files into a folder, checking each one's sha256",
+       "potluck models pull OWNER/NAME [DIR] [--revision REV] [flags]",
+       "Downloads the files of a model's latest revision (or of --revision) into DIR, by default a\n"
+       "folder named after the model. Each file is written as it arrives and checked against the\n"
+       "sha256 the hub lists: a file that does not match is an error and is not kept. Files that\n"
+       "are in DIR already with the right content are not downloaded again, and a pull that was\n"
+       "interrupted goes on where it stopped. Other files in DIR are left alone. With -q it prints\n"
+       "only the revision's ID; --json prints the daemon's description of the revision pulled. No\n"
+       "token needed.",
+       {{"revision", 'r', "REV", "a revision's ID or its first digits (default: the latest)"}},
+       1, 2, "needs a model's OWNER/NAME and optionally a folder, like: potluck models pull alice/word-lang ./word-lang",
+       {"potluck models pull alice/word-lang", "potluck models pull alice/word-lang ./models/word-lang --revision 3f9c0d2b",
+        "potluck models pull alice/word-lang -q"},
+       cmd_models_pull, command_group::models},
       {"donate workers", "List your workers: state, settings, prices, busy slots", "potluck donate workers [flags]",
        "Lists the workers that donate for your account (potluck-worker --token with a token of\n"
        "yours) and the names you saved settings for: whether each takes jobs now or why not (paused,\n"
@@ -1268,6 +1341,10 @@ std::string_view group_description(std::string_view word) {
   if (word == "org")
     return "An organisation is an account its members share: they fund it with potluck account transfer\n"
            "and bill jobs to it with potluck submit --bill-to NAME. Its owners add members.\n\n";
+  if (word == "models")
+    return "The model hub: models published as folders of files (a card, a config, weights), each push\n"
+           "an immutable revision. Anyone may list, show and pull them; pushing takes a token with the\n"
+           "publish scope.\n\n";
   if (word == "donate")
     return "Your side as a donor: the workers that run with a token of yours (potluck-worker --token or\n"
            "--token-file), their settings, and what they earned. It is called donate, not worker,\n"
@@ -1294,6 +1371,7 @@ void write_overview(std::ostream& os) {
   const std::pair<command_group, const char*> sections[] = {
       {command_group::jobs, "Commands"},
       {command_group::accounts, "Accounts, organisations and tokens"},
+      {command_group::models, "Models (the hub)"},
       {command_group::donate, "Donating compute (your workers, what they earned)"},
       {command_group::admin, "Operators (need a token with the admin scope)"}};
   for (const auto& [group, title] : sections) {
@@ -1313,8 +1391,9 @@ void write_overview(std::ostream& os) {
         "  NO_COLOR          any value turns colours off\n"
         "\nExit status:\n"
         "  0 success, 1 the job failed or was cancelled (or no worker takes a quoted job, or admin\n"
-        "  audit found problems), 2 a usage mistake or an unusable config file, 3 the daemon cannot\n"
-        "  be reached, 4 the daemon refused the request (its message is shown)\n"
+        "  audit found problems), 2 a usage mistake, an unusable config file or a local file or\n"
+        "  folder that cannot be used, 3 the daemon cannot be reached, 4 the daemon refused the\n"
+        "  request (its message is shown)\n"
         "\nExamples:\n"
         "  potluck tasks\n"
         "  potluck submit linalg.matmul --input a='[[1,2],[3,4]]' --input b='[[5,6],[7,8]]' --wait\n"
@@ -1322,6 +1401,7 @@ void write_overview(std::ostream& os) {
         "  potluck jobs --state failed\n"
         "  potluck account create alice --login\n"
         "  potluck org create acme && potluck account transfer acme 10\n"
+        "  potluck models push ./word-lang alice/word-lang\n"
         "  potluck donate earnings --days 7\n"
         "\nRun 'potluck help COMMAND' or 'potluck COMMAND --help' for a command's flags and examples.\n";
 }
@@ -1445,6 +1525,7 @@ void report_usage_error(std::ostream& err, bool color, const std::string& messag
 }
 
 std::string api_hint(const api_error& e, const context& ctx) {
+  if (auto hint = model_hint(e, ctx); !hint.empty()) return hint;
   if (auto hint = org_hint(e, ctx); !hint.empty()) return hint;
   if (auto hint = account_hint(e, ctx); !hint.empty()) return hint;
   if (e.code == "unknown_task") return "See the tasks the connected workers offer: potluck tasks";
@@ -1611,6 +1692,14 @@ int run(const std::vector<std::string>& args, const terminal& term, std::ostream
     report_usage_error(err, ctx->color_err, e.what(), command);
     return exit_usage;
   } catch (const config_error& e) {
+    err << paint("error:", tone::red, ctx->color_err) << " " << e.what() << '\n';
+    return exit_usage;
+  } catch (const file_error& e) {
+    err << paint("error:", tone::red, ctx->color_err) << " " << e.what() << '\n';
+    if (!e.hint().empty()) err << e.hint() << '\n';
+    return exit_usage;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A folder or file that changed under a command (models push, pull) as it read or wrote it.
     err << paint("error:", tone::red, ctx->color_err) << " " << e.what() << '\n';
     return exit_usage;
   } catch (const unreachable_error& e) {

@@ -9,6 +9,8 @@
 //   potluck account transfer ACCOUNT CREDITS [--memo TEXT]
 //   potluck org create NAME  |  org show NAME  |  org add NAME ACCOUNT [--owner]
 //   potluck tokens  |  tokens create NAME [--scope S]...  |  tokens revoke ID  |  ledger
+//   potluck models push DIR OWNER/NAME [--message TEXT]  |  models ls [--search S] [--task T] [--sort S] [--limit N]
+//   potluck models show OWNER/NAME [--revision R]  |  models pull OWNER/NAME [DIR] [--revision R]
 //   potluck donate workers  |  donate pause|resume NAME  |  donate set NAME [--max-slots N] [--hours H] [--free-jobs F]
 //   potluck donate earnings [--days N]  |  donors [--days N] [--limit M]
 //   potluck admin audit  |  admin grant ACCOUNT CREDITS [--memo TEXT]  |  admin settings
@@ -33,7 +35,8 @@ enum exit_status : int {
   exit_job_failed = 1,   // the job failed or was cancelled (submit --wait, job --wait)
   exit_check_failed = 1, // admin audit found problems in the books
   exit_not_covered = 1,  // quote: no connected worker takes the job at its bid now
-  exit_usage = 2,        // a mistake on the command line, or an unusable config file
+  exit_usage = 2,        // a mistake on the command line, an unusable config file, or a local file or
+                         // folder that cannot be used (models push DIR without README.md)
   exit_unreachable = 3,  // the daemon could not be reached
   exit_api_error = 4,    // the daemon refused the request (its message is shown)
   exit_interrupted = 130,

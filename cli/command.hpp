@@ -2,7 +2,8 @@
 // a parsed command line, the running context, the daemon's refusals (api_error) and the JSON
 // field helpers. app.cpp holds the table, the parser and the job commands; accounts.cpp the
 // account, token, ledger and admin commands; orgs.cpp the organisations' commands (org ...) and
-// transfers (account transfer); donate.cpp the donor's commands (donate ..., donors).
+// transfers (account transfer); donate.cpp the donor's commands (donate ..., donors); models.cpp
+// the model hub's (models ...).
 #pragma once
 
 #include "cli/app.hpp"
@@ -36,7 +37,7 @@ struct option_spec {
 };
 
 // Where `potluck help` lists a command.
-enum class command_group { jobs, accounts, donate, admin, alias };
+enum class command_group { jobs, accounts, models, donate, admin, alias };
 // Whether "-5" after the command is an argument (a negative amount, refused with a clear
 // message) or a flag.
 enum class dash_numbers { are_flags, are_args };
@@ -101,6 +102,7 @@ struct context {
   // Hints a command sets for the refusals it expects; empty ones fall back to the general hints.
   std::string task;                // the task a command is about
   std::string org;                 // the organisation a command is about (org ..., submit --bill-to)
+  std::string model;               // the model a command is about, OWNER/NAME (models ...)
   std::string not_found_hint;      // for a 404 that is not a missing route
   std::string missing_scope_hint;  // for 403 missing_scope
   std::string unauthorized_hint;   // for 401, instead of "log in"
@@ -113,6 +115,10 @@ std::optional<std::int64_t> time_field(const boost::json::object& o, std::string
 // o[key] when it is an object; an empty object otherwise.
 const boost::json::object& object_field(const boost::json::value& v, std::string_view key);
 
+// The JSON of an answer to `method` `target` whose status is one of `ok_statuses`; any other
+// status becomes an api_error with the daemon's message.
+boost::json::value reply_json(const http_response& res, std::string_view method, std::string_view target,
+                              std::initializer_list<unsigned> ok_statuses);
 // Sends a request; a status other than `ok_statuses` becomes an api_error with the daemon's
 // message. Returns the parsed JSON answer.
 boost::json::value call(context& ctx, std::string_view method, const std::string& target, std::string_view body,
@@ -162,6 +168,15 @@ int cmd_donate_resume(context& ctx, const parsed_command& p);
 int cmd_donate_set(context& ctx, const parsed_command& p);
 int cmd_donate_earnings(context& ctx, const parsed_command& p);
 int cmd_donors(context& ctx, const parsed_command& p);
+
+// models.cpp
+int cmd_models_push(context& ctx, const parsed_command& p);
+int cmd_models_ls(context& ctx, const parsed_command& p);
+int cmd_models_show(context& ctx, const parsed_command& p);
+int cmd_models_pull(context& ctx, const parsed_command& p);
+// The hint under a refusal about models (bad_card, conflict, model_not_found, ...); "" when
+// others apply.
+std::string model_hint(const api_error& e, const context& ctx);
 
 // The hint under a refusal about accounts and tokens (401, 403, 409, 429, ...); "" when the
 // job commands' hints apply.

@@ -1,5 +1,5 @@
 // The errors the potluck CLI turns into exit statuses (see cli/app.hpp): a mistake on the
-// command line or an unusable config file (2) and a daemon that cannot be reached (3).
+// command line, an unusable config file or local file (2) and a daemon that cannot be reached (3).
 #pragma once
 
 #include <stdexcept>
@@ -18,6 +18,18 @@ class usage_error : public std::runtime_error {
 class config_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// A local file or folder a command reads or writes cannot be used (missing, unreadable, not
+// what it must be): shown with its hint, exit status 2. The message names the file.
+class file_error : public std::runtime_error {
+ public:
+  explicit file_error(const std::string& message, std::string hint = {})
+      : std::runtime_error(message), hint_(std::move(hint)) {}
+  const std::string& hint() const { return hint_; }  // what to do; may span lines; "" for none
+
+ private:
+  std::string hint_;
 };
 
 // The daemon could not be reached or stopped answering: exit status 3.

@@ -321,6 +321,24 @@ std::string compact_json(const json::value& v) {
   return out;
 }
 
+namespace {
+
+// "[██████░░░░]" with `cells` cells for `p` from 0 to 1.
+std::string bar_text(double p, int cells, bool unicode, bool color) {
+  const int full = static_cast<int>(std::lround(std::clamp(p, 0.0, 1.0) * cells));
+  std::string filled, empty;
+  for (int i = 0; i < cells; ++i) (i < full ? filled : empty) += unicode ? (i < full ? "█" : "░") : (i < full ? "#" : "-");
+  return "[" + paint(filled, tone::cyan, color) + paint(empty, tone::dim, color) + "]";
+}
+
+std::string percent_text(double p) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%3d%%", static_cast<int>(std::floor(std::clamp(p, 0.0, 1.0) * 100)));
+  return buf;
+}
+
+}  // namespace
+
 std::string progress_line(const progress_view& v, std::size_t width, bool unicode, bool color) {
   static const char* braille[] = {"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"};
   static const char* ascii[] = {"|", "/", "-", "\\"};
@@ -332,15 +350,9 @@ std::string progress_line(const progress_view& v, std::size_t width, bool unicod
 
   std::string bar, percent;
   if (v.progress > 0) {
-    const double p = std::clamp(v.progress, 0.0, 1.0);
     const int bar_cells = width >= 110 ? 24 : width >= 90 ? 16 : 10;
-    const int full = static_cast<int>(std::lround(p * bar_cells));
-    std::string filled, empty;
-    for (int i = 0; i < bar_cells; ++i) (i < full ? filled : empty) += unicode ? (i < full ? "█" : "░") : (i < full ? "#" : "-");
-    bar = "[" + paint(filled, tone::cyan, color) + paint(empty, tone::dim, color) + "]";
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "%3d%%", static_cast<int>(std::floor(p * 100)));
-    percent = buf;
+    bar = bar_text(v.progress, bar_cells, unicode, color);
+    percent = percent_text(v.progress);
   }
 
   // Parts in order of importance; the message is cut first, then the bar, to fit.
@@ -362,6 +374,31 @@ std::string progress_line(const progress_view& v, std::size_t width, bool unicod
     return truncate_to_width(spinner + " " + head + " " + v.state, width);
   }
   return line;
+}
+
+std::string transfer_line(const transfer_view& v, std::size_t width, bool unicode, bool color) {
+  const double p = v.total_bytes ? static_cast<double>(v.done_bytes) / static_cast<double>(v.total_bytes) : 1.0;
+  const std::string head =
+      v.verb + (v.file_count > 1 ? " " + std::to_string(v.file_index) + "/" + std::to_string(v.file_count) : "");
+  const std::string amounts = format_bytes(v.done_bytes) + " of " + format_bytes(v.total_bytes);
+  std::string rate;
+  if (v.elapsed_ms >= 500)
+    rate = format_bytes(static_cast<std::uint64_t>(static_cast<double>(v.done_bytes) * 1000.0 /
+                                                   static_cast<double>(v.elapsed_ms))) + "/s";
+  const std::string bar = bar_text(p, width >= 110 ? 24 : width >= 90 ? 16 : 10, unicode, color);
+  // The least a file's name is cut to before the rate, then the bar, give way.
+  constexpr std::size_t min_file_columns = 12;
+  for (int drop = 0; drop < 3; ++drop) {
+    std::string tail;
+    if (drop < 2) tail += "  " + bar;
+    tail += "  " + percent_text(p) + "  " + amounts;
+    if (drop < 1 && !rate.empty()) tail += "  " + paint(rate, tone::dim, color);
+    const auto fixed = display_width(head) + 1 + display_width(tail);
+    if (fixed + std::min(min_file_columns, display_width(v.file)) > width) continue;
+    return head + " " + truncate_to_width(v.file, width - fixed) + tail;
+  }
+  // Very narrow terminal: plain text, cut.
+  return truncate_to_width(head + " " + v.file + " " + percent_text(p), width);
 }
 
 }  // namespace potluck::cli

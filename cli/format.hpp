@@ -1,5 +1,5 @@
 // Text formatting for the potluck CLI: colours, aligned tables, numbers, ages and durations,
-// the progress line of `submit --wait`, and indented JSON.
+// the progress lines of `submit --wait` and of file transfers, and indented JSON.
 //
 // Pure functions of their arguments (the current time is passed in), so that unit tests pin
 // what a user sees. Colour is a parameter everywhere: the caller decides it from the terminal
@@ -96,5 +96,20 @@ struct progress_view {
 // One line, at most `width` columns, without "\r" or a newline:
 //   ⠹ job 12 test.sleep  running  [██████░░░░░░░░░░]  40%  slept 400 of 1000 ms  1.2s
 std::string progress_line(const progress_view& v, std::size_t width, bool unicode, bool color);
+
+// What the progress line of a file transfer (potluck models push, pull) shows.
+struct transfer_view {
+  std::string verb;             // "Hashing", "Uploading", "Downloading"
+  std::string file;             // the file in progress
+  std::size_t file_index = 0;   // 1-based
+  std::size_t file_count = 0;
+  std::uint64_t done_bytes = 0;  // of all the files together
+  std::uint64_t total_bytes = 0;
+  std::int64_t elapsed_ms = 0;  // since the transfer began; the rate shows from half a second
+};
+// One line, at most `width` columns, without "\r" or a newline; the file's name is cut first,
+// then the rate, then the bar:
+//   Uploading 2/3 model/weights.pt  [██████░░░░░░░░░░]  40%  1.2 GiB of 3 GiB  35 MiB/s
+std::string transfer_line(const transfer_view& v, std::size_t width, bool unicode, bool color);
 
 }  // namespace potluck::cli

@@ -2,8 +2,9 @@
 // against a real potluckd and potluck-worker (testing and blas plugins) on loopback. Checks what
 // people see (tables, results, messages) and what scripts rely on (exit statuses, --json, -q),
 // the account commands (sign-up, login and the config file, tokens, the ledger, the operator's
-// audit and grants), the market: quotes, bids, what jobs are charged, refusals for funds, and
-// organisations (funded by transfers, billed with --bill-to) and jobs run as replicas.
+// audit and grants), the market: quotes, bids, what jobs are charged, refusals for funds,
+// organisations (funded by transfers, billed with --bill-to), jobs run as replicas, and the model
+// hub (models push, ls, show, pull).
 #define BOOST_TEST_MODULE integration_cli
 #include <boost/test/unit_test.hpp>
 
@@ -1070,4 +1071,135 @@ BOOST_AUTO_TEST_CASE(replicas_run_on_two_donors_workers_and_the_job_shows_both_c
     BOOST_TEST(refused.status == 2, bad << ": " << refused.err);
     BOOST_TEST(contains(refused.err, "--replicas takes a number from 1 to 5"));
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model hub
+
+namespace {
+
+void write_bytes(const fs::path& p, const std::string& bytes) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+
+std::string read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The revision a push or a show names: the first run of 40 hex digits.
+std::string revision_in(const std::string& text) {
+  std::smatch m;
+  return std::regex_search(text, m, std::regex("[0-9a-f]{40}")) ? m.str() : std::string();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_model_is_pushed_listed_shown_pushed_again_and_pulled_byte_for_byte) {
+  daemon_process d;
+  const env_map env = {{"POTLUCK_TOKEN", sign_up(d, "hana")}};
+  auto potluck = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--url", url_of(d)});
+    return run_potluck(args, env);
+  };
+  const auto root = make_temp_dir("potluck-cli-model");
+  const auto dir = root / "word-lang";
+  const std::string card =
+      "---\ntask: text-classification\nformat: torchscript\nlicense: mit\nlabels: [en, fr]\n---\n# word-lang\n";
+  // Not a real model, but what a TorchScript archive starts with (a zip file).
+  std::string weights = std::string("PK\x03\x04", 4);
+  for (int i = 0; weights.size() < 1'500'000; ++i) weights += static_cast<char>(i * 7 % 251);
+  write_bytes(dir / "README.md", card);
+  write_bytes(dir / "config.json", R"({"hidden": 16})");
+  write_bytes(dir / "model" / "weights.pt", weights);
+  write_bytes(dir / ".cache" / "notes.txt", "not pushed");
+
+  auto first = potluck({"models", "push", dir.string(), "hana/word-lang"});
+  BOOST_TEST_REQUIRE(first.status == 0, first.err);
+  BOOST_TEST(first.out.starts_with("Created hana/word-lang revision "));
+  BOOST_TEST(contains(first.out, "(3 files, 1.4 MiB).\n"));
+  const auto rev1 = revision_in(first.out);
+  BOOST_TEST_REQUIRE(rev1.size() == 40u);
+  BOOST_TEST(contains(first.err, "uploaded model/weights.pt (1.4 MiB)\n"));
+
+  auto ls = potluck({"models", "ls"});
+  BOOST_TEST_REQUIRE(ls.status == 0, ls.err);
+  BOOST_TEST(ls.out.starts_with("ID              TASK                 FORMAT       DOWNLOADS  UPDATED\n"));
+  const auto row = table_line(ls.out, "hana/word-lang");
+  BOOST_TEST(contains(row, "text-classification  torchscript"));
+  BOOST_TEST(potluck({"models", "ls", "-q", "--task", "text-classification"}).out == "hana/word-lang\n");
+  BOOST_TEST(potluck({"models", "ls", "-q", "--search", "nothing-like-it"}).out.empty());
+
+  auto show = potluck({"models", "show", "hana/word-lang"});
+  BOOST_TEST_REQUIRE(show.status == 0, show.err);
+  BOOST_TEST(contains(show.out, "Model:      hana/word-lang\nRevision:   " + rev1 + " (the latest)\n"
+                                "Task:       text-classification\nFormat:     torchscript\nLicense:    mit\n"
+                                "Labels:     en, fr\n"));
+  BOOST_TEST(contains(show.out, "\nFILE                 SIZE  SHA256\nREADME.md"));
+  BOOST_TEST(contains(show.out, "model/weights.pt  1.4 MiB  "));
+  BOOST_TEST(show.out.find(".cache") == std::string::npos);
+  BOOST_TEST(contains(show.out, "\nREVISION      CREATED   MESSAGE\n" + rev1.substr(0, 12) + "  just now  Push 3 files\n"));
+
+  // A changed file makes a second revision after the first.
+  write_bytes(dir / "config.json", R"({"hidden": 32})");
+  auto second = potluck({"models", "push", dir.string(), "hana/word-lang", "-q", "--message", "wider"});
+  BOOST_TEST_REQUIRE(second.status == 0, second.err);
+  const auto rev2 = second.out.substr(0, second.out.find('\n'));
+  BOOST_TEST(rev2.size() == 40u);
+  BOOST_TEST(rev2 != rev1);
+  BOOST_TEST(second.err.empty());
+  auto history = potluck({"models", "show", "hana/word-lang"});
+  BOOST_TEST(contains(history.out, rev2.substr(0, 12) + "  just now  wider\n" + rev1.substr(0, 12)));
+  BOOST_TEST(potluck({"models", "show", "hana/word-lang", "-q"}).out == rev2 + "\n");
+  // The same folder again: nothing new.
+  auto same = potluck({"models", "push", dir.string(), "hana/word-lang"});
+  BOOST_TEST(same.out == "Nothing to push: hana/word-lang revision " + rev2 + " has these files already.\n");
+
+  // Pulled: the files byte for byte, of the latest revision or of an earlier one.
+  const auto pulled = root / "pulled";
+  auto pull = potluck({"models", "pull", "hana/word-lang", pulled.string()});
+  BOOST_TEST_REQUIRE(pull.status == 0, pull.err);
+  BOOST_TEST(pull.out == "Pulled hana/word-lang revision " + rev2 + " into " + pulled.string() + " (3 files, 1.4 MiB).\n");
+  for (const char* file : {"README.md", "config.json", "model/weights.pt"})
+    BOOST_TEST(read_bytes(pulled / file) == read_bytes(dir / file), file);
+  BOOST_TEST(!fs::exists(pulled / ".cache"));
+  auto old = potluck({"models", "pull", "hana/word-lang", pulled.string(), "--revision", rev1.substr(0, 8)});
+  BOOST_TEST_REQUIRE(old.status == 0, old.err);
+  BOOST_TEST(contains(old.out, "revision " + rev1 + " into " + pulled.string() + " (3 files, 1.4 MiB; 2 already there).\n"));
+  BOOST_TEST(read_bytes(pulled / "config.json") == R"({"hidden": 16})");
+  // A pull counts one download (of README.md); the second found it there already.
+  BOOST_TEST(contains(potluck({"models", "show", "hana/word-lang"}).out, "Downloads:  1\n"));
+}
+
+BOOST_AUTO_TEST_CASE(a_folder_without_a_card_exits_2_and_a_broken_card_gets_the_daemons_line) {
+  daemon_process d;
+  const env_map env = {{"POTLUCK_TOKEN", sign_up(d, "ivan")}};
+  auto potluck = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--url", url_of(d)});
+    return run_potluck(args, env);
+  };
+  const auto root = make_temp_dir("potluck-cli-model");
+  write_bytes(root / "no-card" / "config.json", "{}");
+  auto no_card = potluck({"models", "push", (root / "no-card").string(), "ivan/m"});
+  BOOST_TEST(no_card.status == 2);
+  BOOST_TEST(contains(no_card.err, "has no README.md: the hub needs a model card\n"));
+  BOOST_TEST(contains(no_card.err, "  ---\n  task: text-classification"));
+
+  write_bytes(root / "broken" / "README.md", "---\ntask: text-classification\nformat torchscript\n---\n# m\n");
+  write_bytes(root / "broken" / "config.json", "{}");
+  auto broken = potluck({"models", "push", (root / "broken").string(), "ivan/m"});
+  BOOST_TEST(broken.status == 4);
+  BOOST_TEST(contains(broken.err, "error: README.md line 3: expected \"key: value\", got \"format torchscript\"\n"
+                                  "A model card starts with front matter between two '---' lines, like:\n"));
+  // Someone else's name, and a model that is not there.
+  auto theirs = potluck({"models", "push", (root / "broken").string(), "hana/m"});
+  BOOST_TEST(theirs.status == 4);
+  BOOST_TEST(contains(theirs.err, "error: you publish as 'ivan', not 'hana'\n"));
+  auto missing = potluck({"models", "show", "ivan/m"});
+  BOOST_TEST(missing.status == 4);
+  BOOST_TEST(missing.err == "error: no model ivan/m\nSee the models on the hub: potluck models ls\n");
+  BOOST_TEST(potluck({"models", "ls"}).out == "No models yet. Publish one: potluck models push DIR OWNER/NAME\n");
 }

@@ -195,6 +195,45 @@ BOOST_AUTO_TEST_CASE(the_progress_line_fits_narrow_terminals) {
   BOOST_TEST(progress_line(v, 200, false, false).find('[') == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(the_transfer_line_shows_the_file_bar_amounts_and_rate) {
+  transfer_view v;
+  v.verb = "Uploading";
+  v.file = "model/weights.pt";
+  v.file_index = 2;
+  v.file_count = 3;
+  v.done_bytes = 3ull << 29;  // 1.5 GiB
+  v.total_bytes = 3ull << 30;
+  v.elapsed_ms = 2'000;
+  BOOST_TEST(transfer_line(v, 120, false, false) ==
+             "Uploading 2/3 model/weights.pt  [############------------]   50%  1.5 GiB of 3 GiB  768 MiB/s");
+  // No rate before half a second, and no count for a single file.
+  v.elapsed_ms = 100;
+  v.file_count = 1;
+  BOOST_TEST(transfer_line(v, 80, false, false) == "Uploading model/weights.pt  [#####-----]   50%  1.5 GiB of 3 GiB");
+  const auto unicode = transfer_line(v, 120, true, false);
+  BOOST_TEST(unicode.find("█") != std::string::npos);
+  BOOST_TEST(display_width(transfer_line(v, 120, true, true)) == display_width(unicode));
+}
+
+BOOST_AUTO_TEST_CASE(the_transfer_line_fits_narrow_terminals) {
+  transfer_view v;
+  v.verb = "Downloading";
+  v.file = "a/very/long/path/to/the/weights/of/the/model/model-00001-of-00009.safetensors";
+  v.file_index = 1;
+  v.file_count = 9;
+  v.done_bytes = 123'456'789;
+  v.total_bytes = 9'876'543'210;
+  v.elapsed_ms = 10'000;
+  for (std::size_t width : {10u, 20u, 40u, 60u, 79u, 100u, 200u}) {
+    const auto line = transfer_line(v, width, true, true);
+    BOOST_TEST(display_width(line) <= width, "width " << width << ": " << line);
+  }
+  // The name is cut before the amounts go.
+  const auto line = transfer_line(v, 79, false, false);
+  BOOST_TEST(line.find("118 MiB of 9.2 GiB") != std::string::npos, line);
+  BOOST_TEST(line.find("…") != std::string::npos, line);
+}
+
 BOOST_AUTO_TEST_CASE(credits_show_up_to_six_decimals_trimmed_with_separators) {
   BOOST_TEST(format_credits(0) == "0");
   BOOST_TEST(format_credits(1) == "0.000001");
