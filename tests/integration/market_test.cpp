@@ -520,6 +520,15 @@ BOOST_AUTO_TEST_CASE(a_donor_pauses_caps_and_limits_the_hours_of_a_worker_from_t
   auto state_of = [&](std::int64_t id) {
     return std::string(http(d.http_port(), "GET", "/api/v1/jobs/" + std::to_string(id)).json().at("state").as_string());
   };
+  // The broker queues and dispatches a new job in one step: once the quote counts it queued,
+  // the broker has decided not to dispatch it (no sleeping for what must not happen).
+  auto wait_queued = [&](std::int64_t id) {
+    const bool seen = eventually([&] {
+      auto q = http(d.http_port(), "POST", "/api/v1/jobs/quote", R"({"task":"test.sleep","bid":0})");
+      return q.status == 200 && q.json().at("queued_ahead").as_int64() >= 1;
+    }, 10s);
+    return seen && state_of(id) == "queued";
+  };
 
   // Paused: a new job waits; resumed: it runs.
   auto r = settings(kate, R"({"worker":"kate-box","paused":true})");
@@ -530,8 +539,7 @@ BOOST_AUTO_TEST_CASE(a_donor_pauses_caps_and_limits_the_hours_of_a_worker_from_t
     return !list.at("workers").as_array()[0].at("taking_jobs").as_bool();
   }, 10s));
   const auto waiting = submit_as(d, leo.token, R"({"task":"test.sleep","params":{"ms":1}})");
-  std::this_thread::sleep_for(300ms);  // time for a dispatch that must not happen
-  BOOST_TEST(state_of(waiting) == "queued");
+  BOOST_TEST(wait_queued(waiting));
   auto mine = http_as(kate.token, d.http_port(), "GET", "/api/v1/account/workers");
   BOOST_TEST_REQUIRE(mine.status == 200, mine.body);
   const auto listed = mine.json().at("workers").as_array();
@@ -562,8 +570,7 @@ BOOST_AUTO_TEST_CASE(a_donor_pauses_caps_and_limits_the_hours_of_a_worker_from_t
   const auto closed = std::to_string((local + 1) % 24) + "-" + std::to_string((local + 2) % 24);
   BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","hours":")" + closed + R"("})").status == 200);
   const auto later = submit_as(d, leo.token, R"({"task":"test.sleep","params":{"ms":1}})");
-  std::this_thread::sleep_for(300ms);
-  BOOST_TEST(state_of(later) == "queued");
+  BOOST_TEST(wait_queued(later));
   const auto open = std::to_string(local) + "-" + std::to_string((local + 1) % 24);
   BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","hours":")" + open + R"("})").status == 200);
   BOOST_TEST(wait_for_job(d, later).at("state").as_string() == "succeeded");
@@ -571,8 +578,7 @@ BOOST_AUTO_TEST_CASE(a_donor_pauses_caps_and_limits_the_hours_of_a_worker_from_t
   // The donor refuses free jobs from the dashboard, overriding --free-jobs yes.
   BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","hours":null,"free_jobs":false})").status == 200);
   const auto free_job = submit_as(d, leo.token, R"({"task":"test.sleep","params":{"ms":1},"bid":0})");
-  std::this_thread::sleep_for(300ms);
-  BOOST_TEST(state_of(free_job) == "queued");
+  BOOST_TEST(wait_queued(free_job));
   BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","free_jobs":null})").status == 200);
   BOOST_TEST(wait_for_job(d, free_job).at("state").as_string() == "succeeded");
 
@@ -587,7 +593,12 @@ BOOST_AUTO_TEST_CASE(a_donor_pauses_caps_and_limits_the_hours_of_a_worker_from_t
 
   // Another account's settings of the same name change nothing here.
   BOOST_TEST_REQUIRE(settings(leo, R"({"worker":"kate-box","paused":false})").status == 200);
-  std::this_thread::sleep_for(200ms);
+  // Kate's next change reaches the broker after leo's: once it shows, leo's was applied too.
+  BOOST_TEST_REQUIRE(settings(kate, R"({"worker":"kate-box","max_slots":2})").status == 200);
+  BOOST_TEST_REQUIRE(eventually([&] {
+    const auto list = http(d.http_port(), "GET", "/api/v1/workers").json();
+    return list.at("workers").as_array()[0].at("settings").at("max_slots").as_int64() == 2;
+  }, 10s));
   const auto still = http(d.http_port(), "GET", "/api/v1/workers").json();
   BOOST_TEST(!still.at("workers").as_array()[0].at("taking_jobs").as_bool());
 
