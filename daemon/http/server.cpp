@@ -944,7 +944,7 @@ class session : public std::enable_shared_from_this<session> {
   request req_;                         // strand; alive until its answer is written
   std::string out_head_;                // strand
   std::string out_body_;                // strand
-  static constexpr std::size_t file_chunk_bytes = 256 * 1024;
+  static constexpr std::size_t file_chunk_bytes = 1024 * 1024;
   int out_file_fd_ = -1;                // strand: a file body being sent
   std::uint64_t out_file_offset_ = 0, out_file_left_ = 0;
   phase phase_ = phase::reading;        // strand
