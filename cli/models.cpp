@@ -434,11 +434,38 @@ int cmd_models_push(context& ctx, const parsed_command& p) {
     }
   }
 
+  // Content the hub keeps already (in this model or any other) is not sent again. A daemon
+  // without the route gets every file.
+  std::set<std::string> missing;
   {
-    transfer_progress uploading(ctx, "Uploading", total, files.size());
+    json::array hashes;
+    for (const auto& f : files) hashes.emplace_back(f.sha256);
+    try {
+      const auto answer = call(ctx, "POST", "/api/blobs/missing", json::serialize(json::object{{"sha256", hashes}}), {200});
+      if (const auto* list = answer.is_object() ? answer.as_object().if_contains("missing") : nullptr; list && list->is_array())
+        for (const auto& v : list->as_array())
+          if (v.is_string()) missing.insert(std::string(v.as_string()));
+    } catch (const api_error& e) {
+      if (e.status != 404) throw;
+      for (const auto& f : files) missing.insert(f.sha256);
+    }
+  }
+  std::uint64_t to_send = 0;
+  std::size_t kept = 0;
+  for (const auto& f : files) {
+    if (missing.count(f.sha256)) to_send += f.size;
+    else ++kept;
+  }
+  if (kept > 0 && !ctx.quiet)
+    ctx.err << (kept == 1 ? "1 file is" : std::to_string(kept) + " files are") << " on the hub already: not sent again\n" << std::flush;
+
+  {
+    transfer_progress uploading(ctx, "Uploading", to_send, files.size() - kept);
+    std::size_t sent_files = 0;
     for (std::size_t i = 0; i < files.size(); ++i) {
       const auto& f = files[i];
-      uploading.begin_file(i + 1, f.path);
+      if (!missing.count(f.sha256)) continue;
+      uploading.begin_file(++sent_files, f.path);
       std::ifstream in(f.file, std::ios::binary);
       if (!in) throw file_error("cannot read " + f.file.string());
       std::uint64_t reported = 0;

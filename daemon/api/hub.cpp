@@ -195,6 +195,28 @@ void add_hub_routes(http::router& router, daemon_app& app) {
                       return std::make_unique<blob_sink>(app.blobs().begin(), std::move(expected));
                     });
 
+  // Which of these files the hub lacks: {"sha256": [HEX, …]} -> {"missing": [HEX, …]}, so that
+  // a push uploads only those (content already kept is never sent twice).
+  router.add("POST", "/api/blobs/missing", [&app](http::request& req, http::responder res) {
+    if (!authenticate(app, req, res, token_scope::publish)) return;
+    boost::system::error_code ec;
+    auto body = json::parse(req.body, ec);
+    const auto* list = !ec && body.is_object() ? body.as_object().if_contains("sha256") : nullptr;
+    if (!list || !list->is_array() || list->as_array().size() > max_files_per_revision) {
+      res.send(http::json_error(400, "invalid_request", "the body is {\"sha256\": [\"…\", …]} with at most 1000 hashes"));
+      return;
+    }
+    json::array missing;
+    for (const auto& v : list->as_array()) {
+      if (!v.is_string() || !hub::is_sha256_hex(v.as_string())) {
+        res.send(http::json_error(400, "bad_hash", "every sha256 is 64 lowercase hex digits"));
+        return;
+      }
+      if (!app.blobs().size_of(v.as_string())) missing.push_back(v);
+    }
+    res.send(http::json(200, json::serialize(json::object{{"missing", std::move(missing)}})));
+  });
+
   // A revision of owner/name from uploaded blobs: {"files": [{"path", "sha256"}], "message",
   // "parent"}. The caller publishes for their own account or an organisation they belong to.
   router.add("POST", "/api/models/{owner}/{name}/commits", [&app](http::request& req, http::responder res) {

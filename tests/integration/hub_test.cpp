@@ -68,6 +68,13 @@ BOOST_AUTO_TEST_CASE(a_model_is_uploaded_committed_listed_and_described) {
     BOOST_TEST_REQUIRE(r.status == 201, r.body);
     BOOST_TEST(r.json().at("sha256").as_string() == sha256_of(*bytes));
   }
+  // The hub says which content it lacks.
+  auto missing = http_as(alice, d.http_port(), "POST", "/api/blobs/missing",
+                         R"({"sha256":[")" + sha256_of(card) + R"(",")" + std::string(64, 'e') + R"("]})");
+  BOOST_TEST_REQUIRE(missing.status == 200, missing.body);
+  BOOST_TEST(json::serialize(missing.json().at("missing")) == R"([")" + std::string(64, 'e') + R"("])");
+  BOOST_TEST(http_as(alice, d.http_port(), "POST", "/api/blobs/missing", R"({"sha256":["nope"]})").status == 400);
+  BOOST_TEST(http(d.http_port(), "POST", "/api/blobs/missing", R"({"sha256":[]})").status == 401);
   // The same content again is stored once.
   auto again = upload(d, alice, weights);
   BOOST_TEST(again.status == 200);

@@ -18,6 +18,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <sstream>
 
 using namespace potluck::cli;
@@ -150,6 +151,7 @@ const std::vector<std::pair<std::string, std::string>> model_files = {
 // checked against their ?sha256=, and a commit that answers `commit_reply`.
 struct fake_hub {
   std::optional<json::object> head;
+  std::set<std::string> kept;  // content the hub holds already
   json::array scopes = {"read", "submit", "publish", "donate"};
   scripted_reply commit_reply{201, json::serialize(model_json(rev2, siblings_of(model_files)))};
 
@@ -166,6 +168,13 @@ struct fake_hub {
       const auto sha = r.target.substr(18);
       if (sha256_of(r.body) != sha) return {422, error_body("hash_mismatch", "the upload's sha256 is not " + sha)};
       return {201, json::serialize(json::object{{"sha256", sha}, {"size", r.body.size()}, {"existed", false}})};
+    }
+    if (r.method == "POST" && r.target == "/api/blobs/missing") {
+      json::array missing;
+      const auto asked = json::parse(r.body);
+      for (const auto& v : asked.at("sha256").as_array())
+        if (!kept.count(std::string(v.as_string()))) missing.push_back(v);
+      return {200, json::serialize(json::object{{"missing", std::move(missing)}})};
     }
     if (r.method == "POST" && r.target == "/api/models/alice/word-lang/commits") return commit_reply;
     return {404, error_body("not_found", "no such path: " + r.target)};
@@ -194,6 +203,7 @@ BOOST_AUTO_TEST_CASE(push_uploads_every_file_streamed_then_commits_them_as_a_new
   const std::vector<std::string> expected = {
       "GET /api/v1/account",
       "GET /api/models/alice/word-lang",
+      "POST /api/blobs/missing",
       "PUT /api/blobs?sha256=" + sha256_of(card),
       "PUT /api/blobs?sha256=" + sha256_of(config),
       "PUT /api/blobs?sha256=" + sha256_of(weights),
@@ -201,13 +211,13 @@ BOOST_AUTO_TEST_CASE(push_uploads_every_file_streamed_then_commits_them_as_a_new
   BOOST_TEST(methods_and_targets(requests) == expected, boost::test_tools::per_element());
   BOOST_TEST_REQUIRE(requests.size() == expected.size());
   // Each file's bytes, as they are on disk, with the token; the daemon is asked before the body.
-  BOOST_TEST(requests[2].body == card);
-  BOOST_TEST(requests[4].body == weights);
-  BOOST_TEST(requests[4].header("Expect") == "100-continue");
-  BOOST_TEST(requests[4].header("Content-Type") == "application/octet-stream");
-  BOOST_TEST(requests[4].authorization == "Bearer " + token);
+  BOOST_TEST(requests[3].body == card);
+  BOOST_TEST(requests[5].body == weights);
+  BOOST_TEST(requests[5].header("Expect") == "100-continue");
+  BOOST_TEST(requests[5].header("Content-Type") == "application/octet-stream");
+  BOOST_TEST(requests[5].authorization == "Bearer " + token);
   // One commit names them all, sorted, without a parent for a new model; dotfiles stay home.
-  const auto commit = json::parse(requests[5].body);
+  const auto commit = json::parse(requests[6].body);
   BOOST_TEST(commit == json::parse(R"({"files": [{"path": "README.md", "sha256": ")" + sha256_of(card) +
                                    R"("}, {"path": "config.json", "sha256": ")" + sha256_of(config) +
                                    R"("}, {"path": "model/weights.pt", "sha256": ")" + sha256_of(weights) +
@@ -240,6 +250,24 @@ BOOST_AUTO_TEST_CASE(push_follows_the_head_and_scripts_get_the_revision_or_the_j
 
   auto as_json = run_cli({"--url", d.url(), "models", "push", tmp.path.string(), "alice/word-lang", "--json"});
   BOOST_TEST(json::parse(as_json.out) == json::parse(hub.commit_reply.body));
+}
+
+BOOST_AUTO_TEST_CASE(push_does_not_send_again_what_the_hub_keeps_already) {
+  temp_folder tmp;
+  write_model(tmp.path);
+  fake_hub hub;
+  hub.kept = {sha256_of(weights)};  // another model holds the same weights
+  fake_daemon d(hub);
+  auto o = run_cli({"--url", d.url(), "models", "push", tmp.path.string(), "alice/word-lang"});
+  BOOST_TEST(o.status == 0, o.err);
+  std::vector<std::string> uploads;
+  for (const auto& t : methods_and_targets(d.requests()))
+    if (t.starts_with("PUT ")) uploads.push_back(t);
+  BOOST_TEST(uploads == (std::vector<std::string>{"PUT /api/blobs?sha256=" + sha256_of(card), "PUT /api/blobs?sha256=" + sha256_of(config)}),
+             boost::test_tools::per_element());
+  BOOST_TEST(has(o.err, "1 file is on the hub already: not sent again\n"));
+  // The commit still names every file.
+  BOOST_TEST(json::parse(d.last().body).at("files").as_array().size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(push_of_what_the_latest_revision_holds_sends_nothing) {
