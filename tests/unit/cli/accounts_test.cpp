@@ -8,6 +8,7 @@
 
 #include "cli/app.hpp"
 #include "cli/config.hpp"
+#include "cli_run.hpp"
 #include "fake_daemon.hpp"
 
 #include <boost/json.hpp>
@@ -38,30 +39,6 @@ struct temp_home {
   }
   fs::path config() const { return path / ".config" / "potluck" / "config.json"; }
 };
-
-struct outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-outcome run_cli(std::vector<std::string> args, const terminal& term) {
-  std::ostringstream out, err;
-  outcome o;
-  o.status = run(args, term, out, err);
-  o.out = out.str();
-  o.err = err.str();
-  return o;
-}
-
-bool has(const std::string& text, const std::string& needle) {
-  if (text.find(needle) != std::string::npos) return true;
-  BOOST_TEST_MESSAGE("\"" << text << "\" lacks \"" << needle << "\"");
-  return false;
-}
-
-std::string error_body(const std::string& code, const std::string& message) {
-  return json::serialize(json::object{{"error", json::object{{"code", code}, {"message", message}}}});
-}
 
 const std::string secret_a = "plk_" + std::string(56, 'a') + "12345678";
 const std::string secret_b = "plk_" + std::string(64, 'b');

@@ -7,6 +7,7 @@
 
 #include "cli/app.hpp"
 #include "cli/market.hpp"
+#include "cli_run.hpp"
 #include "fake_daemon.hpp"
 
 #include <boost/json.hpp>
@@ -20,33 +21,6 @@ namespace json = boost::json;
 namespace {
 
 json::object parse_object(std::string_view text) { return json::parse(text).as_object(); }
-
-bool has(const std::string& text, const std::string& needle) {
-  if (text.find(needle) != std::string::npos) return true;
-  BOOST_TEST_MESSAGE("\"" << text << "\" lacks \"" << needle << "\"");
-  return false;
-}
-
-struct outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-// A terminal as the tests run it: no config file anywhere, not a terminal.
-outcome run_cli(std::vector<std::string> args) {
-  terminal term;
-  term.token = "plk_" + std::string(64, 'a');
-  std::ostringstream out, err;
-  outcome o;
-  o.status = run(args, term, out, err);
-  o.out = out.str();
-  o.err = err.str();
-  return o;
-}
-
-std::string error_body(const std::string& code, const std::string& message) {
-  return json::serialize(json::object{{"error", json::object{{"code", code}, {"message", message}}}});
-}
 
 // A 2x3 by 3x2 matmul is 24 work units. dora-box asks 2 credits per million units on the CPU
 // and has a free slot; gpu-box asks 4 on CUDA.

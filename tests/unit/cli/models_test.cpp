@@ -8,6 +8,7 @@
 
 #include "cli/app.hpp"
 #include "cli/format.hpp"
+#include "cli_run.hpp"
 #include "fake_daemon.hpp"
 
 #include <boost/json.hpp>
@@ -27,35 +28,6 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
-
-bool has(const std::string& text, const std::string& needle) {
-  if (text.find(needle) != std::string::npos) return true;
-  BOOST_TEST_MESSAGE("\"" << text << "\" lacks \"" << needle << "\"");
-  return false;
-}
-
-struct outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-const std::string token = "plk_" + std::string(64, 'a');
-
-// Not a terminal, no config file, a token in the environment.
-outcome run_cli(std::vector<std::string> args) {
-  terminal term;
-  term.token = token;
-  std::ostringstream out, err;
-  outcome o;
-  o.status = run(args, term, out, err);
-  o.out = out.str();
-  o.err = err.str();
-  return o;
-}
-
-std::string error_body(const std::string& code, const std::string& message) {
-  return json::serialize(json::object{{"error", json::object{{"code", code}, {"message", message}}}});
-}
 
 std::string sha256_of(const std::string& bytes) {
   unsigned char digest[crypto_hash_sha256_BYTES];

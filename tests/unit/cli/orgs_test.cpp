@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "cli/app.hpp"
+#include "cli_run.hpp"
 #include "fake_daemon.hpp"
 
 #include <boost/json.hpp>
@@ -17,36 +18,6 @@ using namespace potluck::cli::testing;
 namespace json = boost::json;
 
 namespace {
-
-bool has(const std::string& text, const std::string& needle) {
-  if (text.find(needle) != std::string::npos) return true;
-  BOOST_TEST_MESSAGE("\"" << text << "\" lacks \"" << needle << "\"");
-  return false;
-}
-
-struct outcome {
-  int status = -1;
-  std::string out, err;
-};
-
-const std::string token = "plk_" + std::string(64, 'a');
-
-// A terminal as the tests run it: no config file anywhere, not a terminal, a token in the
-// environment.
-outcome run_cli(std::vector<std::string> args) {
-  terminal term;
-  term.token = token;
-  std::ostringstream out, err;
-  outcome o;
-  o.status = run(args, term, out, err);
-  o.out = out.str();
-  o.err = err.str();
-  return o;
-}
-
-std::string error_body(const std::string& code, const std::string& message) {
-  return json::serialize(json::object{{"error", json::object{{"code", code}, {"message", message}}}});
-}
 
 const std::string acme = R"({"org": {"id": 9, "name": "acme", "kind": "org", "balance": 12500000,
   "created_at": "2026-11-30T08:00:00Z",
