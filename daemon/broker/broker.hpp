@@ -116,7 +116,6 @@ struct worker_snapshot {
   int utc_offset_minutes = 0;                  // its local time zone (HELLO), for settings' hours
   bool taking_jobs = true;                     // not paused and within its hours now
   std::uint64_t jobs_done = 0, jobs_failed = 0;
-  std::uint64_t jobs_lost = 0;     // held when it vanished or was cut off
   std::uint64_t checks_passed = 0, checks_failed = 0;  // its results re-run on a trusted worker
   std::vector<std::string> flags;  // why the operator should look at it; empty: nothing seen
   std::int64_t connected_ms = 0, last_seen_ms = 0;
