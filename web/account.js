@@ -13,7 +13,7 @@
 // message from the daemon is shown as it came, next to the field it is about.
 
 import { api } from './api.js';
-import { fmtCredits, fmtDateTime, html, parseCredits, timeAgo } from './format.js';
+import { copyText, fmtCredits, fmtDateTime, html, parseCredits, timeAgo } from './format.js';
 import { onSession, ready, refreshAccount, session, signInLocally, signInWithToken, signOut, signUp } from './session.js';
 
 const SCOPES = [
@@ -43,22 +43,18 @@ function secretOnce(secret, { title, lead, action, testid }) {
   </section>`;
 }
 
-// Copies the secret next to a Copy button: the clipboard API where the page is a secure context
-// (https, or loopback), else the selection and execCommand for a plain-http LAN address.
+// Copies the secret next to a Copy button (copyText); when that fails, selects the secret so that
+// it can be copied by hand.
 async function copySecret(button) {
   const code = button.closest('.secret-once')?.querySelector('[data-secret]');
   if (!code) return;
-  let copied = false;
-  try {
-    await navigator.clipboard.writeText(code.textContent);
-    copied = true;
-  } catch {
+  const copied = await copyText(code.textContent);
+  if (!copied) {
     const range = document.createRange();
     range.selectNodeContents(code);
     const selection = getSelection();
     selection.removeAllRanges();
     selection.addRange(range);
-    try { copied = document.execCommand('copy'); } catch { copied = false; }
   }
   button.textContent = copied ? 'Copied' : 'Select and copy it';
   setTimeout(() => { if (button.isConnected) button.textContent = 'Copy'; }, 2500);

@@ -184,3 +184,20 @@ export function parseCredits(text) {
   if (whole.replace(/^0+/, '').length > 10) return { problem: 'is too large' };
   return { micro: Number(whole || '0') * MICRO + Number(decimals.padEnd(6, '0')) };
 }
+
+// Copies `text`: the clipboard API where the page is a secure context (https, or loopback), else
+// a hidden selection and execCommand for a plain-http LAN address. Whether it worked.
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    return true;
+  } catch {
+    const area = document.createElement('textarea');
+    area.value = text;
+    area.setAttribute('readonly', '');
+    area.className = 'sr-only';
+    document.body.append(area);
+    area.select();
+    try { return document.execCommand('copy'); } catch { return false; } finally { area.remove(); }
+  }
+}

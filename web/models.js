@@ -13,7 +13,7 @@
 // (GET /OWNER/NAME/resolve/REV/PATH) and running models come later: no page offers either yet.
 
 import { api, debounced, on } from './api.js';
-import { fmtBytes, fmtInt, html, plural, timeAgo } from './format.js';
+import { copyText, fmtBytes, fmtInt, html, plural, timeAgo } from './format.js';
 import { renderMarkdown } from './markdown.js';
 import { onSession, session } from './session.js';
 
@@ -49,23 +49,6 @@ function modelsHref({ search, task, sort, page }) {
 // A file's size: fmtBytes, but an empty file is "0 B" (to fmtBytes, 0 bytes means unknown).
 function fmtFileSize(bytes) {
   return bytes === 0 ? '0 B' : fmtBytes(bytes);
-}
-
-// Copies `text`: the clipboard API where the page is a secure context (https, or loopback), else
-// a hidden selection and execCommand for a plain-http LAN address. Whether it worked.
-async function copyText(text) {
-  try {
-    await navigator.clipboard.writeText(text);
-    return true;
-  } catch {
-    const area = document.createElement('textarea');
-    area.value = text;
-    area.setAttribute('readonly', '');
-    area.className = 'sr-only';
-    document.body.append(area);
-    area.select();
-    try { return document.execCommand('copy'); } catch { return false; } finally { area.remove(); }
-  }
 }
 
 // ------------------------------------------------------------------ #/models
