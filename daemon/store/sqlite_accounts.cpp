@@ -246,13 +246,7 @@ void account_writes::set_worker_settings(std::int64_t owner_id, std::string_view
   step(stmt, "cannot write a worker's settings");
 }
 
-void account_writes::step(sqlite3_stmt* stmt, std::string_view what) {
-  reset_on_exit reset(stmt);
-  int rc = sqlite3_step(stmt);
-  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-    throw std::runtime_error(journal_error(file_, what, db_));
-  }
-}
+void account_writes::step(sqlite3_stmt* stmt, std::string_view what) { step_once(db_, file_, stmt, what); }
 
 std::optional<account_record> account_writes::load(std::int64_t id) {
   sqlite3_stmt* stmt = get_.get();

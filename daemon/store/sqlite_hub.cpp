@@ -73,10 +73,6 @@ model_record read_model(sqlite3_stmt* stmt) {
   return m;
 }
 
-void step_done(sqlite3* db, const std::filesystem::path& file, sqlite3_stmt* stmt, std::string_view what) {
-  if (sqlite3_step(stmt) != SQLITE_DONE) throw std::runtime_error(journal_error(file, what, db));
-}
-
 }  // namespace
 
 model_record hub_commit(sqlite3* db, const std::filesystem::path& file, std::int64_t owner_id, std::string_view name,
@@ -112,7 +108,7 @@ model_record hub_commit(sqlite3* db, const std::filesystem::path& file, std::int
     sqlite3_bind_int64(stmt.get(), 1, owner_id);
     bind_text(stmt.get(), 2, name);
     sqlite3_bind_int64(stmt.get(), 3, revision.created_ms);
-    step_done(db, file, stmt.get(), "cannot create a model");
+    step_once(db, file, stmt.get(), "cannot create a model");
     model_id = sqlite3_last_insert_rowid(db);
   }
   {
@@ -125,7 +121,7 @@ model_record hub_commit(sqlite3* db, const std::filesystem::path& file, std::int
     sqlite3_bind_int64(stmt.get(), 4, revision.author_id);
     bind_text(stmt.get(), 5, revision.message);
     sqlite3_bind_int64(stmt.get(), 6, revision.created_ms);
-    step_done(db, file, stmt.get(), "cannot write a revision");
+    step_once(db, file, stmt.get(), "cannot write a revision");
   }
   {
     auto stmt = prepare(db, file, "INSERT INTO revision_files (revision_id, path, sha256, size) VALUES (?1, ?2, ?3, ?4)");
@@ -134,8 +130,7 @@ model_record hub_commit(sqlite3* db, const std::filesystem::path& file, std::int
       bind_text(stmt.get(), 2, f.path);
       bind_text(stmt.get(), 3, f.sha256);
       sqlite3_bind_int64(stmt.get(), 4, f.size);
-      step_done(db, file, stmt.get(), "cannot write a revision's file");
-      sqlite3_reset(stmt.get());
+      step_once(db, file, stmt.get(), "cannot write a revision's file");
     }
   }
   {
@@ -152,7 +147,7 @@ model_record hub_commit(sqlite3* db, const std::filesystem::path& file, std::int
     bind_text(stmt.get(), 7, card.body);
     bind_text(stmt.get(), 8, revision.id);
     sqlite3_bind_int64(stmt.get(), 9, revision.created_ms);
-    step_done(db, file, stmt.get(), "cannot update a model");
+    step_once(db, file, stmt.get(), "cannot update a model");
   }
   auto stmt = prepare(db, file, std::string("SELECT ") + model_columns +
                                     " FROM models m JOIN accounts a ON a.id = m.owner_id WHERE m.id = ?1");
@@ -164,7 +159,7 @@ model_record hub_commit(sqlite3* db, const std::filesystem::path& file, std::int
 void hub_count_download(sqlite3* db, const std::filesystem::path& file, std::int64_t model_id) {
   auto stmt = prepare(db, file, "UPDATE models SET downloads = downloads + 1 WHERE id = ?1");
   sqlite3_bind_int64(stmt.get(), 1, model_id);
-  step_done(db, file, stmt.get(), "cannot count a download");
+  step_once(db, file, stmt.get(), "cannot count a download");
 }
 
 std::optional<model_record> hub_find_model(sqlite3* db, const std::filesystem::path& file, std::string_view owner,

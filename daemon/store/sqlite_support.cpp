@@ -41,6 +41,12 @@ statement prepare(sqlite3* db, const std::filesystem::path& file, std::string_vi
   return statement(raw);
 }
 
+void step_once(sqlite3* db, const std::filesystem::path& file, sqlite3_stmt* stmt, std::string_view what) {
+  reset_on_exit reset(stmt);
+  const int rc = sqlite3_step(stmt);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) throw std::runtime_error(journal_error(file, what, db));
+}
+
 std::string query_text(sqlite3* db, const std::filesystem::path& file, const char* sql) {
   statement stmt = prepare(db, file, sql);
   int rc = sqlite3_step(stmt.get());

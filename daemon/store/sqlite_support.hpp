@@ -52,6 +52,10 @@ void exec(sqlite3* db, const std::filesystem::path& file, const char* sql, std::
 // A statement prepared to be kept (SQLITE_PREPARE_PERSISTENT).
 statement prepare(sqlite3* db, const std::filesystem::path& file, std::string_view sql);
 
+// Runs a write statement (or the first step of a query) and resets it; throws
+// std::runtime_error naming `what` unless it ran.
+void step_once(sqlite3* db, const std::filesystem::path& file, sqlite3_stmt* stmt, std::string_view what);
+
 // One row of a single-value query (a PRAGMA or an aggregate), as text.
 std::string query_text(sqlite3* db, const std::filesystem::path& file, const char* sql);
 
