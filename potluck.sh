@@ -19,6 +19,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-test1.81-dev
   libboost-program-options1.81-dev libboost-filesystem1.81-dev
   libzmq3-dev cppzmq-dev libsqlite3-dev libspdlog-dev libsodium-dev libopenblas-dev
+  libtorch-dev python3-torch wamerican wfrench wngerman wspanish witalian
   python3 python3-zmq
 )
 

@@ -76,6 +76,9 @@ int main(int argc, char** argv) {
        "the operator's share of each charge, 0 to 100 (paid into the fees account)")
       ("max-model-file-bytes", po::value(&options.max_model_file_bytes)->default_value(options.max_model_file_bytes),
        "the largest file a model may hold (uploads beyond it get 413)")
+      ("public-url", po::value(&options.public_url),
+       "the daemon's HTTP address as workers on other machines reach it, e.g. http://hub.example.org:8080 "
+       "(they fetch model files from it); default: the --http address")
       ("check-percent", po::value(&check_percent)->default_value(check_percent),
        "the share of a new donor's results run again on the operator's own workers and compared before the "
        "job ends, 0 to 100 (0: no checks); a donor whose results agreed --trusted-after times in a row is "

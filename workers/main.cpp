@@ -2,6 +2,7 @@
 // environment (the only place either is read), then runs the supervisor, or a runner when
 // started with the hidden --runner flag by a supervisor.
 #include "workers/runner.hpp"
+#include "workers/model_cache.hpp"
 #include "workers/supervisor.hpp"
 #include "workers/worker_common.hpp"
 
@@ -91,6 +92,13 @@ int main(int argc, char** argv) {
       ("name", po::value<std::string>(), "this worker's name as the daemon shows it (default: the hostname)")
       ("gpus", po::value<std::string>()->default_value("all"),
        "all: one slot per NVIDIA GPU; none: CPU only; or the GPUs to lend by index, like 0,2")
+      ("model-cache", po::value<std::string>(),
+       "folder for the hub's model files this worker fetches (default: $XDG_CACHE_HOME/potluck/models or "
+       "~/.cache/potluck/models)")
+      ("model-cache-size", po::value<std::string>()->default_value("20G"),
+       "at most this much disk for cached models, e.g. 20G or 512M; the least recently used go first")
+      ("hub-url", po::value<std::string>(),
+       "where to fetch model files, e.g. http://hub.example.org:8080 (default: what the daemon says)")
       ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error, critical, off")
       ("grace-ms", po::value<long>()->default_value(10000),
        "on SIGTERM, how long running jobs may take to finish (and a cancelled job to stop)");
@@ -234,6 +242,26 @@ int main(int argc, char** argv) {
     const long grace_ms = vm["grace-ms"].as<long>();
     if (grace_ms < 0) throw usage_error("--grace-ms must not be negative");
     config.grace = std::chrono::milliseconds(grace_ms);
+    try {
+      config.model_cache_bytes = potluck::worker::parse_byte_size(vm["model-cache-size"].as<std::string>());
+    } catch (const std::invalid_argument& e) {
+      throw usage_error(std::string("--model-cache-size: ") + e.what());
+    }
+    if (vm.count("model-cache")) {
+      config.model_cache_dir = vm["model-cache"].as<std::string>();
+    } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/') {
+      config.model_cache_dir = std::filesystem::path(xdg) / "potluck" / "models";
+    } else if (const char* home = std::getenv("HOME"); home && *home) {
+      config.model_cache_dir = std::filesystem::path(home) / ".cache" / "potluck" / "models";
+    } else {
+      throw usage_error("--model-cache: give a folder for model files (no HOME to put them under)");
+    }
+    if (vm.count("hub-url")) {
+      config.hub_url = vm["hub-url"].as<std::string>();
+      if (config.hub_url.rfind("http://", 0) != 0)
+        throw usage_error("--hub-url must look like http://HOST:PORT (got '" + config.hub_url + "')");
+      while (config.hub_url.ends_with('/')) config.hub_url.pop_back();
+    }
   } catch (const std::exception& e) {
     std::cerr << "potluck-worker: " << e.what() << " (see --help)\n";
     return 2;

@@ -27,6 +27,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <utility>
 
 namespace potluck::worker {
@@ -39,10 +40,12 @@ using proto::command;
 
 // At most one PROGRESS per job per this interval reaches the supervisor (the latest wins).
 constexpr auto progress_min_interval = std::chrono::milliseconds(50);
+constexpr std::size_t max_model_sessions = 2;  // models kept loaded per runner
 
 struct pending_run {
   std::int64_t job_id = 0;
   plugin_host::task_ref ref;
+  std::string model, model_dir;  // a job for a model: its id and the folder the supervisor made
   std::vector<zmq::message_t> payload;  // the input bytes request.inputs points into
   run_request request;
 };
@@ -50,6 +53,8 @@ struct pending_run {
 struct finished_run {
   std::int64_t job_id = 0;
   run_outcome outcome;
+  std::string model;             // the job's model, when it named one
+  bool model_did_not_load = false;  // its session did not open: the model's fault, not the plugin's
   std::int64_t elapsed_ms = 0;
   std::int64_t elapsed_us = 0;
 };
@@ -273,8 +278,11 @@ void runner::main_loop(signal_pipe& signals) {
 }
 
 void runner::job_thread_main() {
-  // Sessions are opened lazily, kept per task and closed on this thread.
-  std::map<std::pair<std::size_t, std::uint32_t>, std::unique_ptr<session>> sessions;
+  // Sessions are opened lazily, kept per task (and model) and closed on this thread. A model's
+  // session holds its weights in memory: only the most recently used few stay open.
+  using session_key = std::tuple<std::size_t, std::uint32_t, std::string>;
+  std::map<session_key, std::unique_ptr<session>> sessions;
+  std::deque<session_key> model_sessions;  // least recently used first
   for (;;) {
     pending_run job;
     {
@@ -287,14 +295,34 @@ void runner::job_thread_main() {
     finished_run fin;
     fin.job_id = job.job_id;
     const auto started = clock::now();
-    const auto key = std::make_pair(job.ref.plugin, job.ref.task_index);
+    const session_key key{job.ref.plugin, job.ref.task_index, job.model_dir};
+    fin.model = job.model;
     try {
       auto it = sessions.find(key);
-      if (it == sessions.end())
-        it = sessions.emplace(key, host_.open_session(job.ref, config_.device_index)).first;
+      if (!job.model_dir.empty()) {
+        model_sessions.erase(std::remove(model_sessions.begin(), model_sessions.end(), key), model_sessions.end());
+        model_sessions.push_back(key);
+        while (model_sessions.size() > max_model_sessions) {
+          sessions.erase(model_sessions.front());
+          model_sessions.pop_front();
+        }
+      }
+      if (it == sessions.end()) {
+        try {
+          it = sessions.emplace(key, host_.open_session(job.ref, config_.device_index,
+                                                        job.model_dir.empty() ? nullptr : job.model_dir.c_str())).first;
+        } catch (const std::exception&) {
+          fin.model_did_not_load = !job.model_dir.empty();
+          model_sessions.erase(std::remove(model_sessions.begin(), model_sessions.end(), key), model_sessions.end());
+          throw;
+        }
+      }
       fin.outcome = it->second->run(std::move(job.request));
       // A plugin that failed may have left its session broken: the next job opens a fresh one.
-      if (fin.outcome.status == run_status::plugin_error) sessions.erase(key);
+      if (fin.outcome.status == run_status::plugin_error) {
+        sessions.erase(key);
+        model_sessions.erase(std::remove(model_sessions.begin(), model_sessions.end(), key), model_sessions.end());
+      }
     } catch (const std::exception& e) {
       fin.outcome = run_outcome{};
       fin.outcome.status = run_status::plugin_error;
@@ -378,6 +406,9 @@ void runner::on_job(proto::message&& m) {
   pending_run job;
   job.job_id = *job_id;
   job.ref = *ref;
+  job.model_dir = header_string(m.header, "model_dir");
+  if (const auto* model = m.header.if_contains("model"); model && model->is_object())
+    job.model = header_string(model->as_object(), "id");
   if (const auto* params = m.header.if_contains("params"); params && !params->is_null()) {
     if (!params->is_object()) return fail(*job_id, "bad_request", "job \"params\" is not a JSON object");
     job.request.params_json = json::serialize(*params);
@@ -528,6 +559,9 @@ void runner::reply_outcome(finished_run&& fin) {
       send_reply(command::cancelled, json::object{{"job_id", job_id}});
       return;
     case run_status::plugin_error:
+      if (fin.model_did_not_load)
+        return fail(job_id, "model_error", "model " + fin.model + " does not load: " +
+                                               (out.message.empty() ? "no message" : out.message));
       return fail(job_id, "plugin_error", "plugin '" + plugin_name + "' failed on task '" + task + "': " +
                                               status_name(out.plugin_status) + ": " +
                                               (out.message.empty() ? "no message" : out.message));

@@ -21,11 +21,13 @@
 
 #include "potluck/protocol/wire.hpp"
 #include "workers/devices.hpp"
+#include "workers/model_cache.hpp"
 #include "workers/worker_common.hpp"
 
 #include <boost/json.hpp>
 
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -40,6 +42,7 @@
 #include <fstream>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
@@ -91,6 +94,7 @@ enum class job_owner {
 struct job_record {
   std::int64_t id = 0;
   std::string task, backend;
+  std::string model;  // "owner/name@revision" of a job for a model of the hub; "" otherwise
   job_owner owner = job_owner::daemon;
   bool cancel_requested = false;
   std::optional<clock::time_point> kill_at;  // the runner is killed if the job still runs then
@@ -187,6 +191,12 @@ class supervisor {
   void on_daemon_message(std::vector<zmq::message_t>&& frames, clock::time_point now);
   void on_welcome(const json::object& header, clock::time_point now);
   void on_job(proto::message&& m, clock::time_point now);
+  void route_job(job_record&& job, clock::time_point now);
+  // Models: a job whose model's files are not all here (and sound) waits for the fetcher.
+  void on_models_fetched(clock::time_point now);
+  void report_models(clock::time_point now);
+  std::set<std::string> models_in_use() const;
+  std::string hub_url() const;
   void on_cancel(const json::object& header, clock::time_point now);
   void lose_registration(const std::string& why, socket_policy policy, clock::time_point now);
   void drop_daemon_jobs(const std::string& why, clock::time_point now);
@@ -216,6 +226,22 @@ class supervisor {
     return it != run_us_average_.end() && it->second < ahead_max_run_us;
   }
   std::map<std::string, runner_slot*> runner_by_id_;
+
+  // Jobs waiting for their model's files, by model id: the JOB's header and tensor frames, to
+  // send on with the model's folder once the fetcher made it.
+  struct model_wait {
+    job_record job;
+    json::object header;
+    std::vector<zmq::message_t> payload;
+  };
+  std::map<std::string, std::vector<model_wait>> awaiting_model_;
+  std::unique_ptr<model_cache> cache_;
+  std::unique_ptr<model_fetcher> fetcher_;
+  int fetched_fd_ = -1;  // an eventfd the fetcher writes when it queued an outcome
+  std::mutex fetched_mutex_;
+  std::vector<model_fetcher::outcome> fetched_;
+  std::string welcome_hub_url_;                // as the daemon's WELCOME said
+  std::vector<std::string> models_reported_;  // as last told to the daemon
 
   cpu_info cpu_;
   gpu_detection gpus_;
@@ -896,6 +922,9 @@ void supervisor::send_hello(clock::time_point now) {
     hello["prices"] = std::move(prices);
   }
   hello["accept_free"] = config_.accept_free;
+  json::array held;
+  for (const auto& id : models_reported_) held.push_back(json::string(id));
+  hello["models"] = std::move(held);
   // The donor's settings on the dashboard name hours of this machine's local time.
   {
     const std::time_t t = std::time(nullptr);
@@ -981,6 +1010,7 @@ void supervisor::on_welcome(const json::object& header, clock::time_point now) {
   // Every WELCOME answers a HELLO, and the daemon forgets the jobs of the registration before it.
   if (state_ == link_state::registered) drop_daemon_jobs("the daemon registered this worker afresh", now);
   worker_id_ = header_string(header, "worker_id");
+  welcome_hub_url_ = header_string(header, "hub_url");
   heartbeat_interval_ = default_heartbeat_interval;
   if (const auto v = header_int(header, "heartbeat_interval_ms")) {
     if (ms(*v) >= min_heartbeat_interval && ms(*v) <= max_heartbeat_interval) {
@@ -1013,6 +1043,8 @@ void supervisor::on_job(proto::message&& m, clock::time_point now) {
   job.task = header_string(m.header, "task");
   job.backend = header_string(m.header, "backend");
   bool duplicate = std::any_of(backlog_.begin(), backlog_.end(), [&](const job_record& b) { return b.id == job.id; });
+  for (const auto& [_, waits] : awaiting_model_)
+    for (const auto& w : waits) duplicate = duplicate || w.job.id == job.id;
   for (const auto& r : runners_) {
     for (const auto* j : {&r->running, &r->queued})
       if (*j && (*j)->id == job.id && (*j)->owner == job_owner::daemon) duplicate = true;
@@ -1038,6 +1070,33 @@ void supervisor::on_job(proto::message&& m, clock::time_point now) {
     log_->warn("{}: failed: {}", job_label(job), message);
     return reply(job.id, command::failed, json::object{{"code", "no_plugin"}, {"message", message}}, now);
   }
+  if (auto* model = m.header.if_contains("model"); model && !model->is_null()) {
+    model_request request;
+    try {
+      request = parse_model_request(*model);
+    } catch (const std::invalid_argument& e) {
+      log_->warn("{}: failed: {}", job_label(job), e.what());
+      return reply(job.id, command::failed, json::object{{"code", "bad_request"}, {"message", e.what()}}, now);
+    }
+    job.model = request.id;
+    if (auto dir = cache_->ready(request)) {
+      cache_->touch(request.id);
+      m.header["model_dir"] = dir->string();
+    } else {
+      log_->info("{}: waits for model {} to be fetched", job_label(job), request.id);
+      auto& waiting = awaiting_model_[request.id];
+      waiting.push_back(model_wait{std::move(job), std::move(m.header), std::move(m.payload)});
+      fetcher_->request(std::move(request), hub_url(), models_in_use());
+      return;
+    }
+  }
+  job.frames = proto::encode(command::job, m.header, std::move(m.payload));
+  route_job(std::move(job), now);
+}
+
+// A job ready to run (its model, if any, is on disk): a free runner of its backend runs it,
+// else it waits in the backlog (or for a runner coming up).
+void supervisor::route_job(job_record&& job, clock::time_point now) {
   runner_slot* free = nullptr;
   runner_slot* later = nullptr;  // coming up, or finishing a job the daemon no longer counts
   for (auto& r : runners_) {
@@ -1055,7 +1114,6 @@ void supervisor::on_job(proto::message&& m, clock::time_point now) {
                config_.prefetch);
     return reply(job.id, command::returned, json::object{{"reason", "no free slot"}}, now);
   }
-  job.frames = proto::encode(command::job, m.header, std::move(m.payload));
   if (free) return start_job(*free, std::move(job), now);
   if (!later) {
     log_->debug("{}: waits for a free {} slot ({} ahead of it)", job_label(job), job.backend, backlog_.size());
@@ -1068,6 +1126,77 @@ void supervisor::on_job(proto::message&& m, clock::time_point now) {
   log_->info("{}: waiting for runner {} to {}", job_label(job), later->routing_id,
              later->phase == runner_phase::ready ? "stop a dropped job" : "start");
   later->queued = std::move(job);
+}
+
+void supervisor::on_models_fetched(clock::time_point now) {
+  std::uint64_t count = 0;
+  if (::read(fetched_fd_, &count, sizeof count) != static_cast<ssize_t>(sizeof count)) return;
+  std::vector<model_fetcher::outcome> outcomes;
+  {
+    std::lock_guard lock(fetched_mutex_);
+    outcomes.swap(fetched_);
+  }
+  for (auto& out : outcomes) {
+    auto node = awaiting_model_.extract(out.id);
+    if (out.dir) log_->info("model {} is ready in {}", out.id, out.dir->string());
+    else log_->warn("model {} could not be made ready: {}", out.id, out.error);
+    if (node.empty()) continue;
+    for (auto& w : node.mapped()) {
+      if (w.job.owner != job_owner::daemon || shutting_down_) continue;
+      if (!out.dir) {
+        // Not the job's fault, nor (perhaps) another worker's problem: the daemon tries again.
+        reply(w.job.id, command::failed, json::object{{"code", "model_unavailable"}, {"message", out.error}}, now);
+        continue;
+      }
+      w.header["model_dir"] = out.dir->string();
+      w.job.frames = proto::encode(command::job, w.header, std::move(w.payload));
+      route_job(std::move(w.job), now);
+    }
+  }
+  report_models(now);
+}
+
+// Tells the daemon which models are on disk here when that changed (a HEARTBEAT with
+// "models"), so that it sends their jobs here first.
+void supervisor::report_models(clock::time_point now) {
+  auto held = cache_->models();
+  if (held == models_reported_ || state_ != link_state::registered) return;
+  json::array list;
+  for (const auto& id : held) list.push_back(json::string(id));
+  if (send_to_daemon(proto::encode(command::heartbeat, json::object{{"models", std::move(list)}}), delivery::may_drop, now))
+    models_reported_ = std::move(held);
+}
+
+std::set<std::string> supervisor::models_in_use() const {
+  std::set<std::string> used;
+  auto add = [&](const job_record& j) {
+    if (!j.model.empty()) used.insert(j.model);
+  };
+  for (const auto& j : backlog_) add(j);
+  for (const auto& r : runners_) {
+    if (r->running) add(*r->running);
+    if (r->queued) add(*r->queued);
+    for (const auto& j : r->ahead) add(j);
+  }
+  for (const auto& [id, waits] : awaiting_model_)
+    if (!waits.empty()) used.insert(id);
+  return used;
+}
+
+// Where model files come from: --hub-url, else the daemon's WELCOME, with an address that
+// means "every interface" (0.0.0.0, ::) replaced by the host this worker reaches the daemon at.
+std::string supervisor::hub_url() const {
+  if (!config_.hub_url.empty()) return config_.hub_url;
+  auto url = welcome_hub_url_;
+  for (const std::string any : {"//0.0.0.0:", "//[::]:"}) {
+    const auto at = url.find(any);
+    if (at == std::string::npos) continue;
+    auto host = config_.daemon_endpoint;
+    if (auto scheme = host.find("://"); scheme != std::string::npos) host = host.substr(scheme + 3);
+    if (auto colon = host.rfind(':'); colon != std::string::npos) host = host.substr(0, colon);
+    url.replace(at + 2, any.size() - 3, host);
+  }
+  return url;
 }
 
 void supervisor::on_cancel(const json::object& header, clock::time_point now) {
@@ -1103,12 +1232,24 @@ void supervisor::on_cancel(const json::object& header, clock::time_point now) {
     backlog_.erase(it);
     return reply(*job_id, command::cancelled, {}, now);
   }
+  for (auto& [_, waits] : awaiting_model_) {
+    for (auto it = waits.begin(); it != waits.end(); ++it) {
+      if (it->job.id != *job_id) continue;
+      log_->info("{}: cancelled while its model was being fetched", job_label(it->job));
+      waits.erase(it);
+      return reply(*job_id, command::cancelled, {}, now);
+    }
+  }
   log_->debug("job {}: cancel ignored: the job is not running here", *job_id);
 }
 
 void supervisor::drop_daemon_jobs(const std::string& why, clock::time_point now) {
   for (const auto& job : backlog_) log_->warn("{}: dropped before it started: {}", job_label(job), why);
   backlog_.clear();
+  for (auto& [_, waits] : awaiting_model_) {
+    for (const auto& w : waits) log_->warn("{}: dropped while its model was being fetched: {}", job_label(w.job), why);
+    waits.clear();
+  }
   for (auto& r : runners_) {
     if (r->queued && r->queued->owner == job_owner::daemon) {
       log_->warn("{}: dropped before it started: {}", job_label(*r->queued), why);
@@ -1249,6 +1390,14 @@ void supervisor::begin_shutdown(clock::time_point now) {
     }
   }
   return_backlog("", "worker is shutting down", now);
+  for (auto& [_, waits] : awaiting_model_) {
+    auto taken = std::move(waits);
+    waits.clear();
+    for (const auto& w : taken) {
+      log_->info("{}: returned to the daemon while its model was being fetched", job_label(w.job));
+      reply(w.job.id, command::returned, json::object{{"reason", "worker is shutting down"}}, now);
+    }
+  }
 }
 
 void supervisor::advance_shutdown(clock::time_point now) {
@@ -1311,6 +1460,21 @@ int supervisor::run() {
   runners_socket_.set(zmq::sockopt::router_handover, 1);  // a restarted runner reuses its id
   runners_socket_.bind(runners_endpoint_);
   detect_devices();
+  // No folder given (an embedding that did not say): models live in the runtime folder, for
+  // this process's life only.
+  cache_ = std::make_unique<model_cache>(config_.model_cache_dir.empty() ? runtime_dir_ / "models" : config_.model_cache_dir,
+                                         config_.model_cache_bytes, log_);
+  models_reported_ = cache_->models();
+  fetched_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fetched_fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  fetcher_ = std::make_unique<model_fetcher>(*cache_, [this](model_fetcher::outcome out) {
+    {
+      std::lock_guard lock(fetched_mutex_);
+      fetched_.push_back(std::move(out));
+    }
+    const std::uint64_t one = 1;
+    (void)!::write(fetched_fd_, &one, sizeof one);
+  });
 
   const auto start = clock::now();
   for (std::size_t i = 0; i < config_.cpu_slots; ++i) add_runner("cpu", -1);
@@ -1321,6 +1485,7 @@ int supervisor::run() {
     const auto wait = std::chrono::ceil<ms>(next_wakeup(clock::now()) - clock::now());
     std::vector<zmq::pollitem_t> items = {{runners_socket_.handle(), 0, ZMQ_POLLIN, 0},
                                           {nullptr, signals.fd(), ZMQ_POLLIN, 0}};
+    items.push_back({nullptr, fetched_fd_, ZMQ_POLLIN, 0});
     if (daemon_) items.push_back({daemon_->handle(), 0, ZMQ_POLLIN, 0});
     try {
       zmq::poll(items.data(), items.size(), std::max(ms(0), wait));
@@ -1339,9 +1504,13 @@ int supervisor::run() {
       on_runner_message(std::move(frames), now);
     for (std::size_t n = 0; n < max_messages_per_round && daemon_ && proto::recv_all(*daemon_, frames); ++n)
       on_daemon_message(std::move(frames), now);
+    on_models_fetched(now);
     reap_runners(now);
     on_timers(now);
   }
+  fetcher_.reset();  // waits for a download at hand
+  ::close(fetched_fd_);
+  fetched_fd_ = -1;
   close_daemon_socket(daemon_linger_at_exit);  // lets RETURNED and DISCONNECT reach the daemon
   runners_socket_.close();
   context_.close();

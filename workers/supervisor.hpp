@@ -43,6 +43,11 @@ struct supervisor_config {
   std::string hostname;
   gpu_mode gpus = gpu_mode::all;
   std::vector<int> gpu_indices;  // gpu_mode::some: the GPUs lent, by index
+  // The model cache (model_cache.hpp): where the hub's model files are kept, and at most how
+  // many bytes of them. `hub_url` overrides where they are fetched from (else the WELCOME's).
+  std::filesystem::path model_cache_dir;
+  std::uint64_t model_cache_bytes = 20ULL << 30;
+  std::string hub_url;
   std::string log_level = "info";  // passed to runners
   std::chrono::milliseconds grace{10000};
 };

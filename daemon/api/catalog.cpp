@@ -76,6 +76,9 @@ void add_catalog_routes(http::router& router, daemon_app& app) {
       json::array errors;
       for (const auto& e : w.load_errors) errors.push_back(json::string(e));
       o["load_errors"] = std::move(errors);
+      json::array models;  // of the hub's models, the ones it holds on disk
+      for (const auto& m : w.models) models.push_back(json::string(m));
+      o["models"] = std::move(models);
       workers.push_back(std::move(o));
     }
     res.send(http::json(200, json::serialize(json::object{{"workers", std::move(workers)}})));

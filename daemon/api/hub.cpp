@@ -11,6 +11,7 @@
 // Downloads (resolve) stream from disk, with ranges and ETags.
 #include "daemon/api/routes.hpp"
 #include "daemon/app/app.hpp"
+#include "daemon/app/models.hpp"
 #include "daemon/hub/blob_store.hpp"
 #include "daemon/hub/model_card.hpp"
 #include "daemon/http/http.hpp"
@@ -323,18 +324,44 @@ void add_hub_routes(http::router& router, daemon_app& app) {
       return;
     }
     // An older revision shows its own card, read again from its README.md.
-    if (rev->id != model->head) {
-      auto readme = std::find_if(rev->files.begin(), rev->files.end(), [](const model_file& f) { return f.path == "README.md"; });
-      try {
-        if (readme != rev->files.end()) {
-          const auto card = hub::parse_model_card(head_bytes(app.blobs().path_of(readme->sha256), max_card_bytes));
-          model->card = model_card_fields{card.task, card.format, card.license, card.tags, card.labels, card.body};
-        }
-      } catch (const std::exception& e) {
-        spdlog::warn("hub: the card of {}/{} revision {} does not read again: {}", model->owner, model->name, rev->id, e.what());
-      }
-    }
+    model->card = card_of_revision(*model, *rev, app.blobs());
     res.send(http::json(200, json::serialize(model_json(*model, rev))));
+  });
+
+  // Removes a model with all its revisions (its owner, or a member of the organisation that
+  // owns it). Contents no other model holds leave the disk.
+  router.add("DELETE", "/api/models/{owner}/{name}", [&app](http::request& req, http::responder res) {
+    const auto who = authenticate(app, req, res, token_scope::publish);
+    if (!who) return;
+    auto model = app.hub().find_model(req.path_params["owner"], req.path_params["name"]);
+    if (!model) {
+      res.send(http::json_error(404, "model_not_found", "no model " + req.path_params["owner"] + "/" + req.path_params["name"]));
+      return;
+    }
+    bool may = model->owner_id == who->account.id || (who->token.scopes & token_scope::admin);
+    for (const auto& m : app.accounts().orgs_of(who->account.id)) may = may || m.account.id == model->owner_id;
+    if (!may) {
+      res.send(http::json_error(403, "not_yours", "only " + model->owner + " (or a member, for an organisation) may remove " +
+                                                      model->owner + "/" + model->name));
+      return;
+    }
+    app.work().post([&app, model = *model, who = who->account.name, res = std::make_shared<http::responder>(std::move(res))] {
+      try {
+        const auto orphans = app.hub().remove_model(model.id);
+        std::uint64_t freed = 0;
+        for (const auto& sha : orphans) {
+          freed += app.blobs().size_of(sha).value_or(0);
+          std::error_code ec;
+          std::filesystem::remove(app.blobs().path_of(sha), ec);
+        }
+        spdlog::info("hub: {}/{} removed by {} ({} files, {} bytes freed)", model.owner, model.name, who, orphans.size(), freed);
+        res->send(http::json(200, json::serialize(json::object{{"id", model.owner + "/" + model.name}, {"removed", true},
+                                                               {"bytes_freed", freed}})));
+      } catch (const std::exception& e) {
+        spdlog::error("hub: removing {}/{} failed: {}", model.owner, model.name, e.what());
+        res->send(http::json_error(500, "internal", "the model could not be removed; see the daemon's log"));
+      }
+    });
   });
 
   router.add("GET", "/api/models/{owner}/{name}/revisions", [&app](http::request& req, http::responder res) {

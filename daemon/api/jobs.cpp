@@ -6,12 +6,14 @@
 #include "daemon/api/routes.hpp"
 #include "daemon/api/tensor_json.hpp"
 #include "daemon/app/app.hpp"
+#include "daemon/app/models.hpp"
 #include "daemon/http/http.hpp"
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "potluck/protocol/credits.hpp"
+#include "potluck/protocol/model_tasks.hpp"
 
 #include <charconv>
 #include <chrono>
@@ -90,10 +92,30 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
                                                 "and each is paid");
     replicas = static_cast<int>(r->as_int64());
   }
+  // A job for a model runs its card's model task on the revision named, or the head's (pinned
+  // now, so a later push does not change what an accepted job runs).
+  std::optional<resolved_model> model;
+  if (auto* m = o.if_contains("model"); m && !m->is_null()) {
+    if (!m->is_string()) return reject(400, "invalid_model", "\"model\" must be a string such as \"alice/word-lang\"");
+    model_lookup_error lookup;
+    model = resolve_model(app.hub(), app.blobs(), m->as_string(), lookup);
+    if (!model) return reject(lookup.status, lookup.code.c_str(), lookup.message);
+  }
   auto* task = o.if_contains("task");
-  if (!task || !task->is_string() || task->as_string().empty())
-    return reject(400, "invalid_request", "\"task\" is required and must be a task name such as \"linalg.matmul\"");
-  const std::string task_name(task->as_string());
+  if (task && !task->is_null() && (!task->is_string() || task->as_string().empty()))
+    return reject(400, "invalid_request", "\"task\" must be a task name such as \"linalg.matmul\"");
+  const bool has_task = task && !task->is_null();
+  if (!has_task && !model)
+    return reject(400, "invalid_request", "\"task\" is required and must be a task name such as \"linalg.matmul\" "
+                                          "(or name a \"model\" of the hub)");
+  const std::string task_name = model ? model->task : std::string(task->as_string());
+  if (model && has_task && task->as_string() != task_name)
+    return reject(422, "task_mismatch", "model " + model->model.owner + "/" + model->model.name + " runs as task '" +
+                                            task_name + "' (its card says task " + model->card.task + ", format " +
+                                            model->card.format + "), not '" + std::string(task->as_string()) + "'");
+  if (!model && protocol::split_model_task(task_name))
+    return reject(422, "model_required", "task '" + task_name + "' runs a model: name it in \"model\" "
+                                         "(\"owner/name\" of the hub; GET /api/models lists them)");
 
   std::string backend;
   if (auto* b = o.if_contains("backend"); b && !b->is_null()) {
@@ -107,28 +129,36 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
       return reject(400, "invalid_request", "\"max_attempts\" must be an integer from 1 to " + std::to_string(max_attempts_limit));
     max_attempts = static_cast<int>(m->as_int64());
   }
-  std::string model;
-  if (auto* m = o.if_contains("model"); m && !m->is_null()) {
-    if (!m->is_string()) return reject(400, "invalid_request", "\"model\" must be a string");
-    model = std::string(m->as_string());
-  }
-
   auto found = catalog.find(task_name);
-  if (found == catalog.end()) {
+  std::vector<const protocol::task_decl*> candidates;
+  std::optional<protocol::task_decl> standard;  // a model task nobody offers yet: its interface
+  if (found == catalog.end() && model) {
+    standard = protocol::model_task_decl(task_name, backend.empty() ? "cpu" : backend);
+    if (!standard)
+      return reject(422, "unknown_task", "model " + model->model.owner + "/" + model->model.name + " names task " +
+                                             model->card.task + " and format " + model->card.format +
+                                             ", which this daemon cannot run");
+    candidates.push_back(&*standard);
+  } else if (found == catalog.end()) {
     std::string names;
     for (const auto& [name, _] : catalog) names += (names.empty() ? "" : ", ") + name;
     return reject(422, "unknown_task", "unknown task '" + task_name + "': no worker has offered it" +
                                            (names.empty() ? " (no worker has connected yet)" : " (known tasks: " + names + ")"));
+  } else {
+    std::string offered;
+    for (const auto& e : found->second) {
+      offered += (offered.empty() ? "" : ", ") + e.decl.backend;
+      if (backend.empty() || e.decl.backend == backend) candidates.push_back(&e.decl);
+    }
+    if (candidates.empty() && model) {
+      // Offered, but not on the backend asked for: it waits for a worker that has it there.
+      standard = protocol::model_task_decl(task_name, backend);
+      candidates.push_back(&*standard);
+    }
+    if (candidates.empty())
+      return reject(422, "unknown_backend", "task '" + task_name + "' is not offered on backend " + backend +
+                                                " (offered on: " + offered + ")");
   }
-  std::vector<const task_entry*> candidates;
-  std::string offered;
-  for (const auto& e : found->second) {
-    offered += (offered.empty() ? "" : ", ") + e.decl.backend;
-    if (backend.empty() || e.decl.backend == backend) candidates.push_back(&e);
-  }
-  if (candidates.empty())
-    return reject(422, "unknown_backend", "task '" + task_name + "' is not offered on backend " + backend +
-                                              " (offered on: " + offered + ")");
 
   // Inputs.
   std::vector<protocol::tensor> inputs;
@@ -146,9 +176,9 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
   metas.reserve(inputs.size());
   for (const auto& t : inputs) metas.push_back(t.meta());
   std::string first_error;
-  const task_entry* chosen = nullptr;
+  const protocol::task_decl* chosen = nullptr;
   for (const auto* c : candidates) {
-    auto check = protocol::check_inputs(c->decl, metas);
+    auto check = protocol::check_inputs(*c, metas);
     if (check.ok()) {
       chosen = c;
       break;
@@ -156,16 +186,16 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
     if (first_error.empty()) first_error = check.error;
   }
   if (!chosen) return reject(422, "invalid_input", "task '" + task_name + "': " + first_error);
-  protocol::input_check check = protocol::check_inputs(chosen->decl, metas);
+  protocol::input_check check = protocol::check_inputs(*chosen, metas);
 
   // Parameters.
   std::string params_json = "{}";
   if (auto* p = o.if_contains("params"); p && !p->is_null()) {
-    auto error = protocol::check_params(chosen->decl.params_schema, *p);
+    auto error = protocol::check_params(chosen->params_schema, *p);
     if (!error.empty()) return reject(422, "invalid_params", "task '" + task_name + "': " + error);
     params_json = json::serialize(*p);
-  } else if (!chosen->decl.params_schema.empty()) {
-    auto error = protocol::check_params(chosen->decl.params_schema, json::object());
+  } else if (!chosen->params_schema.empty()) {
+    auto error = protocol::check_params(chosen->params_schema, json::object());
     if (!error.empty()) return reject(422, "invalid_params", "task '" + task_name + "': " + error);
   }
 
@@ -175,8 +205,8 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
   try {
     thread_local std::unordered_map<std::string, protocol::cost_expr> parsed;
     if (parsed.size() > 1024) parsed.clear();
-    auto it = parsed.find(chosen->decl.cost);
-    if (it == parsed.end()) it = parsed.emplace(chosen->decl.cost, protocol::cost_expr::parse(chosen->decl.cost)).first;
+    auto it = parsed.find(chosen->cost);
+    if (it == parsed.end()) it = parsed.emplace(chosen->cost, protocol::cost_expr::parse(chosen->cost)).first;
     // At least one unit: a job of empty tensors still takes a slot, and a priced job must cost
     // something (else it would outbid everyone for nothing).
     units = std::max<std::int64_t>(1, it->second.evaluate(check.dims));
@@ -208,7 +238,7 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
   }
   rec.task = task_name;
   rec.backend = backend;
-  rec.model = std::move(model);
+  if (model) rec.model = model->pinned();
   rec.state = job_state::queued;
   rec.max_attempts = max_attempts;
   rec.created_ms = now_ms();
@@ -220,6 +250,10 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
   job.params_json = std::move(params_json);
   job.inputs = std::move(inputs);
   job.max_attempts = max_attempts;
+  if (model) {
+    job.model = rec.model;
+    job.model_files_json = model->files_json();
+  }
   return true;
 }
 
@@ -300,6 +334,8 @@ void append_string(std::string& out, std::string_view s) { out += json::serializ
 struct billing_detail {
   std::string paid_to;   // the first donor paid; "" when none
   std::string payments;  // a JSON array; "" to leave it out
+  std::string answer;    // a model job's answer in its task's shape (JSON); "" for none
+  std::string waiting;   // why a queued job waits; "" when it is not known to wait
 };
 
 // The job's JSON. `live` overlays what the broker knows of a job that is not terminal yet.
@@ -332,7 +368,8 @@ std::string job_json(const job_record& rec, const std::optional<live_job>& live,
   auto r = std::to_chars(buf, buf + sizeof buf, progress);
   out.append(buf, r.ptr);
   out += ",\"message\":";
-  append_string(out, message);
+  append_string(out, message.empty() && state == job_state::queued ? detail.waiting : message);
+  if (state == job_state::queued && !detail.waiting.empty()) out += ",\"waiting\":", append_string(out, detail.waiting);
   out += ",\"attempt\":" + std::to_string(attempt) + ",\"max_attempts\":" + std::to_string(rec.max_attempts);
   out += ",\"worker\":";
   if (worker.empty()) out += "null"; else append_string(out, worker);
@@ -397,7 +434,9 @@ std::string job_json(const job_record& rec, const std::optional<live_job>& live,
     } catch (const std::exception& e) {
       spdlog::error("job {}: journaled outputs do not decode: {}", rec.id, e.what());
     }
-    out += "}}";
+    out += "}";
+    if (!detail.answer.empty()) out += ",\"answer\":" + detail.answer;
+    out += "}";
   } else {
     out += "null";
   }
@@ -438,28 +477,153 @@ billing_detail paid_to_of(daemon_app& app, const job_record& rec) {
   return detail;
 }
 
+// How a submit is answered: the job's JSON (the v1 API), or the Hugging Face Inference API's
+// shapes (POST /models/{owner}/{name}): the answer alone, errors as {"error": "..."}.
+enum class answer_style { job, inference };
+
+struct inference_request {
+  std::chrono::milliseconds wait{60'000};
+  bool single_text = false;  // "inputs" was one string, not a list: answer one list of labels
+  std::optional<int> top_k;  // classification: keep the k best labels
+  bool full_text = true;     // generation: the prompt and the new text (return_full_text)
+};
+
+http::response error_reply(answer_style style, unsigned status, std::string_view code, std::string_view message) {
+  if (style == answer_style::job) return http::json_error(status, code, message);
+  return http::json(status, json::serialize(json::object{{"error", message}, {"error_type", code}}));
+}
+
+// A finished job as the Inference API answers: its task's shape, or {"error"}.
+http::response inference_answer(daemon_app& app, const job_record& rec, const inference_request& shape);
+
+// Why a queued job waits, from what the connected workers offer: nobody offers its task (for
+// a model: no plugin runs its format), none takes its bid, or every one is busy.
+std::string waiting_reason(daemon_app& app, const job_record& rec) {
+  const auto view = app.jobs().market(rec.task, rec.backend, -1);
+  const auto on = rec.backend.empty() ? std::string() : " on " + rec.backend;
+  if (view.offers.empty()) {
+    if (auto model_task = protocol::split_model_task(rec.task))
+      return "waiting: no worker has a plugin for format " + model_task->first + on + " (" + model_task->second + " models)";
+    return "waiting: no connected worker offers task " + rec.task + on;
+  }
+  std::int64_t lowest = std::numeric_limits<std::int64_t>::max();
+  bool covered = false, room = false;
+  for (const auto& o : view.offers) {
+    lowest = std::min(lowest, o.ask);
+    const bool takes = rec.bid == 0 ? o.accepts_free : rec.bid >= o.ask;
+    covered = covered || takes;
+    room = room || (takes && o.free_slots > 0);
+  }
+  if (!covered)
+    return rec.bid == 0 ? "waiting: no worker offering " + rec.task + on + " takes free jobs now"
+                        : "waiting: no worker offering " + rec.task + on + " takes a bid of " + std::to_string(rec.bid) +
+                              " (the lowest ask is " + std::to_string(lowest) + " micro-credits per million units)";
+  if (!room) return "waiting: every worker offering " + rec.task + on + " that takes this bid is busy or paused";
+  return {};
+}
+
+// The job's billing, answer and reason to wait, for its JSON.
+billing_detail detail_of(daemon_app& app, const job_record& rec) {
+  auto detail = paid_to_of(app, rec);
+  if (rec.state == job_state::queued) {
+    auto live = app.jobs().live(rec.id);
+    if (!live || live->state == job_state::queued) detail.waiting = waiting_reason(app, rec);
+  }
+  if (rec.state == job_state::succeeded && !rec.model.empty()) {
+    model_lookup_error why;
+    if (auto model = resolve_model(app.hub(), app.blobs(), rec.model, why)) {
+      try {
+        detail.answer = model_answer_json(model->card, protocol::decode_tensors(rec.inputs_blob),
+                                          protocol::decode_tensors(rec.outputs_blob));
+      } catch (const std::exception& e) {
+        spdlog::error("job {}: journaled tensors do not decode: {}", rec.id, e.what());
+      }
+    }
+  }
+  return detail;
+}
+
+http::response inference_answer(daemon_app& app, const job_record& rec, const inference_request& shape) {
+  if (rec.state == job_state::failed || rec.state == job_state::cancelled)
+    return error_reply(answer_style::inference, rec.error_code == "invalid_input" ? 400 : 500,
+                       rec.error_code.empty() ? "failed" : rec.error_code,
+                       rec.error_message.empty() ? "the job " + std::string(to_string(rec.state)) : rec.error_message);
+  auto detail = detail_of(app, rec);
+  if (detail.answer.empty()) {
+    // The tensor task: its output tensor as the v1 API writes it.
+    std::string out = "{";
+    try {
+      auto outputs = protocol::decode_tensors(rec.outputs_blob);
+      for (std::size_t i = 0; i < outputs.size(); ++i) {
+        if (i) out += ',';
+        append_string(out, outputs[i].name);
+        out += ':';
+        append_tensor_json(out, outputs[i], tensor_encoding::automatic);
+      }
+    } catch (const std::exception& e) {
+      return error_reply(answer_style::inference, 500, "internal", std::string("the job's outputs do not decode: ") + e.what());
+    }
+    return http::json(200, out + "}");
+  }
+  boost::system::error_code ec;
+  auto answer = json::parse(detail.answer, ec);
+  if (ec) return http::json(200, detail.answer);
+  auto trim = [&](json::array& labels) {
+    if (shape.top_k && labels.size() > static_cast<std::size_t>(*shape.top_k)) labels.resize(static_cast<std::size_t>(*shape.top_k));
+  };
+  if (answer.is_array() && !answer.as_array().empty() && answer.as_array().front().is_array()) {
+    for (auto& row : answer.as_array()) trim(row.as_array());  // text classification: one list per text
+    if (shape.single_text) answer = std::move(answer.as_array().front());
+  } else if (answer.is_array() && !answer.as_array().empty() && answer.as_array().front().is_object() &&
+             answer.as_array().front().as_object().contains("label")) {
+    trim(answer.as_array());  // image classification
+  } else if (!shape.full_text && answer.is_array()) {
+    // Generation without the prompt: the outputs' text alone.
+    try {
+      for (const auto& t : protocol::decode_tensors(rec.outputs_blob))
+        if (t.name == "text") answer = json::array{json::object{{"generated_text", json::parse(model_answer_json(
+                                                     model_card_fields{"text-generation", "", "", {}, {}, ""}, {}, {t}))
+                                                     .as_array().front().as_object().at("generated_text")}}};
+    } catch (const std::exception&) {
+    }
+  }
+  return http::json(200, json::serialize(answer));
+}
+
 // Answers a submit that asked to wait: with the finished job (200) as soon as it is terminal,
 // or with its current state (202) at the deadline. Runs on the writer thread after the
 // commit, before the job reaches the broker, so the terminal event cannot be missed.
 void answer_when_done(daemon_app& app, std::shared_ptr<http::responder> res, std::int64_t id,
-                      std::chrono::milliseconds wait, tensor_encoding encoding) {
+                      std::chrono::milliseconds wait, tensor_encoding encoding, answer_style style,
+                      const inference_request& shape) {
   struct waiter {
     std::atomic<bool> answered{false};
     event_hub::token token = 0;
   };
   auto w = std::make_shared<waiter>();
-  w->token = app.events().subscribe(id, [&app, res, w, id, encoding](const event& e) {
+  w->token = app.events().subscribe(id, [&app, res, w, id, encoding, style, shape](const event& e) {
     if (!e.terminal) return true;
     if (!w->answered.exchange(true)) {
       auto rec = app.store().get(id);
-      if (rec) res->send(http::json(200, job_json(*rec, std::nullopt, true, encoding, paid_to_of(app, *rec))));
-      else res->send(http::json_error(500, "internal", "job " + std::to_string(id) + " vanished"));
+      if (!rec) res->send(error_reply(style, 500, "internal", "job " + std::to_string(id) + " vanished"));
+      else if (style == answer_style::inference) res->send(inference_answer(app, *rec, shape));
+      else res->send(http::json(200, job_json(*rec, std::nullopt, true, encoding, detail_of(app, *rec))));
     }
     return false;
   });
-  app.timers().at(std::chrono::steady_clock::now() + wait, [&app, res, w, id] {
+  app.timers().at(std::chrono::steady_clock::now() + wait, [&app, res, w, id, style] {
     if (w->answered.exchange(true)) return;
     app.events().unsubscribe(w->token);
+    if (style == answer_style::inference) {
+      // Hugging Face clients retry a 503 after "estimated_time" seconds; the job goes on.
+      auto reply = http::json(503, json::serialize(json::object{
+                                       {"error", "the model is still running job " + std::to_string(id) + " (GET /api/v1/jobs/" +
+                                                     std::to_string(id) + " shows it)"},
+                                       {"estimated_time", 10.0}}));
+      reply.headers.emplace_back("Location", "/api/v1/jobs/" + std::to_string(id));
+      res->send(std::move(reply));
+      return;
+    }
     auto rec = app.store().get(id);
     auto reply = http::json(202, rec ? job_json(*rec, app.jobs().live(id), false, tensor_encoding::automatic)
                                      : "{\"id\":" + std::to_string(id) + ",\"state\":\"queued\"}");
@@ -478,18 +642,19 @@ bool acts_for(daemon_app& app, const market::caller& who, std::int64_t account_i
 }
 
 // Validates and journals one or many jobs; answers after the commit.
-void submit(daemon_app& app, http::request& req, http::responder res, bool batch) {
+void submit(daemon_app& app, http::request& req, http::responder res, bool batch, answer_style style = answer_style::job,
+            std::optional<json::value> given_body = std::nullopt, inference_request shape = {}) {
   auto who = authenticate(app, req, res, token_scope::submit);
   if (!who) return;
   // "X-Potluck-Bill-To: ORG": an organisation the caller belongs to pays (and owns the jobs).
   if (const auto* bill_to = req.header("x-potluck-bill-to"); bill_to && !bill_to->empty()) {
     auto payer = app.accounts().find_account(*bill_to);
     if (!payer || payer->kind != account_kind::org) {
-      res.send(http::json_error(404, "unknown_org", "X-Potluck-Bill-To: no organisation named '" + *bill_to + "'"));
+      res.send(error_reply(style, 404, "unknown_org", "X-Potluck-Bill-To: no organisation named '" + *bill_to + "'"));
       return;
     }
     if (!acts_for(app, *who, payer->id)) {
-      res.send(http::json_error(403, "not_a_member", "X-Potluck-Bill-To: you are not a member of '" + *bill_to + "'"));
+      res.send(error_reply(style, 403, "not_a_member", "X-Potluck-Bill-To: you are not a member of '" + *bill_to + "'"));
       return;
     }
     who->account = *payer;
@@ -499,17 +664,18 @@ void submit(daemon_app& app, http::request& req, http::responder res, bool batch
   if (auto* w = req.query_param("wait"); w && !batch && (*w == "true" || *w == "1")) {
     std::int64_t ms = default_wait_ms;
     if (auto* t = req.query_param("wait_ms"); t && (!parse_id(*t, ms) || ms > max_wait_ms)) {
-      res.send(http::json_error(400, "invalid_request", "wait_ms must be an integer from 1 to " + std::to_string(max_wait_ms)));
+      res.send(error_reply(style, 400, "invalid_request", "wait_ms must be an integer from 1 to " + std::to_string(max_wait_ms)));
       return;
     }
     wait = std::chrono::milliseconds(ms);
   }
+  if (style == answer_style::inference) wait = shape.wait;
   const auto encoding = encoding_of(req);
   boost::system::error_code ec;
-  auto body = json::parse(req.body, ec);
+  auto body = given_body ? std::move(*given_body) : json::parse(req.body, ec);
   if (ec) {
     app.counters().http_rejected++;
-    res.send(http::json_error(400, "invalid_json", "the request body is not valid JSON: " + ec.message()));
+    res.send(error_reply(style, 400, "invalid_json", "the request body is not valid JSON: " + ec.message()));
     return;
   }
   const json::array* list = nullptr;
@@ -518,12 +684,12 @@ void submit(daemon_app& app, http::request& req, http::responder res, bool batch
     auto* jobs = body.is_object() ? body.as_object().if_contains("jobs") : nullptr;
     if (!jobs || !jobs->is_array() || jobs->as_array().empty()) {
       app.counters().http_rejected++;
-      res.send(http::json_error(400, "invalid_request", "a batch is {\"jobs\": [job, ...]} with at least one job"));
+      res.send(error_reply(style, 400, "invalid_request", "a batch is {\"jobs\": [job, ...]} with at least one job"));
       return;
     }
     if (jobs->as_array().size() > app.options().max_batch_jobs) {
       app.counters().http_rejected++;
-      res.send(http::json_error(413, "batch_too_large", "a batch holds at most " +
+      res.send(error_reply(style, 413, "batch_too_large", "a batch holds at most " +
                                                             std::to_string(app.options().max_batch_jobs) + " jobs"));
       return;
     }
@@ -538,7 +704,7 @@ void submit(daemon_app& app, http::request& req, http::responder res, bool batch
     rejection why;
     if (!parse_job((*list)[i], app, *catalog, subs[i], why)) {
       app.counters().http_rejected++;
-      res.send(http::json_error(why.status, why.code, batch ? "job " + std::to_string(i) + ": " + why.message : why.message));
+      res.send(error_reply(style, why.status, why.code, batch ? "job " + std::to_string(i) + ": " + why.message : why.message));
       return;
     }
   }
@@ -546,7 +712,7 @@ void submit(daemon_app& app, http::request& req, http::responder res, bool batch
     rejection why;
     if (!price_jobs(app, subs, who->account.id, why, batch)) {
       app.counters().http_rejected++;
-      res.send(http::json_error(why.status, why.code, why.message));
+      res.send(error_reply(style, why.status, why.code, why.message));
       return;
     }
   }
@@ -566,21 +732,21 @@ void submit(daemon_app& app, http::request& req, http::responder res, bool batch
   auto shared_pending = std::make_shared<std::vector<pending_job>>(std::move(pending));
   const auto account_id = who->account.id;
   app.store().insert(std::move(records), [&app, shared_res, shared_pending, first_id, batch, wait, encoding, account_id,
-                                          reserving](const write_result& r) {
+                                          reserving, style, shape](const write_result& r) {
     if (!r.ok && r.refusal == "insufficient_funds") {
       app.counters().http_rejected++;
-      shared_res->send(http::json_error(402, "insufficient_funds", funds_message(app, account_id, reserving, shared_pending->size())));
+      shared_res->send(error_reply(style, 402, "insufficient_funds", funds_message(app, account_id, reserving, shared_pending->size())));
       return;
     }
     if (!r.ok) {
       spdlog::error("journal: inserting jobs failed: {}", r.error);
-      shared_res->send(http::json_error(503, "journal_unavailable", "the job could not be saved: " + r.error));
+      shared_res->send(error_reply(style, 503, "journal_unavailable", "the job could not be saved: " + r.error));
       return;
     }
     const auto count = shared_pending->size();
     app.counters().jobs_submitted += count;
     if (wait) {
-      answer_when_done(app, shared_res, first_id, *wait, encoding);
+      answer_when_done(app, shared_res, first_id, *wait, encoding, style, shape);
       app.jobs().enqueue(std::move(*shared_pending));
       return;
     }
@@ -601,6 +767,88 @@ void submit(daemon_app& app, http::request& req, http::responder res, bool batch
     if (!batch) resp.headers.emplace_back("Location", "/api/v1/jobs/" + std::to_string(first_id));
     shared_res->send(std::move(resp));
   });
+}
+
+// POST /models/{owner}/{name}: the Hugging Face Inference API. {"inputs": ..., "parameters":
+// {...}, "options": {"wait_for_model": bool}} becomes a job for the model's head revision,
+// answered in the task's shape when it ends; 503 {"error", "estimated_time"} while no worker
+// can run the model (unless wait_for_model) or when the job outlasts the wait.
+void inference(daemon_app& app, http::request& req, http::responder res) {
+  const auto style = answer_style::inference;
+  const auto ref = req.path_params["owner"] + "/" + req.path_params["name"];
+  model_lookup_error why;
+  auto model = resolve_model(app.hub(), app.blobs(), ref, why);
+  if (!model) {
+    res.send(error_reply(style, why.status, why.code, why.message));
+    return;
+  }
+  boost::system::error_code ec;
+  auto body = json::parse(req.body, ec);
+  if (ec || !body.is_object() || !body.as_object().contains("inputs")) {
+    res.send(error_reply(style, 400, "invalid_request", "the body must be JSON like {\"inputs\": ..., \"parameters\": {...}}"));
+    return;
+  }
+  const auto& o = body.as_object();
+  const auto& inputs = o.at("inputs");
+  json::object parameters;
+  if (auto* p = o.if_contains("parameters"); p && !p->is_null()) {
+    if (!p->is_object()) {
+      res.send(error_reply(style, 400, "invalid_request", "\"parameters\" must be an object"));
+      return;
+    }
+    parameters = p->as_object();
+  }
+  bool wait_for_model = false;
+  if (auto* opts = o.if_contains("options"); opts && opts->is_object())
+    if (auto* w = opts->as_object().if_contains("wait_for_model"); w && w->is_bool()) wait_for_model = w->as_bool();
+  inference_request shape;
+  if (wait_for_model) shape.wait = std::chrono::milliseconds(180'000);
+  auto bad = [&](std::string message) { res.send(error_reply(style, 400, "invalid_input", message)); };
+  if (auto* k = parameters.if_contains("top_k"); k && !k->is_null() && model->card.task != "text-generation") {
+    if (!k->is_int64() || k->as_int64() < 1) return bad("\"top_k\" must be an integer of at least 1");
+    shape.top_k = static_cast<int>(std::min<std::int64_t>(k->as_int64(), 1 << 20));
+  }
+  json::object job{{"model", model->pinned()}};
+  json::object job_inputs, params;
+  const auto& task = model->card.task;
+  if (task == "text-classification") {
+    if (inputs.is_string()) {
+      shape.single_text = true;
+      job_inputs["text"] = json::object{{"text", json::array{inputs}}};
+    } else if (inputs.is_array() && !inputs.as_array().empty()) {
+      job_inputs["text"] = json::object{{"text", inputs}};
+    } else {
+      return bad("\"inputs\" must be a text or a list of texts");
+    }
+  } else if (task == "text-generation") {
+    if (!inputs.is_string()) return bad("\"inputs\" must be the prompt, a text");
+    job_inputs["prompt"] = json::object{{"text", inputs}};
+    for (const char* key : {"max_new_tokens", "temperature", "top_k", "seed"})
+      if (auto* v = parameters.if_contains(key); v && !v->is_null()) params[key] = *v;
+    if (auto* sample = parameters.if_contains("do_sample"); sample && sample->is_bool() && !sample->as_bool())
+      params["temperature"] = 0;
+    if (auto* full = parameters.if_contains("return_full_text"); full && full->is_bool()) shape.full_text = full->as_bool();
+  } else if (task == "image-classification") {
+    if (!inputs.is_object())
+      return bad("\"inputs\" must be the image as a u8 tensor of shape [height, width, channels], like "
+                 "{\"dtype\": \"u8\", \"shape\": [h, w, 3], \"b64\": \"...\"}");
+    job_inputs["image"] = inputs;
+  } else {
+    if (!inputs.is_object()) return bad("\"inputs\" must be a tensor, like {\"dtype\": \"f32\", \"data\": [1, 2]}");
+    job_inputs["input"] = inputs;
+  }
+  job["inputs"] = std::move(job_inputs);
+  if (!params.empty()) job["params"] = std::move(params);
+  // Nobody can run it yet: the answer Hugging Face clients wait and retry on.
+  if (!wait_for_model && app.jobs().market(model->task, "", -1).offers.empty()) {
+    res.send(http::json(503, json::serialize(json::object{
+                                 {"error", "model " + ref + " cannot run yet: no connected worker has a plugin for format " +
+                                               model->card.format + " (" + task + " models); retry later, or send "
+                                               "\"options\": {\"wait_for_model\": true} to wait for one"},
+                                 {"estimated_time", 20.0}})));
+    return;
+  }
+  submit(app, req, std::move(res), false, style, json::value(std::move(job)), shape);
 }
 
 bool lookup(daemon_app& app, http::request& req, http::responder& res, job_record& rec) {
@@ -626,6 +874,9 @@ void add_job_routes(http::router& router, daemon_app& app) {
   });
   router.add("POST", "/api/v1/jobs/batch", [&app](http::request& req, http::responder res) {
     submit(app, req, std::move(res), true);
+  });
+  router.add("POST", "/models/{owner}/{name}", [&app](http::request& req, http::responder res) {
+    inference(app, req, std::move(res));
   });
 
   router.add("GET", "/api/v1/jobs", [&app](http::request& req, http::responder res) {
@@ -678,7 +929,7 @@ void add_job_routes(http::router& router, daemon_app& app) {
   router.add("GET", "/api/v1/jobs/{id}", [&app](http::request& req, http::responder res) {
     job_record rec;
     if (!lookup(app, req, res, rec)) return;
-    res.send(http::json(200, job_json(rec, app.jobs().live(rec.id), true, encoding_of(req), paid_to_of(app, rec))));
+    res.send(http::json(200, job_json(rec, app.jobs().live(rec.id), true, encoding_of(req), detail_of(app, rec))));
   });
 
   // What a job would cost and how long it would wait, without submitting it. Same body as a
@@ -792,11 +1043,11 @@ void add_job_routes(http::router& router, daemon_app& app) {
     auto stream = res.start_events();
     auto send_final = [&app, stream, id] {
       if (auto done = app.store().get(id))
-        stream->send("job", job_json(*done, std::nullopt, true, tensor_encoding::automatic, paid_to_of(app, *done)));
+        stream->send("job", job_json(*done, std::nullopt, true, tensor_encoding::automatic, detail_of(app, *done)));
       stream->close();
     };
     if (is_terminal(rec.state)) {
-      stream->send("job", job_json(rec, std::nullopt, true, tensor_encoding::automatic, paid_to_of(app, rec)));
+      stream->send("job", job_json(rec, std::nullopt, true, tensor_encoding::automatic, detail_of(app, rec)));
       stream->close();
       return;
     }
@@ -816,7 +1067,7 @@ void add_job_routes(http::router& router, daemon_app& app) {
       send_final();
       return;
     }
-    if (now) stream->send("job", job_json(*now, app.jobs().live(id), false, tensor_encoding::automatic));
+    if (now) stream->send("job", job_json(*now, app.jobs().live(id), false, tensor_encoding::automatic, detail_of(app, *now)));
   });
 }
 

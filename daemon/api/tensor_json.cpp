@@ -182,6 +182,48 @@ bool base64_decode(std::string_view text, std::string& out) {
   return padding <= 2;
 }
 
+namespace {
+
+// {"text": "bonjour"}: u8[n], the UTF-8 bytes; {"text": ["a", "bc"]}: u8[b,n], one text per row,
+// padded with zero bytes to the longest.
+bool text_tensor(const json::object& o, const json::value& text, const std::string& who, protocol::tensor& out,
+                 std::string& error) {
+  for (const auto& [key, value] : o) {
+    if (key == "text") continue;
+    if (key == "dtype" && value.is_string() && value.as_string() == "u8") continue;
+    error = who + " gives \"text\", which is a u8 tensor of UTF-8 bytes: it takes no \"" + std::string(key) + "\"";
+    return false;
+  }
+  out.type = protocol::dtype::u8;
+  if (text.is_string()) {
+    out.shape = {static_cast<std::int64_t>(text.as_string().size())};
+    out.data.assign(text.as_string().data(), text.as_string().size());
+    return true;
+  }
+  if (!text.is_array()) {
+    error = who + " has \"text\" that is neither a string nor an array of strings";
+    return false;
+  }
+  std::size_t longest = 0;
+  for (const auto& row : text.as_array()) {
+    if (!row.is_string()) {
+      error = who + " has \"text\" with an item that is not a string";
+      return false;
+    }
+    longest = std::max(longest, row.as_string().size());
+  }
+  const auto rows = text.as_array().size();
+  out.shape = {static_cast<std::int64_t>(rows), static_cast<std::int64_t>(longest)};
+  out.data.assign(rows * longest, '\0');
+  for (std::size_t i = 0; i < rows; ++i) {
+    const auto& row = text.as_array()[i].as_string();
+    std::copy(row.begin(), row.end(), out.data.begin() + static_cast<std::ptrdiff_t>(i * longest));
+  }
+  return true;
+}
+
+}  // namespace
+
 bool tensor_from_json(const json::value& v, std::string name, protocol::tensor& out, std::string& error) {
   const std::string who = "input '" + name + "'";
   if (!v.is_object()) {
@@ -191,6 +233,7 @@ bool tensor_from_json(const json::value& v, std::string name, protocol::tensor& 
   const auto& o = v.as_object();
   out = {};
   out.name = std::move(name);
+  if (auto* text = o.if_contains("text")) return text_tensor(o, *text, who, out, error);
   auto* dt = o.if_contains("dtype");
   if (!dt || !dt->is_string()) {
     error = who + " needs \"dtype\" (f32, f64, i32, i64, u8, i8, f16, bf16 or bool)";

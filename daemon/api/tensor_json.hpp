@@ -2,6 +2,8 @@
 //   {"dtype": "f32", "shape": [2, 3], "data": [1, 2, 3, 4, 5, 6]}     flat data with a shape
 //   {"dtype": "f32", "data": [[1, 2, 3], [4, 5, 6]]}                  nested data, shape inferred
 //   {"dtype": "f32", "shape": [2, 3], "b64": "..."}                   little-endian bytes, C order
+//   {"text": "bonjour"}                                               u8[n]: the UTF-8 bytes
+//   {"text": ["a", "bc"]}                                             u8[b,n]: a row per text, padded with zero bytes
 #pragma once
 
 #include "potluck/protocol/tensor.hpp"

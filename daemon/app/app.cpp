@@ -1,4 +1,5 @@
 #include "daemon/app/app.hpp"
+#include "daemon/app/models.hpp"
 
 #include "daemon/api/routes.hpp"
 #include "daemon/http/http.hpp"
@@ -77,6 +78,17 @@ void daemon_app::start() {
     job.bid = rec.bid;
     job.reserved = rec.reserved;
     job.replicas = rec.replicas;
+    if (!rec.model.empty()) {
+      model_lookup_error why;
+      auto model = resolve_model(hub(), *blobs_, rec.model, why);
+      if (!model) {
+        spdlog::error("job {}: its model {} is gone ({}); failing it", rec.id, rec.model, why.message);
+        store_->finish(rec.id, job_state::failed, started_ms_, {}, "model_not_found", why.message, settlement{}, nullptr);
+        continue;
+      }
+      job.model = std::move(rec.model);
+      job.model_files_json = model->files_json();
+    }
     try {
       job.inputs = protocol::decode_tensors(rec.inputs_blob);
     } catch (const std::exception& e) {
@@ -107,6 +119,11 @@ void daemon_app::start() {
   http_opts.max_body_bytes = options_.max_body_bytes;
   server_ = std::make_unique<http::server>(*router_, http_opts);
   server_->start();
+  // Workers fetch model files over HTTP: from the public address when the operator gave one.
+  auto host = options_.http_address;
+  if (host.find(':') != std::string::npos && !host.starts_with("[")) host = "[" + host + "]";
+  broker_->set_hub_url(!options_.public_url.empty() ? options_.public_url
+                                                     : "http://" + host + ":" + std::to_string(server_->port()));
 }
 
 void daemon_app::stop() {

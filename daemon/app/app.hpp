@@ -59,8 +59,11 @@ struct daemon_options {
   market::rate_limit signup_rate_limit{0.2, 5};       // per client address, for sign-ups
   bool anonymous_workers = false;  // accept workers that give no donor token
   bool local_session = false;      // POST /api/v1/session/local hands loopback dashboards a token
-  bool encrypt_worker_link = false;
-  std::uint64_t max_model_file_bytes = 8ULL << 30;  // one file of a model (the hub's uploads)  // CurveZMQ on the worker socket (market::ensure_worker_link_keys)
+  bool encrypt_worker_link = false;  // CurveZMQ on the worker socket (market::ensure_worker_link_keys)
+  std::uint64_t max_model_file_bytes = 8ULL << 30;  // one file of a model (the hub's uploads)
+  // The address workers fetch model files from (WELCOME "hub_url"); "": http://ADDRESS:PORT
+  // of the HTTP listener (a worker replaces an address of 0.0.0.0 or :: with its daemon's host).
+  std::string public_url;
 };
 
 class daemon_app {

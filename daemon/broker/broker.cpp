@@ -53,6 +53,7 @@ namespace potluck::daemon {
 namespace {
 
 constexpr std::size_t max_slots_per_worker = 256;
+constexpr std::size_t max_models_per_worker = 10000;
 constexpr std::int64_t max_prefetch_per_worker = 1024;
 constexpr double run_average_weight = 0.2;  // of the newest sample in run_us_average
 constexpr std::size_t max_messages_per_turn = 512;  // then look at the inbox and timers again
@@ -143,6 +144,7 @@ struct broker::impl {
     std::int64_t owner_id = 0;  // the account it earns for (0: anonymous, earns nothing)
     bool hello_accepts_free = true;  // what its HELLO said; settings may override it
     bool draining = false;  // returned a job: shutting down, gets no new jobs
+    std::set<std::string> models;  // "owner/name@revision" it holds on disk (HELLO, HEARTBEAT)
     steady_clock::time_point last_recv, last_send;
   };
 
@@ -219,6 +221,9 @@ struct broker::impl {
 
   mutable std::mutex live_mutex;
   std::unordered_map<std::int64_t, live_job> live_jobs;
+
+  std::mutex hub_url_mutex;
+  std::string hub_url;  // where workers fetch model files (WELCOME); "" until set
 
   // ---------------------------------------------------------------- thread and loop
   void start() {
@@ -378,7 +383,32 @@ struct broker::impl {
     register_worker(ctx);
   }
 
-  void on_touch(context&) {}
+  // A heartbeat may carry the models the worker holds now (it sends them when they change).
+  void on_touch(context& ctx) {
+    if (ctx.msg.header.if_contains("models")) read_models(*ctx.w, ctx.msg.header);
+  }
+
+  static std::string models_problem(const json::object& h) {
+    auto* m = h.if_contains("models");
+    if (!m || m->is_null()) return {};
+    if (!m->is_array() || m->as_array().size() > max_models_per_worker)
+      return "\"models\" must be an array of at most " + std::to_string(max_models_per_worker) +
+             " strings \"owner/name@revision\"";
+    for (const auto& v : m->as_array())
+      if (!v.is_string() || v.as_string().empty() || v.as_string().size() > 300)
+        return "\"models\" must hold strings \"owner/name@revision\" of at most 300 bytes";
+    return {};
+  }
+  void read_models(worker& w, const json::object& h) {
+    if (!models_problem(h).empty()) {
+      counters.wire_bad_messages++;
+      return;
+    }
+    w.models.clear();
+    if (auto* m = h.if_contains("models"); m && m->is_array())
+      for (const auto& v : m->as_array()) w.models.emplace(v.as_string());
+    w.info.models.assign(w.models.begin(), w.models.end());
+  }
 
   void on_progress(context& ctx) {
     const auto id = job_id_of(ctx.msg.header);
@@ -433,6 +463,13 @@ struct broker::impl {
       w.info.jobs_failed++;
       if (entry.check) {
         end_check_inconclusive(entry, "the trusted worker failed: " + code + ": " + message);
+        pull_jobs_for(w);
+        return;
+      }
+      // A worker that could not fetch the model (the hub unreachable from there, its disk
+      // full): another worker may do better, while attempts remain.
+      if (code == "model_unavailable" && entry.job.attempt < entry.job.max_attempts) {
+        requeue(std::move(entry), /*count_attempt=*/true);
         pull_jobs_for(w);
         return;
       }
@@ -539,6 +576,7 @@ struct broker::impl {
     }
     if (auto* free = h.if_contains("accept_free"); free && !free->is_null() && !free->is_bool())
       return "\"accept_free\" must be true or false";
+    if (auto problem = models_problem(h); !problem.empty()) return problem;
     if (auto* offset = h.if_contains("utc_offset_minutes");
         offset && !offset->is_null() && (!offset->is_int64() || std::abs(offset->as_int64()) > 24 * 60))
       return "\"utc_offset_minutes\" must be an integer from -1440 to 1440";
@@ -589,6 +627,7 @@ struct broker::impl {
     if (auto* free = h.if_contains("accept_free"); free && free->is_bool()) w->hello_accepts_free = free->as_bool();
     if (auto* offset = h.if_contains("utc_offset_minutes"); offset && offset->is_int64())
       w->info.utc_offset_minutes = static_cast<int>(offset->as_int64());
+    read_models(*w, h);
     if (options.settings_of && w->owner_id != 0) {
       if (auto s = options.settings_of(w->owner_id, w->info.name)) w->info.settings = *s;
     }
@@ -641,6 +680,10 @@ struct broker::impl {
     json::object welcome{{"worker_id", w->info.id},
                          {"heartbeat_interval_ms", options.heartbeat_interval.count()},
                          {"daemon", software_version}};
+    {
+      std::lock_guard url_lock(hub_url_mutex);
+      if (!hub_url.empty()) welcome["hub_url"] = hub_url;
+    }
     auto frames = protocol::encode(protocol::command::welcome, welcome);
     send_to(*w, frames);
     int total_slots = 0;
@@ -914,13 +957,14 @@ struct broker::impl {
     return covers(w, backend, entry.job);
   }
 
-  // A new or requeued job: find the cheapest worker that can run it, among those the one with
-  // the most free slots, or, when every slot is busy, the most room in its prefetch.
+  // A new or requeued job: find the cheapest worker that can run it, among those one that holds
+  // its model already (no download), then the one with the most free slots, or, when every
+  // slot is busy, the most room in its prefetch.
   void dispatch_to_any(std::int64_t id) {
     auto& entry = jobs.at(id);
     worker* best = nullptr;
     std::string best_backend;
-    std::tuple<std::int64_t, int, int> best_score{0, 0, 0};  // (-ask, free slots, room)
+    std::tuple<std::int64_t, bool, int, int> best_score{0, false, 0, 0};  // (-ask, has model, free slots, room)
     for (auto& [_, w] : workers_by_identity) {
       for (const char* backend : {"cpu", "cuda"}) {
         if (!entry.job.backend.empty() && entry.job.backend != backend) continue;
@@ -928,7 +972,9 @@ struct broker::impl {
         if (!may_run(*w, backend, entry)) continue;
         const int room = room_for(*w, entry.job.task, backend);
         if (room <= 0) continue;
-        const std::tuple<std::int64_t, int, int> score{-ask_of(*w, backend), std::max(free_slots(*w, backend), 0), room};
+        const std::tuple<std::int64_t, bool, int, int> score{-ask_of(*w, backend),
+                                                             !entry.job.model.empty() && w->models.count(entry.job.model) > 0,
+                                                             std::max(free_slots(*w, backend), 0), room};
         if (!best || score > best_score) {
           best = w.get();
           best_backend = backend;
@@ -1016,6 +1062,10 @@ struct broker::impl {
     auto params = json::parse(job.params_json, ec);
     header["params"] = ec ? json::value(json::object()) : std::move(params);
     header["attempt"] = job.attempt;
+    if (!job.model.empty()) {
+      auto files = json::parse(job.model_files_json, ec);
+      header["model"] = json::object{{"id", job.model}, {"files", ec ? json::value(json::array()) : std::move(files)}};
+    }
     std::vector<protocol::tensor_meta> metas;
     std::vector<zmq::message_t> payload;
     metas.reserve(job.inputs.size());
@@ -1582,6 +1632,11 @@ market_view broker::market(const std::string& task, const std::string& backend, 
         std::distance(q.begin(), q.upper_bound({-bid, std::numeric_limits<std::int64_t>::max()})));
   }
   return view;
+}
+
+void broker::set_hub_url(std::string url) {
+  std::lock_guard lock(impl_->hub_url_mutex);
+  impl_->hub_url = std::move(url);
 }
 
 std::size_t broker::queue_depth() const {

@@ -91,6 +91,9 @@ struct pending_job {
   // Billing (job_record's fields): bid 0 is a free job.
   std::int64_t account_id = 0, units = 0, bid = 0, reserved = 0;
   int replicas = 1;  // runs on distinct donors whose results must agree (job_record)
+  // A job for a model of the hub: "owner/name@revision", and the revision's files as a JSON
+  // array [{"path","size","sha256"}] that the worker fetches (from the WELCOME's hub_url).
+  std::string model, model_files_json;
 };
 
 // What the broker knows of a job that is not terminal yet (or whose end is being journaled).
@@ -118,6 +121,7 @@ struct worker_snapshot {
   std::uint64_t jobs_done = 0, jobs_failed = 0;
   std::uint64_t checks_passed = 0, checks_failed = 0;  // its results re-run on a trusted worker
   std::vector<std::string> flags;  // why the operator should look at it; empty: nothing seen
+  std::vector<std::string> models;  // "owner/name@revision" of the hub's models it holds on disk
   std::int64_t connected_ms = 0, last_seen_ms = 0;
 };
 
@@ -177,6 +181,8 @@ class broker {
   std::shared_ptr<const task_catalog> catalog() const;
   market_view market(const std::string& task, const std::string& backend, std::int64_t bid) const;
   std::size_t queue_depth() const;
+  // Where workers fetch model files ("http://host:port"), told them in WELCOME. Any thread.
+  void set_hub_url(std::string url);
 
  private:
   struct impl;

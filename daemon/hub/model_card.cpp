@@ -1,6 +1,8 @@
 // Model cards' front matter (see the header).
 #include "daemon/hub/model_card.hpp"
 
+#include "potluck/protocol/model_tasks.hpp"
+
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -80,16 +82,9 @@ std::string known_list(const std::vector<std::string>& names) {
 
 }  // namespace
 
-const std::vector<std::string>& model_tasks() {
-  static const std::vector<std::string> tasks = {"text-classification", "text-generation", "image-classification",
-                                                 "tensor"};
-  return tasks;
-}
+const std::vector<std::string>& model_tasks() { return protocol::hub_tasks(); }
 
-const std::vector<std::string>& model_formats() {
-  static const std::vector<std::string> formats = {"torchscript", "safetensors", "onnx"};
-  return formats;
-}
+const std::vector<std::string>& model_formats() { return protocol::model_formats(); }
 
 model_card parse_model_card(std::string_view text) {
   if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);  // a byte order mark

@@ -74,6 +74,9 @@ class hub_store {
   virtual std::vector<model_revision> revisions(std::int64_t model_id) = 0;  // newest first, without files
   virtual std::vector<model_record> list_models(const model_query& query) = 0;
   virtual void count_download(std::int64_t model_id) = 0;
+  // Removes the model, every revision and their file lists, in one transaction; returns the
+  // sha256 of the contents no revision of any model names any more (their blobs may go).
+  virtual std::vector<std::string> remove_model(std::int64_t model_id) = 0;
 };
 
 // The hub kept in `journal` (same file and writer). Throws std::invalid_argument for a

@@ -156,6 +156,31 @@ model_record hub_commit(sqlite3* db, const std::filesystem::path& file, std::int
   return read_model(stmt.get());
 }
 
+std::vector<std::string> hub_remove_model(sqlite3* db, const std::filesystem::path& file, std::int64_t model_id) {
+  std::vector<std::string> held;
+  {
+    auto stmt = prepare(db, file,
+                        "SELECT DISTINCT f.sha256 FROM revision_files f JOIN model_revisions r ON r.id = f.revision_id "
+                        "WHERE r.model_id = ?1");
+    sqlite3_bind_int64(stmt.get(), 1, model_id);
+    while (sqlite3_step(stmt.get()) == SQLITE_ROW) held.push_back(column_text(stmt.get(), 0));
+  }
+  for (const char* sql : {"DELETE FROM revision_files WHERE revision_id IN (SELECT id FROM model_revisions WHERE model_id = ?1)",
+                          "DELETE FROM model_revisions WHERE model_id = ?1", "DELETE FROM models WHERE id = ?1"}) {
+    auto stmt = prepare(db, file, sql);
+    sqlite3_bind_int64(stmt.get(), 1, model_id);
+    step_once(db, file, stmt.get(), "cannot remove a model");
+  }
+  std::vector<std::string> orphans;
+  auto still = prepare(db, file, "SELECT 1 FROM revision_files WHERE sha256 = ?1 LIMIT 1");
+  for (const auto& sha : held) {
+    sqlite3_reset(still.get());
+    bind_text(still.get(), 1, sha);
+    if (sqlite3_step(still.get()) != SQLITE_ROW) orphans.push_back(sha);
+  }
+  return orphans;
+}
+
 void hub_count_download(sqlite3* db, const std::filesystem::path& file, std::int64_t model_id) {
   auto stmt = prepare(db, file, "UPDATE models SET downloads = downloads + 1 WHERE id = ?1");
   sqlite3_bind_int64(stmt.get(), 1, model_id);

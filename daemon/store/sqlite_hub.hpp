@@ -20,6 +20,7 @@ model_record hub_commit(sqlite3* db, const std::filesystem::path& file, std::int
                         const model_card_fields& card, const model_revision& revision,
                         std::string_view expected_parent);
 void hub_count_download(sqlite3* db, const std::filesystem::path& file, std::int64_t model_id);
+std::vector<std::string> hub_remove_model(sqlite3* db, const std::filesystem::path& file, std::int64_t model_id);
 
 std::optional<model_record> hub_find_model(sqlite3* db, const std::filesystem::path& file, std::string_view owner,
                                            std::string_view name);

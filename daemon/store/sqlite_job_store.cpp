@@ -554,6 +554,12 @@ class sqlite_job_store final : public job_store, public account_store, public hu
     return store_detail::hub_list_models(reader->db.get(), file_, query);
   }
 
+  std::vector<std::string> remove_model(std::int64_t model_id) override {
+    std::vector<std::string> orphans;
+    run_on_writer("remove a model", [&] { orphans = store_detail::hub_remove_model(db_.get(), file_, model_id); }, 4);
+    return orphans;
+  }
+
   void count_download(std::int64_t model_id) override {
     write_op op;
     op.kind = op_kind::run;
