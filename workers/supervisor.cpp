@@ -1083,7 +1083,7 @@ void supervisor::on_job(proto::message&& m, clock::time_point now) {
       cache_->touch(request.id);
       m.header["model_dir"] = dir->string();
     } else {
-      log_->info("{}: waits for model {} to be fetched", job_label(job), request.id);
+      log_->info("{}: waits for model {} (its files checked on disk, or fetched)", job_label(job), request.id);
       auto& waiting = awaiting_model_[request.id];
       waiting.push_back(model_wait{std::move(job), std::move(m.header), std::move(m.payload)});
       fetcher_->request(std::move(request), hub_url(), models_in_use());

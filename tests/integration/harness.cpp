@@ -312,6 +312,11 @@ std::unique_ptr<child_process> start_worker(const daemon_process& d, const std::
     argv.push_back("--plugins");
     argv.push_back(plugin_dir().string());
   }
+  // Its model cache in the daemon's temporary folder unless told otherwise (not the user's).
+  if (std::find(extra_args.begin(), extra_args.end(), "--model-cache") == extra_args.end()) {
+    argv.push_back("--model-cache");
+    argv.push_back((d.data_dir() / ("model-cache-" + name)).string());
+  }
   // It donates for the operator unless told otherwise.
   if (std::find(extra_args.begin(), extra_args.end(), "--token-file") == extra_args.end() &&
       std::find(extra_args.begin(), extra_args.end(), "--token") == extra_args.end()) {
