@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE protocol_task_spec
 #include <boost/test/unit_test.hpp>
 
+#include "potluck/protocol/model_tasks.hpp"
 #include "potluck/protocol/task_spec.hpp"
 
 #include <boost/json.hpp>
@@ -597,3 +598,35 @@ BOOST_AUTO_TEST_CASE(a_tolerance_travels_in_the_declaration_and_bad_ones_are_ref
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(model_tasks_are_named_by_format_and_task_and_declare_valid_interfaces) {
+  using namespace potluck::protocol;
+  for (const auto& format : model_formats()) {
+    for (const auto& task : hub_tasks()) {
+      const auto name = model_task_name(format, task);
+      auto split = split_model_task(name);
+      BOOST_TEST_REQUIRE(split.has_value(), name);
+      BOOST_TEST(split->first == format);
+      BOOST_TEST(split->second == task);
+      for (const char* backend : {"cpu", "cuda"}) {
+        auto decl = model_task_decl(name, backend);
+        BOOST_TEST_REQUIRE(decl.has_value());
+        BOOST_CHECK_NO_THROW(validate_task_decl(*decl));
+        BOOST_TEST(decl->backend == backend);
+      }
+    }
+  }
+  BOOST_TEST(!split_model_task("linalg.matmul"));
+  BOOST_TEST(!split_model_task("torchscript.unknown-task"));
+  BOOST_TEST(!split_model_task("pickle.text-classification"));
+  BOOST_TEST(!model_task_decl("test.echo", "cpu"));
+  // Two texts of a classifier's batch bind b and n; generation's parameters are checked.
+  auto classify = *model_task_decl("torchscript.text-classification", "cpu");
+  auto check = check_inputs(classify, {tensor_meta{"text", dtype::u8, {2, 7}}});
+  BOOST_TEST(check.ok(), check.error);
+  BOOST_TEST(!check_inputs(classify, {tensor_meta{"text", dtype::f32, {2, 7}}}).ok());
+  auto generate = *model_task_decl("torchscript.text-generation", "cpu");
+  BOOST_TEST(check_params(generate.params_schema, boost::json::parse(R"({"max_new_tokens":5000})")).find("max_new_tokens") !=
+             std::string::npos);
+  BOOST_TEST(check_params(generate.params_schema, boost::json::parse(R"({"temperature":0.7,"seed":3})")).empty());
+}
