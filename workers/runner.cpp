@@ -450,7 +450,7 @@ void runner::on_job(proto::message&& m) {
     if (!std::isfinite(fraction)) fraction = 0;
     {
       std::lock_guard lock(box->mutex);
-      box->progress = progress_note{std::clamp(fraction, 0.0, 1.0), std::string(message)};
+      box->progress = progress_note{std::clamp(fraction, 0.0, 1.0), proto::to_valid_utf8(message)};
     }
     box->notify_main();
   };
@@ -570,7 +570,8 @@ void runner::reply_outcome(finished_run&& fin) {
 
 void runner::fail(std::int64_t job_id, std::string_view code, const std::string& message) {
   log_->debug("job {}: failed ({}): {}", job_id, code, message);
-  send_reply(command::failed, json::object{{"job_id", job_id}, {"code", code}, {"message", message}});
+  // The plugin's words may be any bytes; the reply's header must be UTF-8 to be read at all.
+  send_reply(command::failed, json::object{{"job_id", job_id}, {"code", code}, {"message", proto::to_valid_utf8(message)}});
 }
 
 void runner::send_reply(command cmd, const json::object& header, std::vector<zmq::message_t> payload) {

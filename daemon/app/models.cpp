@@ -3,6 +3,7 @@
 #include "daemon/hub/blob_store.hpp"
 #include "daemon/hub/model_card.hpp"
 #include "potluck/protocol/model_tasks.hpp"
+#include "potluck/protocol/wire.hpp"
 
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
@@ -98,30 +99,7 @@ json::array ranked(const float* scores, std::size_t n, const std::vector<std::st
 std::string text_of(const char* bytes, std::size_t n) {
   std::string_view in(bytes, n);
   if (auto zero = in.find('\0'); zero != std::string_view::npos) in = in.substr(0, zero);
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size();) {
-    const auto c = static_cast<unsigned char>(in[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    bool ok = len > 0 && i + len <= in.size() && !(c == 0xc0 || c == 0xc1 || c > 0xf4);
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(in[i + k]) >> 6) == 0x2;
-    if (ok && len == 3) {
-      const auto c1 = static_cast<unsigned char>(in[i + 1]);
-      ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates
-    }
-    if (ok && len == 4) {
-      const auto c1 = static_cast<unsigned char>(in[i + 1]);
-      ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
-    }
-    if (ok) {
-      out.append(in.substr(i, len));
-      i += len;
-    } else {
-      out += "\xEF\xBF\xBD";
-      ++i;
-    }
-  }
-  return out;
+  return protocol::to_valid_utf8(in);
 }
 
 }  // namespace

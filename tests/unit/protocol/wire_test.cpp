@@ -286,3 +286,20 @@ BOOST_AUTO_TEST_CASE(router_and_dealer_exchange_whole_messages) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(text_from_plugins_becomes_valid_utf8) {
+  using potluck::protocol::to_valid_utf8;
+  BOOST_TEST(to_valid_utf8("bonjour, café, 日本, 🍲") == "bonjour, café, 日本, 🍲");
+  const std::string replacement = "\xEF\xBF\xBD";
+  BOOST_TEST(to_valid_utf8("a\xFF" "b") == "a" + replacement + "b");
+  BOOST_TEST(to_valid_utf8("caf\xC3") == "caf" + replacement);                       // cut in the middle
+  BOOST_TEST(to_valid_utf8("\xC0\xAF") == replacement + replacement);                // overlong
+  BOOST_TEST(to_valid_utf8("\xED\xA0\x80") == replacement + replacement + replacement);  // a surrogate
+  BOOST_TEST(to_valid_utf8("\xF4\x90\x80\x80").find('\xF4') == std::string::npos);  // beyond U+10FFFF
+  // What comes out always decodes in a header.
+  std::string all;
+  for (int i = 1; i < 256; ++i) all += static_cast<char>(i);
+  boost::json::object h{{"message", to_valid_utf8(all)}};
+  auto frames = potluck::protocol::encode(potluck::protocol::command::progress, h);
+  BOOST_CHECK_NO_THROW(potluck::protocol::decode(std::move(frames)));
+}

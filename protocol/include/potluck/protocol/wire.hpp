@@ -14,6 +14,7 @@
 #include <zmq.hpp>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -34,6 +35,11 @@ enum class command : std::uint8_t {
   returned = 0x0a,   // W->D  a job handed back unrun or unfinished (shutting down)
   disconnect = 0x0b, // both  the sender forgets the peer; the worker says hello again
 };
+
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by U+FFFD.
+// Headers must be valid UTF-8 (a header that is not does not decode): text from a plugin or a
+// model (a progress message, an error, generated text) goes through this first.
+std::string to_valid_utf8(std::string_view text);
 
 // "hello", ...; "unknown" for a value outside the set.
 const char* command_name(command c) noexcept;
