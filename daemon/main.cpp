@@ -149,6 +149,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.fee_ppm = static_cast<std::int64_t>(std::llround(fee_percent * 1e4));
+  while (options.public_url.ends_with('/')) options.public_url.pop_back();
+  if (!options.public_url.empty() &&
+      (!options.public_url.starts_with("http://") || options.public_url.size() <= 7 ||
+       options.public_url.find_first_of(" \t\r\n") != std::string::npos)) {
+    std::cerr << "potluckd: --public-url must look like http://HOST:PORT (workers fetch model files from it), got '"
+              << options.public_url << "'\n";
+    return 2;
+  }
   if (!(check_percent >= 0 && check_percent <= 100)) {
     std::cerr << "potluckd: --check-percent must be from 0 to 100\n";
     return 2;
