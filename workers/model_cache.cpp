@@ -269,6 +269,7 @@ std::optional<fs::path> model_cache::ready(const model_request& m) {
     std::error_code ec;
     if (fs::read_symlink(dir / f.path, ec).filename() != f.sha256 || ec) return std::nullopt;
   }
+  pinned_.insert(m.id);  // a job is about to use it: kept until set_in_use() says otherwise
   return dir;
 }
 
@@ -277,12 +278,18 @@ void model_cache::touch(const std::string& id) {
   auto it = held_.find(id);
   if (it == held_.end()) return;
   const auto now = now_ns();
-  // Only on disk once a minute: the order within a minute matters little.
-  if (now - it->second.last_used_ns < 60'000'000'000LL) return;
   it->second.last_used_ns = now;
+  // On disk (for the next process) once a minute: the order within a minute matters little.
+  if (now - it->second.stamped_ns < 60'000'000'000LL) return;
+  it->second.stamped_ns = now;
   const auto at = id.find('@'), slash = id.find('/');
   const auto dir = root_ / "models" / id.substr(0, slash) / id.substr(slash + 1, at - slash - 1) / id.substr(at + 1);
   ::utimes(dir.c_str(), nullptr);
+}
+
+void model_cache::set_in_use(std::set<std::string> ids) {
+  std::lock_guard lock(mutex_);
+  pinned_ = std::move(ids);
 }
 
 std::vector<std::string> model_cache::models() const {
@@ -333,7 +340,8 @@ void model_cache::make_room(std::uint64_t needed, const std::string& keep, const
   while (total() + needed > max_bytes_) {
     auto victim = held_.end();
     for (auto it = held_.begin(); it != held_.end(); ++it) {
-      if (it->first == keep || in_use.count(it->first)) continue;
+      // `in_use` was taken when the fetch was asked for; pinned_ is what jobs use now.
+      if (it->first == keep || in_use.count(it->first) || pinned_.count(it->first)) continue;
       if (victim == held_.end() || it->second.last_used_ns < victim->second.last_used_ns) victim = it;
     }
     if (victim == held_.end()) break;
@@ -485,7 +493,8 @@ fs::path model_cache::prepare(const model_request& m, const std::string& hub_url
   std::lock_guard lock(mutex_);
   auto& h = held_[m.id];
   h.files = m.files;
-  h.last_used_ns = now_ns();
+  h.last_used_ns = h.stamped_ns = now_ns();
+  pinned_.insert(m.id);
   ::utimes(model_dir(m).c_str(), nullptr);
   return model_dir(m);
 }

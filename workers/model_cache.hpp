@@ -86,6 +86,9 @@ class model_cache {
 
   // Marks a use (the LRU order).
   void touch(const std::string& id);
+  // The models the worker's jobs use now (the supervisor says after each round): never removed
+  // to make room. A model ready() or prepare() just handed out counts as in use until then.
+  void set_in_use(std::set<std::string> ids);
   // "owner/name@revision" of the models held, sorted.
   std::vector<std::string> models() const;
   std::uint64_t bytes_held() const;
@@ -94,7 +97,8 @@ class model_cache {
  private:
   struct held_model {
     std::vector<model_file_ref> files;
-    std::int64_t last_used_ns = 0;
+    std::int64_t last_used_ns = 0;  // wall clock
+    std::int64_t stamped_ns = 0;    // when the folder's modification time last recorded a use
   };
   struct checked_blob {
     std::uint64_t size = 0;
@@ -117,6 +121,7 @@ class model_cache {
   std::map<std::string, checked_blob> checked_;        // by sha256: what its hash was checked on
   std::map<std::string, std::uint64_t> blob_sizes_;    // blobs on disk, by sha256
   std::set<std::string> keep_blobs_;  // while prepare() makes room: the blobs of the model it prepares
+  std::set<std::string> pinned_;      // models in use (set_in_use(), ready(), prepare())
   model_cache_stats stats_;
 };
 

@@ -242,6 +242,7 @@ class supervisor {
   std::vector<model_fetcher::outcome> fetched_;
   std::string welcome_hub_url_;                // as the daemon's WELCOME said
   std::vector<std::string> models_reported_;  // as last told to the daemon
+  bool cache_has_pins_ = true;                // the cache's in-use set may be non-empty
 
   cpu_info cpu_;
   gpu_detection gpus_;
@@ -1507,6 +1508,11 @@ int supervisor::run() {
     on_models_fetched(now);
     reap_runners(now);
     on_timers(now);
+    // What jobs here use now: the cache keeps it (the fetcher may be making room meanwhile).
+    if (auto used = models_in_use(); !used.empty() || cache_has_pins_) {
+      cache_has_pins_ = !used.empty();
+      cache_->set_in_use(std::move(used));
+    }
   }
   fetcher_.reset();  // waits for a download at hand
   ::close(fetched_fd_);
