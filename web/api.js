@@ -4,7 +4,8 @@
 // One EventSource for the whole page (GET /api/v1/events): browsers allow only six HTTP/1.1
 // connections per host, so views subscribe to this one stream instead of opening their own.
 // After an error the stream is closed and opened again with a growing delay; every
-// reconnect emits 'resync' so views reload what they may have missed meanwhile.
+// reconnect emits 'resync' so views reload what they may have missed meanwhile. The one
+// exception is followJob: a model's run panel follows its job on the job's own stream.
 //
 // Requests carry "Authorization: Bearer TOKEN" when session.js knows a token; the stream is
 // public and carries none (EventSource cannot send headers, and a token never goes in a URL).
@@ -199,6 +200,45 @@ export function connectEvents() {
     setTimeout(connectEvents, retryMs);
     retryMs = Math.min(retryMs * 2, 10_000);
   };
+}
+
+// One job's own stream (GET /api/v1/jobs/ID/events), for a view that follows one job closely (a
+// model's run panel): fn(kind, data) hears the job's JSON as it is now ('job'), each 'progress'
+// and state change as it happens, and once it ends its whole JSON (result, answer, error), after
+// which the stream is closed. It holds one of the browser's six connections while the job lasts;
+// a dropped stream is opened again (the daemon starts each with the job's JSON, so nothing is
+// missed). Returns a function that stops following.
+export function followJob(id, fn) {
+  let source = null;
+  let stopped = false;
+  let timer = 0;
+  let delay = 500;
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+    source?.close();
+  };
+  const open = () => {
+    source = new EventSource(`/api/v1/jobs/${encodeURIComponent(id)}/events`);
+    const handle = (kind) => (e) => {
+      if (stopped) return;
+      let data;
+      try { data = JSON.parse(e.data); } catch { return; }
+      delay = 500;
+      if (TERMINAL.has(data.state)) stop();
+      fn(kind, data);
+    };
+    source.addEventListener('job', handle('job'));
+    source.addEventListener('progress', handle('progress'));
+    source.onerror = () => {
+      source.close();
+      if (stopped) return;
+      timer = setTimeout(open, delay);
+      delay = Math.min(delay * 2, 10_000);
+    };
+  };
+  open();
+  return stop;
 }
 
 // ------------------------------------------------------------------ stats history

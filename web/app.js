@@ -31,7 +31,7 @@ import { mountTaskForm } from './editors.js';
 import {
   esc, fmtBytes, fmtCredits, fmtDateTime, fmtDuration, fmtInt, fmtPrice, fmtRate, html, plural, refreshRelativeTimes, serverNow, timeAgo, toMs,
 } from './format.js';
-import { modelPage, modelsPage } from './models.js';
+import { modelHref, modelPage, modelsPage } from './models.js';
 import { hasScope, onSession, refreshAccount, session } from './session.js';
 import { tensorView } from './tensor.js';
 
@@ -165,6 +165,12 @@ function billingPanel(job) {
 
 function errorBox(e, what) {
   return html`<div class="notice error" role="alert"><strong>${what}</strong> ${e.message}</div>`;
+}
+
+// A model job's model ("owner/name@revision"): {id, revision}, else null.
+function modelOf(job) {
+  const m = /^([^@]+)@?(.*)$/.exec(job.model ?? '');
+  return m ? { id: m[1], revision: m[2] } : null;
 }
 
 // ------------------------------------------------------------------ the live job list
@@ -577,8 +583,12 @@ function jobPage(el, { id }) {
       </section>` : ''}
       ${billingPanel(job)}
       <section class="panel">
-        <header class="panel-head"><h2>Request</h2><a href="#/tasks/${encodeURIComponent(job.task)}">Run ${job.task} again →</a></header>
+        <header class="panel-head"><h2>Request</h2>${modelOf(job)
+          ? html`<a href="${modelHref(modelOf(job).id, modelOf(job).revision)}" data-testid="job-model-link">Run ${modelOf(job).id} again →</a>`
+          : html`<a href="#/tasks/${encodeURIComponent(job.task)}">Run ${job.task} again →</a>`}</header>
         <dl class="facts grid">
+          ${modelOf(job) ? html`<div class="wide"><dt>Model</dt><dd data-testid="job-model"><a href="${modelHref(modelOf(job).id, modelOf(job).revision)}">${modelOf(job).id}</a>
+            ${modelOf(job).revision ? html`<span class="shape">@${modelOf(job).revision.slice(0, 10)}</span>` : ''}</dd></div>` : ''}
           <div><dt>Inputs</dt><dd>${(job.inputs ?? []).length ? job.inputs.map((t, i) => html`${i ? html`<br>` : ''}<code>${t.name}</code> <span class="shape">${t.dtype} ${(t.shape ?? []).map(fmtInt).join(' × ') || 'scalar'}</span>`) : html`<span class="muted">none</span>`}</dd></div>
           <div class="wide"><dt>Parameters</dt><dd>${job.params && Object.keys(job.params).length ? html`<code class="wrap">${JSON.stringify(job.params)}</code>` : html`<span class="muted">none</span>`}</dd></div>
         </dl>

@@ -6,15 +6,18 @@
 //                a reload or a shared link shows the same list. With no model yet: how to publish.
 //   #/models/OWNER/NAME?revision=ID  one model at its newest revision, or at ID: its card (the
 //                README.md's markdown, markdown.js), what the card says, its files with their sizes
-//                and hashes, its revisions (each one a link to the model at that revision)
+//                and hashes, its revisions (each one a link to the model at that revision), and a
+//                panel that runs that revision on inputs typed or picked there (run.js)
 //
 // Views follow app.js's shape: a function (element, params, query) → cleanup. The hub has no live
-// events, so these pages read once, and again when the event stream comes back. Downloading files
-// (GET /OWNER/NAME/resolve/REV/PATH) and running models come later: no page offers either yet.
+// events, so these pages read once, and again when the event stream comes back; the run panel is
+// kept across those redraws (what was typed, the job it follows) while the revision stays the same.
+// Downloading files (GET /OWNER/NAME/resolve/REV/PATH) comes later: no page offers it yet.
 
 import { api, debounced, on } from './api.js';
 import { copyText, fmtBytes, fmtInt, html, plural, timeAgo } from './format.js';
 import { renderMarkdown } from './markdown.js';
+import { mountRunPanel } from './run.js';
 import { onSession, session } from './session.js';
 
 // What a card may name (daemon/hub/model_card.cpp).
@@ -104,7 +107,7 @@ export function modelsPage(el, _params, query) {
   let left = false;     // the view is gone: a search still waiting must not rewrite the URL
 
   el.innerHTML = html`<header class="page-head"><h1>Models</h1>
-      <p class="muted">Models published to this hub, with their cards and files. Running them comes with model-capable workers.</p></header>
+      <p class="muted">Models published to this hub, with their cards and files. Open one to run it on your own inputs.</p></header>
     <form class="model-filters" role="search" aria-label="Models" data-filters data-testid="model-filters">
       <div class="field search-field">
         <label for="model-search">Search</label>
@@ -240,7 +243,6 @@ function aboutPanel(model) {
       <div><dt>Downloads</dt><dd data-testid="about-downloads">${fmtInt(model.downloads)}</dd></div>
       <div><dt>Created</dt><dd>${timeAgo(model.createdAt)}</dd></div>
     </dl>
-    <p class="muted small run-note" data-testid="run-note">Running models comes with model-capable workers: this page will offer it then.</p>
   </section>`;
 }
 
@@ -271,6 +273,7 @@ export function modelPage(el, { owner, name }, query) {
   let model = null;
   let revisions = null;
   let revisionsError = null;
+  let run = null;  // the run panel (run.js), kept while the revision shown stays the same
 
   const crumbs = html`<nav class="crumbs" aria-label="Breadcrumb"><a href="#/models">Models</a> <span aria-hidden="true">/</span> ${owner}
     <span aria-hidden="true">/</span> ${name}</nav>`;
@@ -302,10 +305,16 @@ export function modelPage(el, { owner, name }, query) {
           ${filesPanel(model)}
         </div>
         <div class="side">
+          <div data-run-slot></div>
           ${aboutPanel(model)}
           ${revisionsPanel(id, revisions, model.sha, revisionsError)}
         </div>
       </div>`;
+    if (run?.sha !== model.sha) {
+      run?.destroy();
+      run = { sha: model.sha, ...mountRunPanel(model) };
+    }
+    el.querySelector('[data-run-slot]').replaceWith(run.element);
   }
 
   async function load() {
@@ -345,6 +354,7 @@ export function modelPage(el, { owner, name }, query) {
 
   el.innerHTML = html`${crumbs}<p class="muted loading">Loading ${id}…</p>`;
   load();
-  return on('resync', load);
+  const offResync = on('resync', load);
+  return () => { offResync(); run?.destroy(); };
 }
 

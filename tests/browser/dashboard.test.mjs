@@ -20,6 +20,12 @@
 // An account then publishes models through the hub's API (blobs, then commits): the models page
 // lists, searches and pages them; a model's page renders its card, files and revisions, and shows
 // a card's HTML as text.
+// Models then run from their pages on a daemon of their own, whose one worker has the torch
+// plugin: tiny TorchScript models that examples/make_test_models.py makes when the tests start
+// classify two lines, generate text that streams into the page, and fail to load; a model whose
+// format no worker has waits, says why, and is cancelled; the daemon's 422 shows on the form.
+// Without the torch plugin (LibTorch not found at configure time) or PyTorch for the script, the
+// tests that need them are skipped and say why.
 // The last test starts a second daemon that checks every donor's result (--check-percent 100),
 // with the operator's worker as the trusted reference and a donor's worker that lies, and reads
 // the admin page's flags there. Whatever happens, the processes, the browser and the temporary
@@ -29,7 +35,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -312,6 +318,7 @@ before(async () => {
   });
   page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
+  testModels = makeTestModels();  // meanwhile: the model tests near the end need them
   page.on('pageerror', (e) => pageErrors.push(e.message));
   // A token never goes to the console.
   page.on('console', (m) => { if (/plk_[0-9a-f]{8}/.test(m.text())) pageErrors.push(`a token in the console: ${m.text().slice(0, 40)}…`); });
@@ -324,6 +331,7 @@ before(async () => {
 });
 
 after(async () => {
+  await testModels;
   try { await context?.close(); } catch { /* already gone */ }
   await Promise.all(children.slice().reverse().map((e) => stopProcess(e)));
   for (const e of children) {
@@ -1270,18 +1278,18 @@ test('two replicas: the quote says one donor is short, the job waits for another
 
 // ------------------------------------------------------------------ the model hub
 // A card as `potluck models push` would upload it: front matter, then the markdown of its page.
-function modelCard({ task = 'text-classification', labels = [], tags = [], body }) {
+function modelCard({ task = 'text-classification', format = 'torchscript', labels = [], tags = [], body }) {
   const lists = [['labels', labels], ['tags', tags]].filter(([, l]) => l.length).map(([key, l]) => `${key}: [${l.join(', ')}]\n`).join('');
-  return `---\ntask: ${task}\nformat: torchscript\nlicense: mit\n${lists}---\n${body}`;
+  return `---\ntask: ${task}\nformat: ${format}\nlicense: mit\n${lists}---\n${body}`;
 }
 
 // Uploads `files` ({path: content}) as blobs: per file, its path, size and sha256.
-async function uploadFiles(token, files) {
+async function uploadFiles(token, files, { at = base } = {}) {
   const listed = [];
   for (const [file, content] of Object.entries(files)) {
     const bytes = Buffer.from(content);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const r = await fetch(`${base}/api/blobs?sha256=${sha256}`, {
+    const r = await fetch(`${at}/api/blobs?sha256=${sha256}`, {
       method: 'PUT', headers: { 'Content-Type': 'application/octet-stream', Authorization: `Bearer ${token}` }, body: bytes,
     });
     assert.ok(r.ok, `PUT ${file}: ${r.status} ${await r.text()}`);
@@ -1291,8 +1299,8 @@ async function uploadFiles(token, files) {
 }
 
 // Commits uploaded files as a revision of `id` (OWNER/NAME) on `parent`; the daemon's answer.
-async function commitModel(token, id, listed, { message = 'first version', parent } = {}) {
-  const r = await fetch(`${base}/api/models/${id}/commits`, {
+async function commitModel(token, id, listed, { message = 'first version', parent, at = base } = {}) {
+  const r = await fetch(`${at}/api/models/${id}/commits`, {
     method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
     body: JSON.stringify({ files: listed.map(({ path: file, sha256 }) => ({ path: file, sha256 })), message, ...(parent ? { parent } : {}) }),
   });
@@ -1302,8 +1310,8 @@ async function commitModel(token, id, listed, { message = 'first version', paren
 }
 
 // Uploads `files` and commits them: the model and its files.
-async function publishModel(token, id, files, options) {
-  const listed = await uploadFiles(token, files);
+async function publishModel(token, id, files, options = {}) {
+  const listed = await uploadFiles(token, files, options);
   return { model: await commitModel(token, id, listed, options), files: listed };
 }
 
@@ -1442,8 +1450,11 @@ test('a model\'s page: its card rendered, what the card says, its files with siz
   assert.equal((await textOf('[data-testid="about-format"]')).trim(), 'torchscript');
   assert.equal((await textOf('[data-testid="about-license"]')).trim(), 'mit');
   assert.deepEqual(await page.locator('[data-testid="about-labels"] .chip').allInnerTexts(), ['en', 'fr']);
-  assert.match(await textOf('[data-testid="run-note"]'), /Running models comes with model-capable workers/);
-  assert.equal(await page.locator('[data-testid="model-about"] form, [data-testid="model-about"] button').count(), 0, 'no run form yet');
+  // The run panel, for the revision shown, and the same from code with this daemon's address.
+  assert.equal(await page.locator('[data-testid="run-panel"]').getAttribute('data-task'), 'text-classification');
+  assert.equal((await textOf('[data-testid="run-curl"]')).trim(),
+    `curl -X POST ${base}/models/${id} -H "Authorization: Bearer $POTLUCK_TOKEN" -d '{"inputs": "bonjour"}'`);
+  assert.equal((await textOf('[data-testid="run-cli"]')).trim(), `potluck run ${id} --input text=bonjour`);
 
   // The files: sizes with units, the exact bytes on hover; hashes shortened, whole on hover and copied whole.
   await waitForFiles(['README.md', 'config.json', 'model.pt']);
@@ -1531,6 +1542,337 @@ test('a card\'s HTML shows as text: no script runs, no image loads, no javascrip
   await page.locator('[data-testid="model-card"] .md-link-off').click();
   assert.equal(await page.evaluate(() => window.__cardRan), undefined, 'nothing from the card ran');
   await screenshot('model-card-html.png');
+});
+
+// ------------------------------------------------------------------ running models
+// The model tests have a daemon of their own (potluckd-models): its one worker, the operator's,
+// free, with one slot and every plugin of POTLUCK_PLUGIN_DIR (the torch plugin among them), is the
+// only one that runs its jobs, so a job can be held in the queue behind a sleeping one while the
+// page follows it. The models are examples/make_test_models.py's, made when the tests start.
+const MODEL_WORKER_NAME = 'browser-model-worker';
+const pythonPath = process.env.POTLUCK_PYTHON || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+const torchPlugin = path.join(pluginDir, 'libpotluck-torch.so');
+let testModels;   // a promise: {dir} of the models made by make_test_models.py, or {skip: why not}
+let runHub;       // the models' daemon: startDaemon's answer, and {author: {name, secret}, ids: {folder: OWNER/NAME}}
+
+// Runs examples/make_test_models.py into TMP/test-models; never rejects.
+function makeTestModels() {
+  const script = path.join(sourceDir, 'examples', 'make_test_models.py');
+  const dir = path.join(tmp, 'test-models');
+  if (!existsSync(script)) return Promise.resolve({ skip: `${script} is missing` });
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(pythonPath, [script, '--out', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stdout.on('data', (c) => { output += c; });
+    child.stderr.on('data', (c) => { output += c; });
+    child.on('error', (e) => { clearTimeout(timer); resolve({ skip: `${pythonPath} does not start: ${e.message}` }); });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(code === 0 ? { dir } : { skip: `make_test_models.py failed (${signal ?? code}; it needs PyTorch, such as Debian's python3-torch): ${output.trim().slice(-600)}` });
+    });
+  });
+}
+
+// Why the tests that run models cannot, or null.
+async function torchMissing() {
+  if (!existsSync(torchPlugin)) return `no ${torchPlugin} (the torch plugin is built only where LibTorch is found)`;
+  return (await testModels).skip ?? null;
+}
+
+// A model folder's files, as publishModel takes them.
+function folderFiles(dir) {
+  return Object.fromEntries(readdirSync(dir).map((name) => [name, readFileSync(path.join(dir, name))]));
+}
+
+// The job a run panel submitted, from its link.
+async function runJobId() {
+  const href = await page.locator('[data-testid="run-job-link"]').getAttribute('href');
+  return Number(/^#\/jobs\/(\d+)$/.exec(href)[1]);
+}
+
+// Waits until the models' daemon lists `task` with a connected worker.
+async function waitForOffered(task, timeoutMs = START_MS) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { tasks } = await apiGet('/tasks', runHub.base);
+    if (tasks.some((t) => t.name === task && t.workers > 0)) return;
+    if (Date.now() > deadline) assert.fail(`no worker offers ${task}: the daemon lists ${tasks.map((t) => t.name).join(', ') || 'nothing'}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// A 24-bit BMP of width × height whose pixel (x, y) is color(x, y) = [r, g, b].
+function bmp(width, height, color) {
+  const row = Math.ceil((width * 3) / 4) * 4;
+  const b = Buffer.alloc(54 + row * height);
+  b.write('BM', 0, 'latin1');
+  b.writeUInt32LE(b.length, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(width, 18);
+  b.writeInt32LE(height, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  b.writeUInt32LE(row * height, 34);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const [r, g, blue] = color(x, y);
+      const at = 54 + (height - 1 - y) * row + x * 3;  // rows bottom up, BGR
+      b[at] = blue;
+      b[at + 1] = g;
+      b[at + 2] = r;
+    }
+  }
+  return b;
+}
+
+// The labels a ranked list shows, in order, with their scores.
+async function shownLabels(list) {
+  return list.locator('[data-testid="run-label"]').evaluateAll((items) => items.map((li) => [li.dataset.label, Number(li.dataset.score)]));
+}
+
+// An answer's labels, best first, as shownLabels reads them.
+const bestFirst = (labels) => [...labels].sort((a, b) => b.score - a.score).map((x) => [x.label, x.score]);
+
+test('a model\'s run panel, signed out: the form is disabled with a sign-in hint; the code block names this host', async () => {
+  runHub = await startDaemon('potluckd-models', 'var-models');
+  const made = await apiCall('POST', '/accounts', { body: { name: `runner-${Date.now().toString(36)}` }, at: runHub.base });
+  assert.equal(made.status, 201, JSON.stringify(made.data));
+  runHub.author = { name: made.data.account.name, secret: made.data.token.secret };
+  runHub.ids = {};
+  const at = runHub.base;
+  // A card whose weights would be ONNX: no worker here has a plugin for that format.
+  const onnx = `${runHub.author.name}/onnx-lang`;
+  runHub.ids.onnx = onnx;
+  await publishModel(runHub.author.secret, onnx, { 'README.md': modelCard({ format: 'onnx', labels: ['en', 'fr'], body: '# ONNX language\n' }) }, { at });
+
+  // This origin has never signed in: the form is there, disabled, with the way to sign in.
+  await page.goto(`${at}/#/models/${onnx}`);
+  await waitForText('[data-testid="run-signin"]', 'Sign in to run');
+  assert.equal(await page.locator('[data-testid="run-signin"]').getAttribute('href'), '#/signin');
+  assert.equal(await page.locator('[data-testid="run-texts"]').isDisabled(), true, 'the fields are disabled');
+  assert.equal(await page.locator('[data-testid="run-submit"]').count(), 0, 'no button that would fail');
+  await page.locator('[data-testid="run-offline"]').waitFor();
+  assert.match(await textOf('[data-testid="run-offline"]'), /No connected worker runs onnx text-classification models right now/);
+  assert.equal((await textOf('[data-testid="run-curl"]')).trim(),
+    `curl -X POST ${at}/models/${onnx} -H "Authorization: Bearer $POTLUCK_TOKEN" -d '{"inputs": "bonjour"}'`);
+  assert.equal((await textOf('[data-testid="run-cli"]')).trim(), `potluck run ${onnx} --input text=bonjour`);
+  await screenshot('model-run-signed-out.png');
+});
+
+test('a model no worker can run: the panel says why its job waits, and Cancel stops it', async () => {
+  assert.ok(runHub?.author, 'the run panel test started the models\' daemon');
+  const at = runHub.base;
+  const onnx = runHub.ids.onnx;
+  await openSignedInAs(runHub.author.secret, `#/models/${onnx}`, at);
+  await page.locator('[data-testid="run-submit"]').waitFor();
+  await page.locator('[data-testid="run-texts"]').fill('bonjour\nhello');
+  await page.locator('[data-testid="run-submit"]').click();
+  await waitForText('[data-testid="run-waiting"]', 'waiting: no worker has a plugin for format onnx (text-classification models)');
+  assert.equal((await textOf('[data-testid="run-state"]')).trim(), 'queued');
+  assert.equal(await page.locator('[data-testid="run-submit"]').isDisabled(), true, 'one run at a time');
+  const id = await runJobId();
+  const job = await apiGet(`/jobs/${id}`, at);
+  assert.equal(job.state, 'queued');
+  assert.equal(job.waiting, (await textOf('[data-testid="run-waiting"]')).trim());
+  const model = await (await fetch(`${at}/api/models/${onnx}`)).json();
+  assert.equal(job.model, `${onnx}@${model.sha}`, 'the revision the page shows');
+  assert.deepEqual(job.inputs, [{ name: 'text', dtype: 'u8', shape: [2, 7] }], 'one row of bytes per line');
+  await screenshot('model-run-waiting.png');
+
+  await page.locator('[data-testid="run-cancel"]').click();
+  await waitForText('[data-testid="run-state"]', 'cancelled');
+  await page.locator('[data-testid="run-cancel"]').waitFor({ state: 'detached' });
+  assert.equal((await waitForJobState(id, ['cancelled'], WAIT_MS, at)).state, 'cancelled');
+  assert.equal(await page.locator('[data-testid="run-waiting"]').count(), 0);
+  assert.equal(await page.locator('[data-testid="run-submit"]').isDisabled(), false, 'it may run again');
+  // The job's own page, a link away, names the model and leads back to it.
+  await page.locator('[data-testid="run-job-link"]').click();
+  await page.waitForURL(new RegExp(`#/jobs/${id}$`));
+  await waitForText('[data-testid="job-state"]', 'cancelled');
+  assert.match(await textOf('[data-testid="job-model"]'), new RegExp(`${onnx}\\s+@${model.sha.slice(0, 10)}`));
+  await page.locator('[data-testid="job-model-link"]').click();
+  await page.waitForURL(new RegExp(`#/models/${onnx}\\?revision=${model.sha}$`));
+  await page.locator('[data-testid="run-panel"]').waitFor();
+});
+
+test('a parameter the daemon refuses (422) shows next to the form; one that is not a number never leaves the page', async () => {
+  assert.ok(runHub?.author, 'the run panel test started the models\' daemon');
+  const at = runHub.base;
+  // A card alone: the daemon checks a job's parameters against the task before any worker has it.
+  const writer = `${runHub.author.name}/card-writer`;
+  await publishModel(runHub.author.secret, writer, { 'README.md': modelCard({ task: 'text-generation', body: '# A writer\n' }) }, { at });
+  await page.goto(`${at}/#/models/${writer}`);
+  await page.locator('[data-testid="run-submit"]').waitFor();
+  assert.equal((await textOf('[data-testid="run-cli"]')).trim(), `potluck run ${writer} --input prompt=bonjour`);
+  const submittedBefore = (await apiGet('/stats', at)).jobs_submitted;
+
+  await page.locator('[data-testid="run-prompt"]').fill('bonjour');
+  await page.locator('[data-testid="run-top_k"]').fill('2.5');
+  await page.locator('[data-testid="run-submit"]').click();
+  await waitForText('[data-testid="run-error"]', 'top_k must be a whole number, not “2.5”.');
+  assert.equal(await page.locator('[data-testid="run-top_k"]').getAttribute('aria-invalid'), 'true');
+  await page.locator('[data-testid="run-top_k"]').fill('');
+
+  await page.getByLabel('max_new_tokens').fill('5000');
+  await page.locator('[data-testid="run-submit"]').click();
+  const refused = await apiCall('POST', '/jobs', { token: runHub.author.secret, at, body: {
+    model: writer, inputs: { prompt: { text: 'bonjour' } }, params: { max_new_tokens: 5000 } } });
+  assert.equal(refused.status, 422, JSON.stringify(refused.data));
+  await waitForText('[data-testid="run-error"]', refused.data.error.message);
+  assert.match(refused.data.error.message, /max_new_tokens/);
+  assert.equal(await page.locator('[data-testid="run-max_new_tokens"]').getAttribute('aria-invalid'), 'true', 'the field it names');
+  assert.equal(await page.locator('[data-testid="run-status"]').count(), 0, 'no job');
+  assert.equal((await apiGet('/stats', at)).jobs_submitted, submittedBefore, 'nothing was submitted');
+  await screenshot('model-run-422.png');
+});
+
+test('text classification: two lines, each with its labels ranked best first', async (t) => {
+  const missing = await torchMissing();
+  if (missing) { t.skip(missing); return; }
+  const at = runHub.base;
+  const { dir } = await testModels;
+  runHub.worker = startProcess('potluck-worker-models', path.join(buildDir, 'bin', 'potluck-worker'), [
+    '--daemon', runHub.workersEndpoint, '--plugins', pluginDir, '--gpus', 'none', '--slots', '1', '--name', MODEL_WORKER_NAME,
+    '--grace-ms', '1000', '--token-file', runHub.tokenFile, '--model-cache', path.join(tmp, 'model-cache'),
+  ]);
+  for (const folder of ['classifier', 'generator', 'image', 'tensor-model', 'broken']) {
+    const files = folderFiles(path.join(dir, folder));
+    // The hub keeps only what looks like TorchScript (a zip): broken weights that pass for one.
+    if (folder === 'broken' && !files['model.pt'].subarray(0, 4).equals(Buffer.from('PK\x03\x04', 'latin1'))) {
+      files['model.pt'] = Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), files['model.pt']]);
+    }
+    runHub.ids[folder] = `${runHub.author.name}/${folder}`;
+    await publishModel(runHub.author.secret, runHub.ids[folder], files, { at });
+  }
+  await waitForOffered('torchscript.text-classification');
+
+  await page.goto(`${at}/#/models/${runHub.ids.classifier}`);
+  await page.locator('[data-testid="run-offline"]').waitFor({ state: 'hidden' });
+  await page.locator('[data-testid="run-texts"]').fill('bonjour\n\nhello there');
+  await page.locator('[data-testid="run-submit"]').click();
+  await waitForText('[data-testid="run-state"]', 'succeeded', START_MS);
+  const id = await runJobId();
+  const job = await apiGet(`/jobs/${id}`, at);
+  assert.equal(job.result.answer.length, 2, 'the empty line is not a text');
+  const results = page.locator('[data-testid="run-text-result"]');
+  assert.deepEqual(await results.evaluateAll((items) => items.map((li) => li.dataset.text)), ['bonjour', 'hello there']);
+  for (const [i, labels] of job.result.answer.entries()) {
+    const shown = await shownLabels(results.nth(i));
+    assert.deepEqual(shown, bestFirst(labels), `text ${i + 1}: the daemon's labels, best first`);
+    assert.deepEqual(shown.map(([l]) => l).sort(), ['alpha', 'beta', 'gamma']);
+    const [, best] = shown[0];
+    const width = await results.nth(i).locator('.ranked-bar > span').first().evaluate((s) => parseFloat(s.style.width));
+    assert.ok(Math.abs(width - best * 100) <= 0.05, `the best label's bar is ${width}% wide for a score of ${best}`);
+  }
+  await screenshot('model-run-classify.png');
+});
+
+test('text generation at temperature 0: the text grows in the output box as it is written, then the final text', async (t) => {
+  const missing = await torchMissing();
+  if (missing) { t.skip(missing); return; }
+  const at = runHub.base;
+  await waitForOffered('torchscript.text-generation');
+  await page.goto(`${at}/#/models/${runHub.ids.generator}`);
+  await page.locator('[data-testid="run-submit"]').waitFor();
+  // The worker's one slot sleeps, so the run waits where the page follows it from the start.
+  const sleeper = (await apiCall('POST', '/jobs', { token: runHub.adminToken, at, body: { task: 'test.sleep', params: { ms: 60000 } } })).data;
+  await waitForJobState(sleeper.id, ['running'], WAIT_MS, at);
+  // Every text the output box shows, in order, and whether it was still being written.
+  await page.evaluate(() => {
+    window.__generated = [];
+    const result = document.querySelector('[data-testid="run-result"]');
+    new MutationObserver(() => {
+      const box = document.querySelector('[data-testid="run-output"]');
+      const text = box?.querySelector('[data-generated]')?.textContent;
+      if (text === undefined) return;
+      const busy = box.getAttribute('aria-busy') === 'true';
+      const last = window.__generated[window.__generated.length - 1];
+      if (!last || last.text !== text || last.busy !== busy) window.__generated.push({ text, busy });
+    }).observe(result, { childList: true, subtree: true, characterData: true, attributes: true });
+  });
+  const prompt = 'bonjour';
+  await page.locator('[data-testid="run-prompt"]').fill(prompt);
+  await page.getByLabel('temperature').fill('0');
+  await page.getByLabel('max_new_tokens').fill('400');
+  await page.locator('[data-testid="run-submit"]').click();
+  await waitForText('[data-testid="run-waiting"]', 'busy');
+  assert.equal(await page.locator('[data-testid="run-output"]').getAttribute('aria-busy'), 'true');
+  assert.equal((await apiCall('POST', `/jobs/${sleeper.id}/cancel`, { token: runHub.adminToken, at })).status, 200);
+
+  await waitForText('[data-testid="run-state"]', 'succeeded', START_MS);
+  const id = await runJobId();
+  const job = await apiGet(`/jobs/${id}`, at);
+  assert.deepEqual(job.params, { temperature: 0, max_new_tokens: 400 }, 'only the fields given');
+  const full = job.result.answer[0].generated_text;
+  assert.ok(full.startsWith(prompt) && full.length > prompt.length + 1, `the answer: ${full}`);
+  const written = full.slice(prompt.length);
+  await waitForAttribute('[data-testid="run-output"]', 'aria-busy', 'false');
+  assert.equal(await page.locator('[data-testid="run-output"]').textContent(), full, 'the prompt, then the final text');
+  assert.equal(await page.locator('[data-testid="run-output-prompt"]').textContent(), prompt);
+
+  const seen = await page.evaluate(() => window.__generated);
+  const partial = seen.filter((s) => s.busy && s.text !== '');
+  assert.ok(partial.length >= 1, `no text was shown while it was written: ${JSON.stringify(seen).slice(0, 400)}`);
+  for (const s of partial) assert.ok(written.startsWith(s.text), `"${s.text}" is not the start of "${written}"`);
+  assert.ok(partial.some((s) => s.text.length < written.length), `the text showed only once whole: ${JSON.stringify(seen).slice(0, 400)}`);
+  for (let i = 1; i < seen.length; i++) {
+    assert.ok(seen[i].text.startsWith(seen[i - 1].text), `the text only grows: "${seen[i - 1].text}" then "${seen[i].text}"`);
+  }
+  assert.deepEqual(seen[seen.length - 1], { text: written, busy: false });
+  await screenshot('model-run-generate.png');
+});
+
+test('a model whose weights do not load: the panel shows the job\'s error', async (t) => {
+  const missing = await torchMissing();
+  if (missing) { t.skip(missing); return; }
+  const at = runHub.base;
+  await page.goto(`${at}/#/models/${runHub.ids.broken}`);
+  await page.locator('[data-testid="run-texts"]').fill('bonjour');
+  await page.locator('[data-testid="run-submit"]').click();
+  await waitForText('[data-testid="run-state"]', 'failed', START_MS);
+  await waitForText('[data-testid="run-job-error-message"]', 'does not load');
+  const job = await apiGet(`/jobs/${await runJobId()}`, at);
+  assert.equal((await textOf('[data-testid="run-job-error-message"]')).trim(), job.error.message);
+  assert.match(job.error.message, new RegExp(`model ${runHub.ids.broken}@[0-9a-f]+ does not load`));
+  assert.equal(await page.locator('[data-testid="run-answer"]').count(), 0);
+  await screenshot('model-run-broken.png');
+});
+
+test('an image is read in the browser, scaled, previewed and classified; a tensor model answers a tensor', async (t) => {
+  const missing = await torchMissing();
+  if (missing) { t.skip(missing); return; }
+  const at = runHub.base;
+  try {
+    await page.goto(`${at}/#/models/${runHub.ids.image}`);
+    await page.locator('[data-testid="run-image"]').waitFor();
+    // 600 × 300: red on the left, blue on the right; sent at most 512 px a side.
+    const image = bmp(600, 300, (x) => (x < 300 ? [230, 20, 20] : [20, 20, 230]));
+    await page.locator('[data-testid="run-image"]').setInputFiles({ name: 'swatch.bmp', mimeType: 'image/bmp', buffer: image });
+    await page.locator('[data-testid="run-preview"]').waitFor();
+    assert.deepEqual(await page.locator('[data-testid="run-preview"]').evaluate((c) => [c.width, c.height]), [512, 256]);
+    assert.match(await textOf('[data-run-preview-caption]'), /512 × 256 px \(scaled from 600 × 300\)/);
+    await page.locator('[data-testid="run-submit"]').click();
+    await waitForText('[data-testid="run-state"]', 'succeeded', START_MS);
+    const job = await apiGet(`/jobs/${await runJobId()}`, at);
+    assert.deepEqual(job.inputs, [{ name: 'image', dtype: 'u8', shape: [256, 512, 3] }]);
+    const shown = await shownLabels(page.locator('[data-testid="run-answer"]'));
+    assert.deepEqual(shown, bestFirst(job.result.answer));
+    assert.deepEqual(shown.map(([l]) => l).sort(), ['blue', 'green', 'red']);
+    await screenshot('model-run-image.png');
+
+    await page.goto(`${at}/#/models/${runHub.ids['tensor-model']}`);
+    await page.locator('[data-testid="run-tensor"]').fill('{"dtype": "f32", "data": [[1, 2], [3, 4]]}');
+    await page.locator('[data-testid="run-submit"]').click();
+    await waitForText('[data-testid="run-state"]', 'succeeded', START_MS);
+    const cells = await page.locator('[data-testid="run-answer"] [data-testid="output-output"] td').allInnerTexts();
+    assert.deepEqual(cells.map((c) => c.trim()), ['1.75', '3.25', '4.75', '6.25'], 'x * 1.5 + 0.25');
+    await screenshot('model-run-tensor.png');
+  } finally {
+    if (runHub.worker) await stopProcess(runHub.worker);
+    await stopProcess(runHub.entry);
+  }
 });
 
 test('a lying donor\'s worker: the job page shows the check, the admin page flags the worker and the donor', async () => {
