@@ -3,7 +3,7 @@
 // job commands' handlers, which talk to the daemon through http_client and print through
 // format.hpp, market.hpp and tensor_print.hpp (the account commands' handlers are in
 // accounts.cpp, the organisations' in orgs.cpp, the donor's in donate.cpp, the model hub's in
-// models.cpp). run() finds the
+// models.cpp, potluck run's in run.cpp). run() finds the
 // daemon's URL and the API token (config.hpp) and turns errors into exit statuses, in one place
 // at its end.
 #include "cli/app.hpp"
@@ -59,10 +59,6 @@ const std::vector<option_spec>& global_options() {
   return options;
 }
 
-bool is_terminal_state(std::string_view state) {
-  return state == "succeeded" || state == "failed" || state == "cancelled";
-}
-
 double number_field(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   return v && v->is_number() ? v->to_number<double>() : 0.0;
@@ -79,6 +75,10 @@ std::string error_text(const json::value& body) {
 
 // ---------------------------------------------------------------------------------------------
 // Running a command (shared with accounts.cpp through command.hpp)
+
+bool is_terminal_state(std::string_view state) {
+  return state == "succeeded" || state == "failed" || state == "cancelled";
+}
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -195,6 +195,8 @@ std::string job_duration(const json::object& job, std::int64_t now) {
   return is_terminal_state(string_field(job, "state")) ? "-" : format_duration(now - *started);
 }
 
+}  // namespace
+
 std::string failure_line(const json::object& job) {
   const auto id = std::to_string(int_field(job, "id"));
   const auto state = string_field(job, "state");
@@ -231,6 +233,8 @@ void print_outputs(context& ctx, const json::object& job, const std::string& ind
     ctx.out << render_tensor(t, limits, indent + "  ");
   }
 }
+
+namespace {
 
 void print_job_detail(context& ctx, const json::object& job) {
   const auto now = now_ms();
@@ -298,11 +302,19 @@ void print_job_detail(context& ctx, const json::object& job) {
   }
 }
 
-// Follows a job's event stream until it ends; draws the progress line on a terminal. Returns the
-// final job (with its result), or nullopt when the user pressed Ctrl-C.
-std::optional<json::object> follow_job(context& ctx, std::int64_t id, const std::string& task) {
-  const bool draw = ctx.term.stderr_tty && ctx.term.ansi && !ctx.quiet;
-  const bool lines = !draw && !ctx.quiet;
+// Thrown by a tick of the event stream at follow_options::deadline: it ends the stream.
+struct deadline_passed {};
+
+}  // namespace
+
+// Follows a job's event stream until it ends; draws the progress line on a terminal (unless
+// options.progress is false).
+follow_outcome follow_job(context& ctx, std::int64_t id, const std::string& task, const follow_options& options) {
+  const bool draw = options.progress && ctx.term.stderr_tty && ctx.term.ansi && !ctx.quiet;
+  const bool lines = options.progress && !draw && !ctx.quiet;
+  const bool say_lost = !draw && !ctx.quiet;
+  bool timed_out = false;
+  const auto past_deadline = [&] { return options.deadline && std::chrono::steady_clock::now() >= *options.deadline; };
   const auto started = std::chrono::steady_clock::now();
   progress_view view;
   view.job_id = id;
@@ -350,12 +362,20 @@ std::optional<json::object> follow_job(context& ctx, std::int64_t id, const std:
       if (o.contains("result")) final_job = o;
       return false;
     }
+    if (options.on_update) options.on_update(o);
+    if (past_deadline()) {
+      timed_out = true;
+      return false;
+    }
     // Plugins may report progress far more often than a terminal can show it.
     if (draw && (state_changed || std::chrono::steady_clock::now() - last_draw >= redraw_interval / 2)) redraw();
     return true;
   };
+  // The stream's ticks also end it at the deadline, when only keepalives come.
   std::function<void()> on_tick;
-  if (draw) on_tick = [&] {
+  if (draw || options.deadline) on_tick = [&] {
+    if (past_deadline()) throw deadline_passed{};
+    if (!draw) return;
     ++view.frame;
     redraw();
   };
@@ -369,12 +389,19 @@ std::optional<json::object> follow_job(context& ctx, std::int64_t id, const std:
   auto backoff = reconnect_backoff_first;
   int early_closes = 0;
   while (!terminal_seen) {
+    if (timed_out || past_deadline()) {
+      clear();
+      return {follow_end::timed_out, std::nullopt};
+    }
     http_response refused;
     stream_end end = stream_end::server_closed;
     bool lost = false;
     const int events_before = events_seen;
     try {
       end = ctx.client.follow_events(target, on_event, on_tick, redraw_interval, event_idle_timeout, refused);
+    } catch (const deadline_passed&) {
+      timed_out = true;
+      continue;
     } catch (const unreachable_error&) {
       if (!losing && events_seen == 0) {
         clear();
@@ -385,9 +412,10 @@ std::optional<json::object> follow_job(context& ctx, std::int64_t id, const std:
     if (!lost) {
       if (end == stream_end::interrupted) {
         clear();
-        ctx.err << "Stopped waiting; job " << id << " goes on.\n"
-                << "Follow it: potluck job " << id << " --wait    Cancel it: potluck cancel " << id << '\n';
-        return std::nullopt;
+        if (options.stop_message)
+          ctx.err << "Stopped waiting; job " << id << " goes on.\n"
+                  << "Follow it: potluck job " << id << " --wait    Cancel it: potluck cancel " << id << '\n';
+        return {follow_end::interrupted, std::nullopt};
       }
       if (refused.status) {
         clear();
@@ -399,6 +427,7 @@ std::optional<json::object> follow_job(context& ctx, std::int64_t id, const std:
         throw api_error(refused.status, code, message.empty() ? "HTTP " + std::to_string(refused.status) : message);
       }
       if (terminal_seen) break;
+      if (timed_out) continue;
       early_closes = events_seen > events_before ? 0 : early_closes + 1;
       if (early_closes > max_stream_reconnects) {
         clear();
@@ -423,7 +452,7 @@ std::optional<json::object> follow_job(context& ctx, std::int64_t id, const std:
     if (!losing) {
       losing = true;
       lost_since = now;
-      if (lines) ctx.err << "job " << id << ": lost the daemon, reconnecting\n" << std::flush;
+      if (say_lost) ctx.err << "job " << id << ": lost the daemon, reconnecting\n" << std::flush;
     }
     if (now - lost_since > reconnect_window) {
       clear();
@@ -443,8 +472,10 @@ std::optional<json::object> follow_job(context& ctx, std::int64_t id, const std:
     if (!job.is_object()) throw api_error(200, "bad_reply", "the daemon's answer about job " + std::to_string(id) + " is not an object");
     final_job = job.as_object();
   }
-  return final_job;
+  return {follow_end::finished, std::move(final_job)};
 }
+
+namespace {
 
 // Shows a finished job the way `submit --wait` and `job --wait` do; returns the exit status.
 int report_finished(context& ctx, const json::object& job) {
@@ -527,9 +558,9 @@ int cmd_submit(context& ctx, const parsed_command& p) {
     }
     return exit_ok;
   }
-  auto job = follow_job(ctx, id, request.task);
-  if (!job) return exit_interrupted;
-  return report_finished(ctx, *job);
+  auto followed = follow_job(ctx, id, request.task);
+  if (!followed.job) return exit_interrupted;
+  return report_finished(ctx, *followed.job);
 }
 
 int cmd_quote(context& ctx, const parsed_command& p) {
@@ -562,8 +593,8 @@ int cmd_job(context& ctx, const parsed_command& p) {
   if (p.has("wait")) {
     if (!is_terminal_state(string_field(job, "state"))) {
       auto done = follow_job(ctx, id, string_field(job, "task"));
-      if (!done) return exit_interrupted;
-      job = std::move(*done);
+      if (!done.job) return exit_interrupted;
+      job = std::move(*done.job);
     }
     if (!ctx.json && !ctx.quiet) {
       print_job_detail(ctx, job);
@@ -1180,6 +1211,50 @@ const std::vector<command_spec>& commands() {
        {"potluck models pull alice/word-lang", "potluck models pull alice/word-lang ./models/word-lang --revision 3f9c0d2b",
         "potluck models pull alice/word-lang -q"},
        cmd_models_pull, command_group::models},
+      {"models rm", "Remove a model and all its revisions from the hub", "potluck models rm OWNER/NAME [--yes] [flags]",
+       "Removes the model OWNER/NAME with all its revisions, for good; files no other model holds\n"
+       "leave the daemon's disk. Only OWNER (for an organisation: its members) may do this, with a\n"
+       "token that has the publish scope. It asks you to type OWNER/NAME to confirm; --yes skips\n"
+       "that, and is needed when stdin is not a terminal. With -q it prints only the model's name.",
+       {{"yes", 'y', "", "remove it without asking"}},
+       1, 1, "needs a model's OWNER/NAME, like: potluck models rm alice/word-lang (yours: potluck models ls --search NAME)",
+       {"potluck models rm alice/word-lang", "potluck models rm alice/word-lang --yes",
+        "potluck models rm acme/old-detector --yes --json"},
+       cmd_models_rm, command_group::models},
+      {"run", "Run a model of the hub on your inputs and print its answer",
+       "potluck run OWNER/NAME[@REV] [--input NAME=VALUE]... [--param KEY=VALUE]... [--bid CREDITS | --max-price CREDITS] [flags]",
+       "Runs a model of the hub as a job on a worker that can load it, waits for it, and prints its\n"
+       "answer. MODEL is OWNER/NAME (its latest revision) or OWNER/NAME@REV (a revision's ID, or its\n"
+       "first digits as potluck models show lists them). What it takes depends on the model's task\n"
+       "(potluck models show names it):\n\n"
+       "  text-classification   --input text=TEXT; repeat it to classify several texts at once, or\n"
+       "                        text=@FILE for one text per line. Prints each label's score, best\n"
+       "                        first (the top 5; --json for all), a block per text.\n"
+       "  text-generation       --input prompt=TEXT (or text=TEXT, or prompt=@FILE), with --param\n"
+       "                        max_new_tokens=N, temperature=T, top_k=K, seed=S. Prints the new\n"
+       "                        text as the model writes it, without the prompt.\n"
+       "  image-classification  --input image=VALUE, a u8 tensor [height, width, channels] (a bare\n"
+       "                        array of numbers is taken as its bytes)\n"
+       "  tensor                --input input=VALUE\n\n"
+       "A tensor VALUE is JSON or @FILE, as potluck submit takes it. While no worker can run the job,\n"
+       "the reason it waits is shown on stderr. --bid, --max-price and --backend are those of potluck\n"
+       "submit. --json prints the answer as the Hugging Face Inference API gives it (a tensor model's\n"
+       "output tensors); -q prints only the best label of each text, or the generated text. Exits 1\n"
+       "with the job's error when it fails; Ctrl-C, or a --timeout that passes, cancels the job.",
+       {{"input", 'i', "NAME=VALUE", "an input: text for text models (@FILE reads it), a tensor for others (repeatable)", true},
+        {"param", 'p', "KEY=VALUE", "a parameter, like max_new_tokens=40 (repeatable)", true},
+        {"backend", 0, "cpu|cuda", "run only on this backend (default: any)"},
+        {"bid", 0, "CREDITS", "the most to pay per million work units, like 0.5; 0 asks for a free job"},
+        {"max-price", 0, "CREDITS", "the most to pay for the whole job, like 2 (instead of --bid)"},
+        {"timeout", 't', "DURATION", "cancel the job when it has not ended by then: 30s, 10m, 1h (default: wait)"}},
+       1, 1, "needs a MODEL, like: potluck run alice/word-lang --input text=bonjour (the models: potluck models ls)",
+       {"potluck run alice/word-lang --input text=bonjour",
+        "potluck run alice/word-lang --input text='good morning' --input text='guten Morgen'",
+        "potluck run alice/word-lang --input text=@sentences.txt --json > scores.json",
+        "potluck run alice/tiny-story --input prompt='Once upon a time' --param max_new_tokens=40 --param seed=7",
+        "potluck run acme/digits@3f9c0d2b --input image=@digit.json --bid 0.5",
+        "lang=$(potluck run -q alice/word-lang --input text=bonjour)"},
+       cmd_run, command_group::models},
       {"donate workers", "List your workers: state, settings, prices, busy slots", "potluck donate workers [flags]",
        "Lists the workers that donate for your account (potluck-worker --token with a token of\n"
        "yours) and the names you saved settings for: whether each takes jobs now or why not (paused,\n"
@@ -1343,8 +1418,8 @@ std::string_view group_description(std::string_view word) {
            "and bill jobs to it with potluck submit --bill-to NAME. Its owners add members.\n\n";
   if (word == "models")
     return "The model hub: models published as folders of files (a card, a config, weights), each push\n"
-           "an immutable revision. Anyone may list, show and pull them; pushing takes a token with the\n"
-           "publish scope.\n\n";
+           "an immutable revision. Anyone may list, show and pull them; pushing and removing take a\n"
+           "token with the publish scope. Run one on your inputs: potluck run OWNER/NAME --input ...\n\n";
   if (word == "donate")
     return "Your side as a donor: the workers that run with a token of yours (potluck-worker --token or\n"
            "--token-file), their settings, and what they earned. It is called donate, not worker,\n"
@@ -1402,6 +1477,7 @@ void write_overview(std::ostream& os) {
         "  potluck account create alice --login\n"
         "  potluck org create acme && potluck account transfer acme 10\n"
         "  potluck models push ./word-lang alice/word-lang\n"
+        "  potluck run alice/word-lang --input text=bonjour\n"
         "  potluck donate earnings --days 7\n"
         "\nRun 'potluck help COMMAND' or 'potluck COMMAND --help' for a command's flags and examples.\n";
 }

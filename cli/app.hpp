@@ -11,6 +11,9 @@
 //   potluck tokens  |  tokens create NAME [--scope S]...  |  tokens revoke ID  |  ledger
 //   potluck models push DIR OWNER/NAME [--message TEXT]  |  models ls [--search S] [--task T] [--sort S] [--limit N]
 //   potluck models show OWNER/NAME [--revision R]  |  models pull OWNER/NAME [DIR] [--revision R]
+//   potluck models rm OWNER/NAME [--yes]
+//   potluck run OWNER/NAME[@REV] [--input NAME=VALUE]... [--param KEY=VALUE]... [--bid C | --max-price C]
+//               [--backend B] [--timeout D]
 //   potluck donate workers  |  donate pause|resume NAME  |  donate set NAME [--max-slots N] [--hours H] [--free-jobs F]
 //   potluck donate earnings [--days N]  |  donors [--days N] [--limit M]
 //   potluck admin audit  |  admin grant ACCOUNT CREDITS [--memo TEXT]  |  admin settings
@@ -32,7 +35,7 @@ namespace potluck::cli {
 // Exit statuses, stable for scripts.
 enum exit_status : int {
   exit_ok = 0,
-  exit_job_failed = 1,   // the job failed or was cancelled (submit --wait, job --wait)
+  exit_job_failed = 1,   // the job failed or was cancelled (submit --wait, job --wait, run)
   exit_check_failed = 1, // admin audit found problems in the books
   exit_not_covered = 1,  // quote: no connected worker takes the job at its bid now
   exit_usage = 2,        // a mistake on the command line, an unusable config file, or a local file or

@@ -3,7 +3,7 @@
 // field helpers. app.cpp holds the table, the parser and the job commands; accounts.cpp the
 // account, token, ledger and admin commands; orgs.cpp the organisations' commands (org ...) and
 // transfers (account transfer); donate.cpp the donor's commands (donate ..., donors); models.cpp
-// the model hub's (models ...).
+// the model hub's (models ...); run.cpp potluck run, which runs a model of the hub.
 #pragma once
 
 #include "cli/app.hpp"
@@ -13,6 +13,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -105,6 +106,7 @@ struct context {
   std::string model;               // the model a command is about, OWNER/NAME (models ...)
   std::string not_found_hint;      // for a 404 that is not a missing route
   std::string missing_scope_hint;  // for 403 missing_scope
+  std::string not_yours_hint;      // for 403 not_yours about a model (models ...)
   std::string unauthorized_hint;   // for 401, instead of "log in"
   std::string quote_hint;          // under refusals about prices: where to see what a job costs
 };
@@ -138,6 +140,30 @@ std::string encode_query_value(std::string_view value);
 std::string encode_path_segment(std::string_view value);
 // "1 credit", "2.5 credits".
 std::string credits_text(std::int64_t micro_credits);
+
+// Following a job (app.cpp): submit --wait, job --wait and run.
+struct follow_options {
+  // Draw the progress line on a terminal, or else print a line per state; false: neither.
+  bool progress = true;
+  // On Ctrl-C, say that the job goes on and how to follow or cancel it; false: say nothing.
+  bool stop_message = true;
+  // Stop following then (follow_end::timed_out); none: wait as long as the job takes.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  // Each event's JSON (the job, or its progress) as it arrives, before the job ends.
+  std::function<void(const boost::json::object& event)> on_update;
+};
+enum class follow_end { finished, interrupted, timed_out };
+struct follow_outcome {
+  follow_end end = follow_end::finished;
+  std::optional<boost::json::object> job;  // the finished job, with its result; set when finished
+};
+// Follows job `id` through its event stream until it ends, reconnecting when the stream breaks.
+follow_outcome follow_job(context& ctx, std::int64_t id, const std::string& task, const follow_options& options = {});
+bool is_terminal_state(std::string_view state);
+// "job 12 failed: plugin_error: ...", "job 12 was cancelled".
+std::string failure_line(const boost::json::object& job);
+// A finished job's output tensors, each named and rendered, every line after `indent`.
+void print_outputs(context& ctx, const boost::json::object& job, const std::string& indent);
 
 // accounts.cpp
 int cmd_account_show(context& ctx, const parsed_command& p);
@@ -174,6 +200,26 @@ int cmd_models_push(context& ctx, const parsed_command& p);
 int cmd_models_ls(context& ctx, const parsed_command& p);
 int cmd_models_show(context& ctx, const parsed_command& p);
 int cmd_models_pull(context& ctx, const parsed_command& p);
+int cmd_models_rm(context& ctx, const parsed_command& p);
+
+// A model of the hub, OWNER/NAME.
+struct model_id {
+  std::string owner, name;
+  std::string text() const { return owner + "/" + name; }
+  std::string target() const { return "/api/models/" + encode_path_segment(owner) + "/" + encode_path_segment(name); }
+};
+// Throws usage_error for what is not OWNER/NAME as the hub names models.
+model_id parse_model_id(const std::string& text);
+// The model's latest revision (or `revision`, a whole ID) as the daemon describes it; nullopt
+// when there is no such model.
+std::optional<boost::json::object> find_model(context& ctx, const model_id& id, const std::string& revision = {});
+// A revision as the daemon takes it: "" for the latest ("" or main), else a whole revision ID;
+// a prefix of one, as potluck models show lists them, is looked up. `written` is where the user
+// wrote it ("alice/word-lang@3f9c"), for messages; "" for --revision.
+std::string full_revision(context& ctx, const model_id& id, const std::string& given, const std::string& written = {});
+
+// run.cpp
+int cmd_run(context& ctx, const parsed_command& p);
 // The hint under a refusal about models (bad_card, conflict, model_not_found, ...); "" when
 // others apply.
 std::string model_hint(const api_error& e, const context& ctx);

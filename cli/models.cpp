@@ -1,5 +1,6 @@
 // The model hub's commands of the potluck CLI (their specs are in app.cpp's table): models push,
-// models ls, models show, models pull; and the hints under the daemon's refusals about models.
+// models ls, models show, models pull, models rm; and the hints under the daemon's refusals about
+// models.
 //
 // A push lists a folder's files, hashes each one (sha256), uploads each as a blob streamed from
 // disk (http_client::upload; a file is never whole in memory), then commits them all as one
@@ -69,11 +70,7 @@ bool is_kept(std::string_view path) {
 // ---------------------------------------------------------------------------------------------
 // Names
 
-struct model_id {
-  std::string owner, name;
-  std::string text() const { return owner + "/" + name; }
-  std::string target() const { return "/api/models/" + encode_path_segment(owner) + "/" + encode_path_segment(name); }
-};
+}  // namespace
 
 model_id parse_model_id(const std::string& text) {
   const auto slash = text.find('/');
@@ -96,6 +93,8 @@ model_id parse_model_id(const std::string& text) {
                       "'.' or '-'");
   return id;
 }
+
+namespace {
 
 bool is_hex(std::string_view s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
@@ -272,8 +271,9 @@ std::vector<local_file> list_folder(const fs::path& dir) {
 // ---------------------------------------------------------------------------------------------
 // The daemon's models
 
-// The model's latest revision as the daemon describes it; nullopt when there is no such model.
-std::optional<json::object> find_model(context& ctx, const model_id& id, const std::string& revision = {}) {
+}  // namespace
+
+std::optional<json::object> find_model(context& ctx, const model_id& id, const std::string& revision) {
   try {
     auto v = call(ctx, "GET", id.target() + (revision.empty() ? "" : "?revision=" + encode_query_value(revision)), {},
                   {200});
@@ -285,6 +285,8 @@ std::optional<json::object> find_model(context& ctx, const model_id& id, const s
     throw;
   }
 }
+
+namespace {
 
 json::object model_or_refusal(context& ctx, const model_id& id, const std::string& revision = {}) {
   auto model = find_model(ctx, id, revision);
@@ -324,15 +326,16 @@ void check_publisher(context& ctx, const model_id& id) {
                                           ", not '" + id.owner + "'");
 }
 
-// --revision as the daemon takes it: "" for the latest, else a whole revision ID. A prefix of
-// one, as potluck models show lists them, is looked up.
-std::string full_revision(context& ctx, const model_id& id, const std::string& given) {
+}  // namespace
+
+std::string full_revision(context& ctx, const model_id& id, const std::string& given, const std::string& written) {
   std::string text = given;
   std::transform(text.begin(), text.end(), text.begin(), [](char c) { return c >= 'A' && c <= 'F' ? char(c - 'A' + 'a') : c; });
   if (text.empty() || text == "main") return {};
   if (text.size() > revision_chars || text.size() < min_revision_prefix_chars || !is_hex(text))
-    throw usage_error("--revision '" + given + "' is not a revision: give its ID (40 hex digits, or its first few, as "
-                      "potluck models show lists them) or main");
+    throw usage_error((written.empty() ? "--revision '" + given + "' is not a revision"
+                                       : "'" + written + "' names no revision ('" + given + "')") +
+                      ": give its ID (40 hex digits, or its first few, as potluck models show lists them) or main");
   if (text.size() == revision_chars) return text;
   std::vector<std::string> matches;
   for (const auto& r : revisions_of(ctx, id))
@@ -342,11 +345,13 @@ std::string full_revision(context& ctx, const model_id& id, const std::string& g
   if (matches.size() > 1) {
     std::string list;
     for (const auto& m : matches) list += (list.empty() ? "" : ", ") + short_hash(m);
-    throw usage_error("--revision " + text + " is the start of " + std::to_string(matches.size()) + " revisions (" + list +
-                      "): give more digits");
+    throw usage_error((written.empty() ? "--revision " + text : "'" + written + "': " + text) + " is the start of " +
+                      std::to_string(matches.size()) + " revisions (" + list + "): give more digits");
   }
   return matches.front();
 }
+
+namespace {
 
 // The files a revision lists: {path, (size, sha256)}.
 struct remote_file {
@@ -383,6 +388,7 @@ std::string model_hint(const api_error& e, const context& ctx) {
     return "Weights must be in the card's format: TorchScript (torch.jit.save), safetensors or ONNX.";
   if (e.code == "conflict")
     return "Someone pushed to " + m + " meanwhile. See its revisions: potluck models show " + m + "; then push again.";
+  if (e.code == "not_yours" && !ctx.not_yours_hint.empty()) return ctx.not_yours_hint;
   if (e.code == "not_yours" || e.code == "unknown_account")
     return "Publish as your account or an organisation you belong to (see them: potluck account), like:\n"
            "  potluck models push DIR YOUR-NAME/" + m.substr(m.find('/') + 1);
@@ -816,6 +822,51 @@ int cmd_models_pull(context& ctx, const parsed_command& p) {
     const auto kept = files.size() - wanted.size();
     ctx.out << "Pulled " << id.text() << " revision " << sha << " into " << dir.string() << " ("
             << files_text(files.size(), all) << (kept == 0 ? "" : "; " + std::to_string(kept) + " already there") << ").\n";
+  }
+  return exit_ok;
+}
+
+// ---------------------------------------------------------------------------------------------
+// models rm
+
+int cmd_models_rm(context& ctx, const parsed_command& p) {
+  const auto id = parse_model_id(p.args.at(0));
+  ctx.model = id.text();
+  ctx.missing_scope_hint = "Removing a model takes a token with the publish scope.\n"
+                           "Make one: potluck tokens create NAME --scope publish";
+  ctx.not_yours_hint = "Only " + id.owner + " may remove " + id.text() +
+                       " (for an organisation: its members). See who you are: potluck account";
+  if (!p.has("yes")) {
+    if (!ctx.term.stdin_tty || !ctx.term.read_line)
+      throw usage_error("potluck models rm removes " + id.text() + " and all its revisions for good; pass --yes to "
+                        "confirm (stdin is not a terminal, so it cannot ask)");
+    // Ask only about a model that is there, saying what goes.
+    const auto model = find_model(ctx, id);
+    if (!model) throw api_error(404, "model_not_found", "no model " + id.text());
+    std::uint64_t bytes = 0;
+    for (const auto& f : files_of(*model)) bytes += f.size;
+    const auto revisions = revisions_of(ctx, id).size();
+    ctx.err << "This removes " << id.text() << " for good: " << revisions << (revisions == 1 ? " revision" : " revisions")
+            << ", the latest " << files_text(files_of(*model).size(), bytes) << ".\n"
+            << "Type " << id.text() << " to confirm: " << std::flush;
+    auto typed = ctx.term.read_line();
+    std::string answer = typed ? *typed : std::string();
+    while (!answer.empty() && (answer.back() == '\r' || answer.back() == ' ')) answer.pop_back();
+    while (!answer.empty() && answer.front() == ' ') answer.erase(answer.begin());
+    if (answer != id.text()) {
+      if (!typed) ctx.err << '\n';
+      ctx.err << "Not removed" << (answer.empty() ? "" : ": '" + answer + "' is not " + id.text()) << ".\n";
+      return exit_usage;
+    }
+  }
+  auto v = call(ctx, "DELETE", id.target(), {}, {200});
+  if (!v.is_object()) throw api_error(200, "bad_reply", "the daemon's answer about removing " + id.text() + " is not an object");
+  if (ctx.json) print_json(ctx, v);
+  else if (ctx.quiet) ctx.out << string_field(v.as_object(), "id", id.text()) << '\n';
+  else {
+    const auto freed = std::max<std::int64_t>(0, int_field(v.as_object(), "bytes_freed"));
+    ctx.out << "Removed " << string_field(v.as_object(), "id", id.text()) << " ("
+            << format_bytes(static_cast<std::uint64_t>(freed)) << " freed).\n";
   }
   return exit_ok;
 }

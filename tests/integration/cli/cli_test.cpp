@@ -4,7 +4,7 @@
 // the account commands (sign-up, login and the config file, tokens, the ledger, the operator's
 // audit and grants), the market: quotes, bids, what jobs are charged, refusals for funds,
 // organisations (funded by transfers, billed with --bill-to), jobs run as replicas, and the model
-// hub (models push, ls, show, pull).
+// hub (models push, ls, show, pull, rm; run, up to the job waiting for a worker that can load it).
 #define BOOST_TEST_MODULE integration_cli
 #include <boost/test/unit_test.hpp>
 
@@ -1202,4 +1202,47 @@ BOOST_AUTO_TEST_CASE(a_folder_without_a_card_exits_2_and_a_broken_card_gets_the_
   BOOST_TEST(missing.status == 4);
   BOOST_TEST(missing.err == "error: no model ivan/m\nSee the models on the hub: potluck models ls\n");
   BOOST_TEST(potluck({"models", "ls"}).out == "No models yet. Publish one: potluck models push DIR OWNER/NAME\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_model_waits_for_a_worker_that_can_run_it_and_is_removed_by_its_owner) {
+  daemon_process d;
+  const env_map env = {{"POTLUCK_TOKEN", sign_up(d, "jana")}};
+  auto potluck = [&](std::vector<std::string> args, const env_map& as = {}) {
+    args.insert(args.begin(), {"--url", url_of(d)});
+    return run_potluck(args, as.empty() ? env : as);
+  };
+  const auto dir = make_temp_dir("potluck-cli-model") / "word-lang";
+  write_bytes(dir / "README.md", "---\ntask: text-classification\nformat: torchscript\nlabels: [en, fr]\n---\n# word-lang\n");
+  write_bytes(dir / "model.pt", std::string("PK\x03\x04", 4) + std::string(2048, 'w'));
+  BOOST_TEST_REQUIRE(potluck({"models", "push", dir.string(), "jana/word-lang", "-q"}).status == 0);
+
+  // No worker loads TorchScript here: the job waits, says why, and is cancelled at the timeout.
+  auto waited = potluck({"run", "jana/word-lang", "--input", "text=bonjour", "--timeout", "2s"});
+  BOOST_TEST(waited.status == 1, waited.err);
+  BOOST_TEST(waited.out.empty());
+  BOOST_TEST(contains(waited.err, "waiting: no worker has a plugin for format torchscript (text-classification models)\n"));
+  BOOST_TEST(contains(waited.err, "did not end within --timeout 2s\nCancelled job "));
+  auto jobs = potluck({"jobs", "-q", "--state", "cancelled"});
+  BOOST_TEST(!jobs.out.empty(), jobs.err);
+  // An input it does not take: exit 2, nothing submitted.
+  auto foo = potluck({"run", "jana/word-lang", "--input", "foo=1"});
+  BOOST_TEST(foo.status == 2);
+  BOOST_TEST(contains(foo.err, "jana/word-lang is a text-classification model: it takes --input text=TEXT"));
+
+  // Removing: not without --yes off a terminal, not by someone else, then by its owner.
+  auto unasked = potluck({"models", "rm", "jana/word-lang"});
+  BOOST_TEST(unasked.status == 2);
+  BOOST_TEST(contains(unasked.err, "pass --yes to confirm"));
+  auto theirs = potluck({"models", "rm", "jana/word-lang", "--yes"}, {{"POTLUCK_TOKEN", sign_up(d, "karl")}});
+  BOOST_TEST(theirs.status == 4);
+  BOOST_TEST(contains(theirs.err, "Only jana may remove jana/word-lang"));
+  auto removed = potluck({"models", "rm", "jana/word-lang", "--yes"});
+  BOOST_TEST(removed.status == 0, removed.err);
+  BOOST_TEST(removed.out.starts_with("Removed jana/word-lang ("));
+  BOOST_TEST(contains(removed.out, " freed).\n"));
+  auto gone = potluck({"models", "show", "jana/word-lang"});
+  BOOST_TEST(gone.status == 4);
+  auto again = potluck({"models", "rm", "jana/word-lang", "--yes"});
+  BOOST_TEST(again.status == 4);
+  BOOST_TEST(again.err == "error: no model jana/word-lang\nSee the models on the hub: potluck models ls\n");
 }

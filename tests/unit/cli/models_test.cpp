@@ -1,8 +1,9 @@
 // Tests of the model hub's commands (cli/models.cpp through cli/app.hpp's run) against a fake
 // daemon that keeps blobs and answers the hub's routes: models push (what it uploads and commits,
 // what it leaves out, the parent it names), models ls and show (what people see, what scripts
-// get), models pull (files written byte for byte, checked, continued, skipped), and the exit
-// statuses and hints of local mistakes (2) and the daemon's refusals (4).
+// get), models pull (files written byte for byte, checked, continued, skipped), models rm (the
+// confirmation it asks for, what it removes), and the exit statuses and hints of local mistakes
+// (2) and the daemon's refusals (4).
 #define BOOST_TEST_MODULE cli_models
 #include <boost/test/unit_test.hpp>
 
@@ -647,4 +648,134 @@ BOOST_AUTO_TEST_CASE(help_lists_the_models_commands_with_examples) {
   std::ostringstream overview;
   run({"help"}, terminal{}, overview, err);
   BOOST_TEST(has(overview.str(), "Models (the hub):\n  models push"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// models rm
+
+namespace {
+
+// The daemon's side of a removal: `reply` answers the DELETE; the model is there for GETs.
+struct fake_removal {
+  scripted_reply reply{200, R"({"id": "alice/word-lang", "removed": true, "bytes_freed": 1572864})"};
+  scripted_reply operator()(const recorded_request& r) const {
+    if (r.method == "DELETE" && r.target == "/api/models/alice/word-lang") return reply;
+    return show_answer(r);
+  }
+};
+
+// A terminal whose user types `typed` at the prompt (nullopt: the end of stdin).
+terminal typing(std::optional<std::string> typed) {
+  terminal term;
+  term.token = token;
+  term.stdin_tty = true;
+  term.read_line = [typed] { return typed; };
+  return term;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(rm_with_yes_removes_the_model_and_says_how_much_it_freed) {
+  fake_daemon d(fake_removal{});
+  auto o = run_cli({"--url", d.url(), "models", "rm", "alice/word-lang", "--yes"});
+  BOOST_TEST(o.status == 0, o.err);
+  BOOST_TEST(o.out == "Removed alice/word-lang (1.5 MiB freed).\n");
+  BOOST_TEST(o.err.empty());
+  BOOST_TEST(methods_and_targets(d.requests()) == std::vector<std::string>{"DELETE /api/models/alice/word-lang"},
+             boost::test_tools::per_element());
+  BOOST_TEST(d.last().authorization == "Bearer " + token);
+  BOOST_TEST(d.last().body.empty());
+
+  auto quiet = run_cli({"--url", d.url(), "models", "rm", "-q", "alice/word-lang", "-y"});
+  BOOST_TEST(quiet.status == 0, quiet.err);
+  BOOST_TEST(quiet.out == "alice/word-lang\n");
+  auto as_json = run_cli({"--url", d.url(), "models", "rm", "alice/word-lang", "--yes", "--json"});
+  BOOST_TEST(json::parse(as_json.out) == json::parse(fake_removal{}.reply.body));
+}
+
+BOOST_AUTO_TEST_CASE(rm_without_yes_off_a_terminal_refuses_and_sends_nothing) {
+  fake_daemon d(fake_removal{});
+  auto o = run_cli({"--url", d.url(), "models", "rm", "alice/word-lang"});
+  BOOST_TEST(o.status == 2);
+  BOOST_TEST(o.out.empty());
+  BOOST_TEST(has(o.err, "error: potluck models rm removes alice/word-lang and all its revisions for good; pass --yes to "
+                        "confirm (stdin is not a terminal, so it cannot ask)\n"));
+  BOOST_TEST(has(o.err, "Run 'potluck models rm --help' for usage."));
+  // A name that is not one, or none: exit 2 before anything is sent.
+  BOOST_TEST(run_cli({"--url", d.url(), "models", "rm", "word-lang", "--yes"}).status == 2);
+  BOOST_TEST(run_cli({"--url", d.url(), "models", "rm", "--yes"}).status == 2);
+  BOOST_TEST(d.requests().empty());
+}
+
+BOOST_AUTO_TEST_CASE(rm_on_a_terminal_asks_for_the_name_and_removes_only_when_it_is_typed) {
+  fake_daemon d(fake_removal{});
+  auto yes = run_cli({"--url", d.url(), "models", "rm", "alice/word-lang"}, typing("alice/word-lang"));
+  BOOST_TEST(yes.status == 0, yes.err);
+  BOOST_TEST(yes.err == "This removes alice/word-lang for good: 2 revisions, the latest 3 files, " +
+                            format_bytes(card.size() + config.size() + weights.size()) +
+                            ".\nType alice/word-lang to confirm: ");
+  BOOST_TEST(yes.out == "Removed alice/word-lang (1.5 MiB freed).\n");
+  BOOST_TEST(d.last().method == "DELETE");
+
+  const auto before = d.requests().size();
+  auto wrong = run_cli({"--url", d.url(), "models", "rm", "alice/word-lang"}, typing("word-lang"));
+  BOOST_TEST(wrong.status == 2);
+  BOOST_TEST(has(wrong.err, "Type alice/word-lang to confirm: Not removed: 'word-lang' is not alice/word-lang.\n"));
+  auto ended = run_cli({"--url", d.url(), "models", "rm", "alice/word-lang"}, typing(std::nullopt));
+  BOOST_TEST(ended.status == 2);
+  BOOST_TEST(has(ended.err, "to confirm: \nNot removed.\n"));
+  for (std::size_t i = before; i < d.requests().size(); ++i) BOOST_TEST(d.requests()[i].method == "GET");
+
+  // A model that is not there is said so before anything is asked.
+  auto missing = run_cli({"--url", d.url(), "models", "rm", "alice/nope"}, typing("alice/nope"));
+  BOOST_TEST(missing.status == 4);
+  BOOST_TEST(missing.err == "error: no model alice/nope\nSee the models on the hub: potluck models ls\n");
+}
+
+BOOST_AUTO_TEST_CASE(rm_refusals_exit_4_with_the_daemons_message_and_what_to_do) {
+  auto rm = [](scripted_reply reply) {
+    fake_removal removal;
+    removal.reply = std::move(reply);
+    fake_daemon d(removal);
+    return run_cli({"--url", d.url(), "models", "rm", "alice/word-lang", "--yes"});
+  };
+  auto missing = rm({404, error_body("model_not_found", "no model alice/word-lang")});
+  BOOST_TEST(missing.status == 4);
+  BOOST_TEST(missing.out.empty());
+  BOOST_TEST(missing.err == "error: no model alice/word-lang\nSee the models on the hub: potluck models ls\n");
+
+  auto theirs = rm({403, error_body("not_yours", "only alice (or a member, for an organisation) may remove alice/word-lang")});
+  BOOST_TEST(theirs.status == 4);
+  BOOST_TEST(theirs.err == "error: only alice (or a member, for an organisation) may remove alice/word-lang\n"
+                           "Only alice may remove alice/word-lang (for an organisation: its members). See who you are: "
+                           "potluck account\n");
+
+  auto scope = rm({403, error_body("missing_scope", "API token 'ci' lacks the scope this needs: publish")});
+  BOOST_TEST(scope.status == 4);
+  BOOST_TEST(has(scope.err, "Removing a model takes a token with the publish scope.\n"
+                            "Make one: potluck tokens create NAME --scope publish\n"));
+
+  auto anonymous = rm({401, error_body("bad_token", "the token is not valid")});
+  BOOST_TEST(anonymous.status == 4);
+  BOOST_TEST(has(anonymous.err, "error: the token is not valid\n"));
+  BOOST_TEST(has(anonymous.err, "Log in again: potluck login"));
+}
+
+BOOST_AUTO_TEST_CASE(help_shows_models_rm_and_run) {
+  std::ostringstream out, err;
+  BOOST_TEST(run({"help", "models"}, terminal{}, out, err) == 0);
+  BOOST_TEST(has(out.str(), "potluck models rm     Remove a model and all its revisions from the hub\n"));
+  BOOST_TEST(has(out.str(), "Run one on your inputs: potluck run OWNER/NAME --input ..."));
+  std::ostringstream rm_help;
+  BOOST_TEST(run({"models", "rm", "--help"}, terminal{}, rm_help, err) == 0);
+  BOOST_TEST(has(rm_help.str(), "Usage:\n  potluck models rm OWNER/NAME [--yes] [flags]"));
+  BOOST_TEST(has(rm_help.str(), "  potluck models rm alice/word-lang --yes\n"));
+  std::ostringstream run_help;
+  BOOST_TEST(run({"run", "--help"}, terminal{}, run_help, err) == 0);
+  BOOST_TEST(has(run_help.str(), "Usage:\n  potluck run OWNER/NAME[@REV] [--input NAME=VALUE]..."));
+  BOOST_TEST(has(run_help.str(), "  potluck run alice/word-lang --input text=bonjour\n"));
+  std::ostringstream overview;
+  run({"help"}, terminal{}, overview, err);
+  BOOST_TEST(has(overview.str(), "  models rm "));
+  BOOST_TEST(has(overview.str(), "  run "));
 }
