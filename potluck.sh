@@ -20,7 +20,7 @@ PACKAGES=(
   libboost-program-options1.81-dev libboost-filesystem1.81-dev
   libzmq3-dev cppzmq-dev libsqlite3-dev libspdlog-dev libsodium-dev libopenblas-dev
   libtorch-dev python3-torch wamerican wfrench wngerman wspanish witalian
-  python3 python3-zmq
+  libstb-dev python3 python3-zmq
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }

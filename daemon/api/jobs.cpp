@@ -30,6 +30,7 @@ constexpr int max_attempts_limit = 10;
 constexpr int default_list_limit = 50;
 constexpr std::int64_t default_wait_ms = 30'000;
 constexpr std::int64_t max_wait_ms = 600'000;
+constexpr std::uint64_t max_image_pixels = 4096ULL * 4096;  // an image the Inference API decodes
 
 struct submission {
   job_record record;
@@ -782,10 +783,15 @@ void inference(daemon_app& app, http::request& req, http::responder res) {
     res.send(error_reply(style, why.status, why.code, why.message));
     return;
   }
+  // Image clients send the image file itself as the body; others send JSON.
+  const auto first = req.body.find_first_not_of(" \t\r\n");
+  const bool raw_image = model->card.task == "image-classification" && (first == std::string::npos || req.body[first] != '{');
   boost::system::error_code ec;
-  auto body = json::parse(req.body, ec);
+  auto body = raw_image ? json::value(json::object{{"inputs", nullptr}}) : json::parse(req.body, ec);
   if (ec || !body.is_object() || !body.as_object().contains("inputs")) {
-    res.send(error_reply(style, 400, "invalid_request", "the body must be JSON like {\"inputs\": ..., \"parameters\": {...}}"));
+    res.send(error_reply(style, 400, "invalid_request", "the body must be JSON like {\"inputs\": ..., \"parameters\": {...}}" +
+                                                            std::string(model->card.task == "image-classification"
+                                                                            ? ", or the image file itself" : "")));
     return;
   }
   const auto& o = body.as_object();
@@ -829,10 +835,23 @@ void inference(daemon_app& app, http::request& req, http::responder res) {
       params["temperature"] = 0;
     if (auto* full = parameters.if_contains("return_full_text"); full && full->is_bool()) shape.full_text = full->as_bool();
   } else if (task == "image-classification") {
-    if (!inputs.is_object())
-      return bad("\"inputs\" must be the image as a u8 tensor of shape [height, width, channels], like "
+    // The image file (the body, or base64 in "inputs"), or a u8 tensor [height, width, channels].
+    if (raw_image || inputs.is_string()) {
+      std::string file;
+      if (raw_image) file = req.body;
+      else if (!base64_decode(inputs.as_string(), file)) return bad("\"inputs\" is not base64 of an image file");
+      std::string why_not;
+      auto image = decode_image(file, max_image_pixels, why_not);
+      if (!image) return bad(why_not);
+      job_inputs["image"] = json::object{{"dtype", "u8"},
+                                         {"shape", json::array{image->shape[0], image->shape[1], image->shape[2]}},
+                                         {"b64", base64_encode(image->data)}};
+    } else if (inputs.is_object()) {
+      job_inputs["image"] = inputs;
+    } else {
+      return bad("\"inputs\" must be the image: the file as the body, its base64 in \"inputs\", or a u8 tensor like "
                  "{\"dtype\": \"u8\", \"shape\": [h, w, 3], \"b64\": \"...\"}");
-    job_inputs["image"] = inputs;
+    }
   } else {
     if (!inputs.is_object()) return bad("\"inputs\" must be a tensor, like {\"dtype\": \"f32\", \"data\": [1, 2]}");
     job_inputs["input"] = inputs;

@@ -6,10 +6,12 @@
 #include "potluck/protocol/wire.hpp"
 
 #include <boost/json.hpp>
+#include <stb/stb_image.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 
 namespace json = boost::json;
 
@@ -103,6 +105,38 @@ std::string text_of(const char* bytes, std::size_t n) {
 }
 
 }  // namespace
+
+std::optional<protocol::tensor> decode_image(std::string_view bytes, std::uint64_t max_pixels, std::string& error) {
+  if (bytes.empty() || bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    error = "the body is not an image";
+    return std::nullopt;
+  }
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int length = static_cast<int>(bytes.size());
+  int w = 0, h = 0, channels = 0;
+  // The size first, from the header alone: nothing is decoded for an image too large.
+  if (!stbi_info_from_memory(data, length, &w, &h, &channels)) {
+    error = std::string("the body is not an image this daemon reads (PNG, JPEG, BMP, GIF, PNM): ") + stbi_failure_reason();
+    return std::nullopt;
+  }
+  if (w <= 0 || h <= 0 || static_cast<std::uint64_t>(w) * static_cast<std::uint64_t>(h) > max_pixels) {
+    error = "the image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels; at most " + std::to_string(max_pixels) +
+            " pixels are accepted";
+    return std::nullopt;
+  }
+  stbi_uc* pixels = stbi_load_from_memory(data, length, &w, &h, &channels, 3);
+  if (!pixels) {
+    error = std::string("the image does not decode: ") + stbi_failure_reason();
+    return std::nullopt;
+  }
+  protocol::tensor t;
+  t.name = "image";
+  t.type = protocol::dtype::u8;
+  t.shape = {h, w, 3};
+  t.data.assign(reinterpret_cast<const char*>(pixels), static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 3);
+  stbi_image_free(pixels);
+  return t;
+}
 
 std::string model_answer_json(const model_card_fields& card, const std::vector<protocol::tensor>& inputs,
                               const std::vector<protocol::tensor>& outputs) {

@@ -51,4 +51,10 @@ model_card_fields card_of_revision(const model_record& model, const model_revisi
 std::string model_answer_json(const model_card_fields& card, const std::vector<protocol::tensor>& inputs,
                               const std::vector<protocol::tensor>& outputs);
 
+// An image file's bytes (PNG, JPEG, BMP, GIF, PNM, ...) as the u8[h,w,3] tensor `image` the
+// image-classification task takes, for the Inference API's clients, which send the file as it
+// is. nullopt, with `error` saying why, for bytes that are not an image or one over
+// `max_pixels`.
+std::optional<protocol::tensor> decode_image(std::string_view bytes, std::uint64_t max_pixels, std::string& error);
+
 }  // namespace potluck::daemon

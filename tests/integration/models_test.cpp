@@ -473,3 +473,107 @@ BOOST_AUTO_TEST_CASE(jobs_go_to_the_worker_that_holds_the_model) {
   for (int i = 0; i < 5; ++i) BOOST_TEST(std::string(job_of(d, alice, body).at("worker").as_string()) == "holder");
   BOOST_TEST(fs::is_empty(d.data_dir() / "model-cache-other" / "blobs"));
 }
+
+namespace {
+
+// A 24-bit BMP file of w x h pixels (RGB, rows top first), as an image client would send.
+std::string bmp(int w, int h, const std::vector<unsigned char>& rgb) {
+  const int row = (w * 3 + 3) / 4 * 4;
+  const int size = 54 + row * h;
+  std::string out(static_cast<std::size_t>(size), '\0');
+  auto put32 = [&](int at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(at + i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  out[0] = 'B', out[1] = 'M';
+  put32(2, static_cast<std::uint32_t>(size));
+  put32(10, 54);
+  put32(14, 40);
+  put32(18, static_cast<std::uint32_t>(w));
+  put32(22, static_cast<std::uint32_t>(h));
+  out[26] = 1;   // planes
+  out[28] = 24;  // bits per pixel
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x)
+      for (int c = 0; c < 3; ++c)  // bottom row first, BGR
+        out[static_cast<std::size_t>(54 + (h - 1 - y) * row + x * 3 + (2 - c))] =
+            static_cast<char>(rgb[static_cast<std::size_t>((y * w + x) * 3 + c)]);
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_image_client_sends_the_file_and_gets_ranked_labels) {
+  daemon_process d;
+  const auto alice = sign_up(d, "alice");
+  push(d, alice, test_models() / "image", "alice/image");
+  auto w = start_worker(d, "w1");
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
+  const int width = 12, height = 10;
+  std::vector<unsigned char> rgb(static_cast<std::size_t>(width * height * 3));
+  for (std::size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<unsigned char>((i * 37 + i / 3 * 11) % 256);
+  auto file = http(d.http_port(), "POST", "/models/alice/image", bmp(width, height, rgb), "image/bmp",
+                   {{"Authorization", "Bearer " + alice}});
+  BOOST_TEST_REQUIRE(file.status == 200, file.body);
+  const auto ranked = file.json();  // kept: the loop below reads into it
+  BOOST_TEST_REQUIRE(ranked.as_array().size() == 3u);
+  // The same pixels as PyTorch sees them.
+  std::string data;
+  for (auto v : rgb) data += (data.empty() ? "" : ",") + std::to_string(v);
+  const auto expected = floats(reference(test_models() / "image", "image-classification",
+                                         R"({"image":{"shape":[10,12,3],"data":[)" + data + "]}}").at("scores"));
+  const std::vector<std::string> labels = {"red", "green", "blue"};
+  for (const auto& l : ranked.as_array()) {
+    const auto i = static_cast<std::size_t>(std::find(labels.begin(), labels.end(), std::string(l.at("label").as_string())) - labels.begin());
+    BOOST_TEST_REQUIRE(i < labels.size());
+    BOOST_TEST(std::abs(l.at("score").to_number<double>() - expected[i]) <= 1e-5 + 1e-4 * expected[i]);
+  }
+  auto not_an_image = http(d.http_port(), "POST", "/models/alice/image", std::string("hello, I am text"), "image/png",
+                           {{"Authorization", "Bearer " + alice}});
+  BOOST_TEST(not_an_image.status == 400);
+  BOOST_TEST(std::string(not_an_image.json().at("error").as_string()).find("not an image") != std::string::npos,
+             not_an_image.body);
+  // A header that claims a huge image is refused before anything is decoded.
+  auto huge = http(d.http_port(), "POST", "/models/alice/image", std::string("GIF89a but not really"), "image/gif",
+                   {{"Authorization", "Bearer " + alice}});
+  BOOST_TEST(huge.status == 400);
+  BOOST_TEST(std::string(huge.json().at("error").as_string()).find("pixels are accepted") != std::string::npos, huge.body);
+}
+
+BOOST_AUTO_TEST_CASE(the_examples_train_push_and_answer_like_pytorch) {
+  daemon_process d;
+  const auto alice = sign_up(d, "alice");
+  ::setenv("POTLUCK_URL", ("http://127.0.0.1:" + std::to_string(d.http_port())).c_str(), 1);
+  ::setenv("POTLUCK_TOKEN", alice.c_str(), 1);
+  const auto out = make_temp_dir("potluck-examples");
+  for (const std::string example : {"word-lang", "word-gen"}) {
+    auto trained = run({python(), (source_dir() / "examples" / example / "train.py").string(), "--quick", "--out",
+                        (out / example).string(), "--push", "alice/" + example, "--potluck", (build_dir() / "bin" / "potluck").string()},
+                       out / (example + ".log"), 300s);
+    BOOST_TEST_REQUIRE(trained.status == 0, trained.output);
+  }
+  auto w = start_worker(d, "w1");
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
+  auto post = [&](const std::string& repo, const std::string& body) {
+    return http(d.http_port(), "POST", "/models/" + repo, body, "application/json", {{"Authorization", "Bearer " + alice}});
+  };
+  auto langs = post("alice/word-lang", R"({"inputs":["bonjour","hello","danke","gracias","ciao"]})");
+  BOOST_TEST_REQUIRE(langs.status == 200, langs.body);
+  const auto expected = reference(out / "word-lang", "text-classification", R"({"texts":["bonjour","hello","danke","gracias","ciao"]})");
+  const std::vector<std::string> labels = {"en", "fr", "de", "es", "it"};
+  const auto answer = langs.json();  // kept: `rows` reads into it
+  const auto& rows = answer.as_array();
+  BOOST_TEST_REQUIRE(rows.size() == 5u);
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    BOOST_TEST_REQUIRE(rows[r].as_array().size() == labels.size());
+    for (const auto& l : rows[r].as_array()) {
+      const auto i = static_cast<std::size_t>(std::find(labels.begin(), labels.end(), std::string(l.at("label").as_string())) - labels.begin());
+      BOOST_TEST_REQUIRE(i < labels.size());
+      const double want = expected.at("scores").at(r).at(i).to_number<double>();
+      BOOST_TEST(std::abs(l.at("score").to_number<double>() - want) <= 1e-5 + 1e-4 * want);
+    }
+  }
+  const auto greedy = reference(out / "word-gen", "text-generation", R"({"prompt":"ch","max_new_tokens":24})");
+  auto word = post("alice/word-gen", R"({"inputs":"ch","parameters":{"max_new_tokens":24,"temperature":0}})");
+  BOOST_TEST_REQUIRE(word.status == 200, word.body);
+  BOOST_TEST(std::string(word.json().at(0).at("generated_text").as_string()) == "ch" + std::string(greedy.at("text").as_string()));
+}
