@@ -44,8 +44,12 @@ struct rejection {
 };
 
 // Turns one job object of a request into a journal record and a pending job.
+// The models a request's jobs name, each looked up once per request (a batch of a thousand jobs
+// for one model reads the journal once).
+using model_memo = std::unordered_map<std::string, resolved_model>;
+
 bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalog, submission& out,
-               rejection& why) {
+               rejection& why, model_memo& models) {
   auto reject = [&](unsigned status, const char* code, std::string message) {
     why = {status, code, std::move(message)};
     return false;
@@ -98,9 +102,15 @@ bool parse_job(const json::value& v, daemon_app& app, const task_catalog& catalo
   std::optional<resolved_model> model;
   if (auto* m = o.if_contains("model"); m && !m->is_null()) {
     if (!m->is_string()) return reject(400, "invalid_model", "\"model\" must be a string such as \"alice/word-lang\"");
-    model_lookup_error lookup;
-    model = resolve_model(app.hub(), app.blobs(), m->as_string(), lookup);
-    if (!model) return reject(lookup.status, lookup.code.c_str(), lookup.message);
+    const std::string ref(m->as_string());
+    if (auto seen = models.find(ref); seen != models.end()) {
+      model = seen->second;
+    } else {
+      model_lookup_error lookup;
+      model = resolve_model(app.hub(), app.blobs(), ref, lookup);
+      if (!model) return reject(lookup.status, lookup.code.c_str(), lookup.message);
+      if (models.size() < 64) models.emplace(ref, *model);
+    }
   }
   auto* task = o.if_contains("task");
   if (task && !task->is_null() && (!task->is_string() || task->as_string().empty()))
@@ -574,18 +584,20 @@ http::response inference_answer(daemon_app& app, const job_record& rec, const in
   };
   if (answer.is_array() && !answer.as_array().empty() && answer.as_array().front().is_array()) {
     for (auto& row : answer.as_array()) trim(row.as_array());  // text classification: one list per text
-    if (shape.single_text) answer = std::move(answer.as_array().front());
+    if (shape.single_text) {
+      json::value first = std::move(answer.as_array().front());
+      answer = std::move(first);
+    }
   } else if (answer.is_array() && !answer.as_array().empty() && answer.as_array().front().is_object() &&
              answer.as_array().front().as_object().contains("label")) {
     trim(answer.as_array());  // image classification
   } else if (!shape.full_text && answer.is_array()) {
-    // Generation without the prompt: the outputs' text alone.
+    // Generation without the prompt: the new text alone.
     try {
       for (const auto& t : protocol::decode_tensors(rec.outputs_blob))
-        if (t.name == "text") answer = json::array{json::object{{"generated_text", json::parse(model_answer_json(
-                                                     model_card_fields{"text-generation", "", "", {}, {}, ""}, {}, {t}))
-                                                     .as_array().front().as_object().at("generated_text")}}};
-    } catch (const std::exception&) {
+        if (t.name == "text") answer = json::array{json::object{{"generated_text", text_of_tensor(t)}}};
+    } catch (const std::exception& e) {
+      return error_reply(answer_style::inference, 500, "internal", std::string("the job's outputs do not decode: ") + e.what());
     }
   }
   return http::json(200, json::serialize(answer));
@@ -701,9 +713,10 @@ void submit(daemon_app& app, http::request& req, http::responder res, bool batch
   }
   const auto catalog = app.jobs().catalog();
   std::vector<submission> subs(list->size());
+  model_memo models;
   for (std::size_t i = 0; i < list->size(); ++i) {
     rejection why;
-    if (!parse_job((*list)[i], app, *catalog, subs[i], why)) {
+    if (!parse_job((*list)[i], app, *catalog, subs[i], why, models)) {
       app.counters().http_rejected++;
       res.send(error_reply(style, why.status, why.code, batch ? "job " + std::to_string(i) + ": " + why.message : why.message));
       return;
@@ -963,7 +976,8 @@ void add_job_routes(http::router& router, daemon_app& app) {
     const auto catalog = app.jobs().catalog();
     std::vector<submission> subs(1);
     rejection why;
-    if (!parse_job(body, app, *catalog, subs[0], why) || !price_jobs(app, subs, 0, why, false)) {
+    model_memo models;
+    if (!parse_job(body, app, *catalog, subs[0], why, models) || !price_jobs(app, subs, 0, why, false)) {
       res.send(http::json_error(why.status, why.code, why.message));
       return;
     }

@@ -106,6 +106,8 @@ std::string text_of(const char* bytes, std::size_t n) {
 
 }  // namespace
 
+std::string text_of_tensor(const protocol::tensor& t) { return text_of(t.data.data(), t.data.size()); }
+
 std::optional<protocol::tensor> decode_image(std::string_view bytes, std::uint64_t max_pixels, std::string& error) {
   if (bytes.empty() || bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     error = "the body is not an image";

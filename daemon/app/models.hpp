@@ -51,6 +51,9 @@ model_card_fields card_of_revision(const model_record& model, const model_revisi
 std::string model_answer_json(const model_card_fields& card, const std::vector<protocol::tensor>& inputs,
                               const std::vector<protocol::tensor>& outputs);
 
+// A u8 tensor of text as UTF-8 (up to its first zero byte; bytes that are not UTF-8 replaced).
+std::string text_of_tensor(const protocol::tensor& t);
+
 // An image file's bytes (PNG, JPEG, BMP, GIF, PNM, ...) as the u8[h,w,3] tensor `image` the
 // image-classification task takes, for the Inference API's clients, which send the file as it
 // is. nullopt, with `error` saying why, for bytes that are not an image or one over
