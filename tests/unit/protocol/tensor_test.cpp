@@ -171,7 +171,7 @@ BOOST_AUTO_TEST_SUITE(blob)
 
 BOOST_AUTO_TEST_CASE(round_trip_keeps_every_byte_of_every_dtype) {
   std::vector<pp::tensor> in;
-  int seed = 1;
+  std::uint32_t seed = 1;  // unsigned: the LCG wraps by design
   for (const auto& row : dtypes::all_dtypes) {
     pp::tensor t;
     t.name = std::string("t_") + row.name;

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -222,7 +223,7 @@ struct text_batch {
     for (const auto& t : texts) n = std::max<std::int64_t>(n, static_cast<std::int64_t>(t.size()));
     bytes.assign(static_cast<std::size_t>(b * n), 0);
     for (std::size_t i = 0; i < texts.size(); ++i)
-      std::memcpy(bytes.data() + i * static_cast<std::size_t>(n), texts[i].data(), texts[i].size());
+      std::copy(texts[i].begin(), texts[i].end(), bytes.begin() + static_cast<std::ptrdiff_t>(i * static_cast<std::size_t>(n)));
   }
   input_tensor input() const { return make_input("text", PLK_DTYPE_U8, {b, n}, bytes.data(), bytes.size()); }
 };
