@@ -349,7 +349,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_cancels_the_job) {
     for (int i = 0; i < 1000; ++i) {
       for (const auto& r : d.requests())
         if (r.target.ends_with("/events")) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          // The CLI watches for Ctrl-C before it connects: the request it sent is proof enough.
           std::raise(SIGINT);
           return;
         }

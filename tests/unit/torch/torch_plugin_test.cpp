@@ -11,6 +11,8 @@
 
 #include "workers/plugin_host.hpp"
 
+#include "../sdk/sdk_test_support.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -46,34 +48,10 @@ namespace {
 
 const fs::path source_dir = POTLUCK_TEST_SOURCE_DIR;
 
-fs::path plugin_file() {
-  const char* env = std::getenv("POTLUCK_PLUGIN_DIR");
-  return (env && *env ? fs::path(env) : fs::path(POTLUCK_TEST_BUILD_PLUGIN_DIR)) / "libpotluck-torch.so";
-}
+fs::path plugin_file() { return sdk_test::real_plugin("torch"); }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-class temp_dir {
- public:
-  temp_dir() {
-    std::random_device rd;
-    for (int i = 0; i < 100; ++i) {
-      path_ = fs::temp_directory_path() / ("potluck-torch-test-" + std::to_string(rd()));
-      if (fs::create_directory(path_)) return;
-    }
-    throw std::runtime_error("cannot create a temp folder");
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using sdk_test::contains;
+using sdk_test::temp_dir;
 
 struct process_result {
   int exit_code = -1;
