@@ -1,4 +1,5 @@
 #include "bench_process.hpp"
+#include "http_client.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <stdexcept>
 
@@ -157,6 +159,46 @@ std::string describe_wait_status(int status) {
   if (WIFEXITED(status)) return "exit " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) return std::string("signal ") + ::strsignal(WTERMSIG(status));
   return "status " + std::to_string(status);
+}
+
+std::unique_ptr<child_process> start_potluckd(const std::filesystem::path& build_dir, const std::filesystem::path& data_dir,
+                                              std::uint16_t http_port, const std::string& workers_endpoint,
+                                              const std::filesystem::path& log, std::vector<std::string> extra) {
+  std::vector<std::string> argv = {(build_dir / "bin" / "potluckd").string(), "--http", "127.0.0.1:" + std::to_string(http_port),
+                                   "--workers", workers_endpoint, "--data-dir", data_dir.string(), "--log-level", "warn",
+                                   "--rate-limit", "0"};
+  for (auto& e : extra) argv.push_back(std::move(e));
+  auto daemon = std::make_unique<child_process>(std::move(argv), log);
+  for (int i = 0;; ++i) {
+    try {
+      http_connection c(http_port);
+      if (c.request("GET", "/healthz").status == 200) return daemon;
+    } catch (const std::exception&) {
+    }
+    if (i > 200 || !daemon->running()) throw std::runtime_error("potluckd did not answer: " + daemon->log_tail());
+    struct timespec pause {0, 50'000'000};
+    ::nanosleep(&pause, nullptr);
+  }
+}
+
+void copy_file_bytes(const std::filesystem::path& from, const std::filesystem::path& to, bool sync) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (in < 0 || out < 0) {
+    if (in >= 0) ::close(in);
+    if (out >= 0) ::close(out);
+    throw std::runtime_error("cannot open " + from.string() + " and " + to.string() + " to copy");
+  }
+  std::string buffer(1 << 20, '\0');
+  for (;;) {
+    const auto n = ::read(in, buffer.data(), buffer.size());
+    if (n < 0) throw std::runtime_error("reading " + from.string() + " failed");
+    if (n == 0) break;
+    if (::write(out, buffer.data(), static_cast<std::size_t>(n)) != n) throw std::runtime_error("writing " + to.string() + " failed");
+  }
+  if (sync) ::fsync(out);
+  ::close(in);
+  ::close(out);
 }
 
 }  // namespace potluck::bench

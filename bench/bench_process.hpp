@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,17 @@ class child_process {
 void install_cleanup_on_signal();
 
 std::filesystem::path make_temp_dir(const std::string& prefix);
+
+// potluckd from `build_dir` on 127.0.0.1:`http_port`, workers on `workers_endpoint`, its journal in
+// `data_dir`, quiet (warnings only) and not rate-limited, plus `extra` flags; returns once its
+// /healthz answers, or throws with its log.
+std::unique_ptr<child_process> start_potluckd(const std::filesystem::path& build_dir, const std::filesystem::path& data_dir,
+                                              std::uint16_t http_port, const std::string& workers_endpoint,
+                                              const std::filesystem::path& log, std::vector<std::string> extra = {});
+
+// Reads `from` and writes `to` in 1 MiB pieces, with an fsync at the end when `sync`: a
+// ceiling for moving a file's bytes.
+void copy_file_bytes(const std::filesystem::path& from, const std::filesystem::path& to, bool sync);
 std::uint16_t free_tcp_port();
 std::filesystem::path self_exe();
 std::string describe_wait_status(int status);

@@ -35,23 +35,6 @@ double seconds_since(clock_type::time_point t0) {
   return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-// Reads `from` and writes `to` in 1 MiB pieces, then fsyncs: the work an upload must do.
-void copy_and_sync(const fs::path& from, const fs::path& to) {
-  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (in < 0 || out < 0) throw std::runtime_error("cannot open the files to copy");
-  std::string buffer(1 << 20, '\0');
-  for (;;) {
-    const auto n = ::read(in, buffer.data(), buffer.size());
-    if (n < 0) throw std::runtime_error("read failed");
-    if (n == 0) break;
-    if (::write(out, buffer.data(), static_cast<std::size_t>(n)) != n) throw std::runtime_error("write failed");
-  }
-  ::fsync(out);
-  ::close(in);
-  ::close(out);
-}
-
 std::size_t read_file(const fs::path& file) {
   const int in = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) throw std::runtime_error("cannot open " + file.string());
@@ -93,19 +76,8 @@ int main(int argc, char** argv) {
   const auto dir = make_temp_dir("potluck-hub-bench");
   try {
     const auto port = free_tcp_port();
-    child_process daemon({(build_dir / "bin" / "potluckd").string(), "--http", "127.0.0.1:" + std::to_string(port),
-                          "--workers", "tcp://127.0.0.1:" + std::to_string(free_tcp_port()), "--data-dir",
-                          (dir / "data").string(), "--log-level", "warn", "--rate-limit", "0"},
-                         dir / "potluckd.log");
-    for (int i = 0;; ++i) {
-      try {
-        http_connection c(port);
-        if (c.request("GET", "/healthz").status == 200) break;
-      } catch (const std::exception&) {
-      }
-      if (i > 200) throw std::runtime_error("potluckd did not answer: " + daemon.log_tail());
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    auto daemon = start_potluckd(build_dir, dir / "data", port, "tcp://127.0.0.1:" + std::to_string(free_tcp_port()),
+                                 dir / "potluckd.log");
     http_connection anonymous(port);
     const auto signed_up = anonymous.request("POST", "/api/v1/accounts", R"({"name":"bench"})");
     const auto token = field(signed_up.body, "secret");
@@ -139,12 +111,12 @@ int main(int argc, char** argv) {
 
     const auto blob = dir / "data" / "blobs" / "sha256" / sha.substr(0, 2) / sha;
     t0 = clock_type::now();
-    copy_and_sync(blob, dir / "copy.bin");
+    copy_file_bytes(blob, dir / "copy.bin", true);  // what an upload must do
     const double copy_s = seconds_since(t0);
     t0 = clock_type::now();
     if (read_file(blob) != bytes.size()) throw std::runtime_error("the blob is short");
     const double read_s = seconds_since(t0);
-    daemon.stop(std::chrono::milliseconds(5000));
+    daemon->stop(std::chrono::milliseconds(5000));
 
     const double mb = static_cast<double>(bytes.size()) / 1e6;
     std::printf("potluck-hub-bench: one %zu MiB file over loopback, build %s\n\n", mib, fs::weakly_canonical(build_dir).c_str());

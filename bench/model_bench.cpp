@@ -48,21 +48,6 @@ namespace {
 
 double seconds_since(clock_type::time_point t0) { return std::chrono::duration<double>(clock_type::now() - t0).count(); }
 
-void copy_bytes(const fs::path& from, const fs::path& to) {
-  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
-  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (in < 0 || out < 0) throw std::runtime_error("cannot open the files to copy");
-  std::string buffer(1 << 20, '\0');
-  for (;;) {
-    const auto n = ::read(in, buffer.data(), buffer.size());
-    if (n < 0) throw std::runtime_error("read failed");
-    if (n == 0) break;
-    if (::write(out, buffer.data(), static_cast<std::size_t>(n)) != n) throw std::runtime_error("write failed");
-  }
-  ::close(in);
-  ::close(out);
-}
-
 std::string python() {
   std::vector<std::string> candidates;
   if (const char* env = std::getenv("POTLUCK_PYTHON"); env && *env) candidates.emplace_back(env);
@@ -138,18 +123,7 @@ int main(int argc, char** argv) {
     const auto port = free_tcp_port();
     const auto workers = "tcp://127.0.0.1:" + std::to_string(free_tcp_port());
     const auto url = "http://127.0.0.1:" + std::to_string(port);
-    child_process daemon({(build_dir / "bin" / "potluckd").string(), "--http", "127.0.0.1:" + std::to_string(port), "--workers",
-                          workers, "--data-dir", (dir / "data").string(), "--log-level", "warn", "--rate-limit", "0"},
-                         dir / "potluckd.log");
-    for (int i = 0;; ++i) {
-      try {
-        http_connection c(port);
-        if (c.request("GET", "/healthz").status == 200) break;
-      } catch (const std::exception&) {
-      }
-      if (i > 200) throw std::runtime_error("potluckd did not answer: " + daemon.log_tail());
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
+    auto daemon = start_potluckd(build_dir, dir / "data", port, workers, dir / "potluckd.log");
     http_connection anonymous(port);
     const auto signed_up = json::parse(anonymous.request("POST", "/api/v1/accounts", R"({"name":"bench"})").body);
     const std::string token(signed_up.at("token").at("secret").as_string());
@@ -201,7 +175,7 @@ int main(int argc, char** argv) {
       const auto folder = cache.prepare(request, url, {});
       fetch_s = seconds_since(t0);
       t0 = clock_type::now();
-      copy_bytes(fs::read_symlink(folder / "extra.pt"), dir / "copy.bin");
+      copy_file_bytes(fs::read_symlink(folder / "extra.pt"), dir / "copy.bin", false);
       copy_s = seconds_since(t0) * static_cast<double>(total) / static_cast<double>(mib << 20);  // same bytes as the fetch
       t0 = clock_type::now();
       hash_file(fs::read_symlink(folder / "extra.pt"));
@@ -293,7 +267,7 @@ int main(int argc, char** argv) {
     const auto at = out.find("words_per_second ");
     if (status != 0 || at == std::string::npos) throw std::runtime_error("potluck-torch-direct failed: " + out);
     const double direct_wps = std::stod(out.substr(at + 17));
-    daemon.stop(std::chrono::milliseconds(5000));
+    daemon->stop(std::chrono::milliseconds(5000));
 
     const double mb = static_cast<double>(total) / 1e6;
     std::printf("\npotluck-model-bench: build %s, loopback\n\n", fs::weakly_canonical(build_dir).c_str());

@@ -327,6 +327,12 @@ std::unique_ptr<child_process> start_worker(const daemon_process& d, const std::
   return std::make_unique<child_process>(argv, d.data_dir() / ("worker-" + name + ".log"));
 }
 
+std::string sign_up_token(const daemon_process& d, const std::string& name) {
+  auto r = http(d.http_port(), "POST", "/api/v1/accounts", R"({"name":")" + name + R"("})");
+  if (r.status != 201) throw std::runtime_error("signing up " + name + " answered " + std::to_string(r.status) + ": " + r.body);
+  return std::string(r.json().at("token").at("secret").as_string());
+}
+
 bool wait_for_workers(const daemon_process& d, std::size_t count, std::chrono::milliseconds deadline) {
   return eventually([&] {
     try {

@@ -101,6 +101,10 @@ std::unique_ptr<child_process> start_worker(const daemon_process& d, const std::
 // Waits until the daemon lists `count` workers.
 bool wait_for_workers(const daemon_process& d, std::size_t count, std::chrono::milliseconds deadline = 20s);
 
+// Signs up an account (POST /api/v1/accounts, no token needed); returns its token's secret.
+// Throws when the daemon refuses.
+std::string sign_up_token(const daemon_process& d, const std::string& name);
+
 // Submits a job; returns the reply.
 http_reply submit(const daemon_process& d, const std::string& job_json);
 // Follows a job's event stream until it ends; returns the job's final JSON (GET /jobs/{id}).

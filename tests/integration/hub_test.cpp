@@ -31,12 +31,6 @@ std::string sha256_of(const std::string& bytes) {
   return out;
 }
 
-std::string sign_up(const daemon_process& d, const std::string& name) {
-  auto r = http(d.http_port(), "POST", "/api/v1/accounts", R"({"name":")" + name + R"("})");
-  BOOST_TEST_REQUIRE(r.status == 201, r.body);
-  return std::string(r.json().at("token").at("secret").as_string());
-}
-
 http_reply upload(const daemon_process& d, const std::string& token, const std::string& bytes, const std::string& sha = "") {
   return http(d.http_port(), "PUT", "/api/blobs" + (sha.empty() ? std::string() : "?sha256=" + sha), bytes,
               "application/octet-stream", {{"Authorization", "Bearer " + token}});
@@ -62,7 +56,7 @@ std::size_t files_under(const fs::path& folder) {
 
 BOOST_AUTO_TEST_CASE(a_model_is_uploaded_committed_listed_and_described) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   for (const auto* bytes : {&card, &weights}) {
     auto r = upload(d, alice, *bytes, sha256_of(*bytes));
     BOOST_TEST_REQUIRE(r.status == 201, r.body);
@@ -157,8 +151,8 @@ BOOST_AUTO_TEST_CASE(a_model_is_uploaded_committed_listed_and_described) {
 
 BOOST_AUTO_TEST_CASE(bad_uploads_and_commits_are_refused_and_keep_nothing) {
   daemon_process d({"--max-model-file-bytes", "200000"});
-  const auto bob = sign_up(d, "bob");
-  const auto carol = sign_up(d, "carol");
+  const auto bob = sign_up_token(d, "bob");
+  const auto carol = sign_up_token(d, "carol");
   // A corrupted upload: the content is not what the uploader said.
   auto corrupted = upload(d, bob, weights, sha256_of(weights + "x"));
   BOOST_TEST(corrupted.status == 422, corrupted.body);
@@ -216,7 +210,7 @@ BOOST_AUTO_TEST_CASE(bad_uploads_and_commits_are_refused_and_keep_nothing) {
 
 BOOST_AUTO_TEST_CASE(a_daemon_killed_mid_upload_keeps_no_part_of_it) {
   daemon_process d;
-  const auto dan = sign_up(d, "dan");
+  const auto dan = sign_up_token(d, "dan");
   {
     // Half of a declared 1 MB body, then the daemon dies.
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -81,12 +81,6 @@ std::string sha256_file(const fs::path& file) {
   return out;
 }
 
-std::string sign_up(const daemon_process& d, const std::string& name) {
-  auto r = http(d.http_port(), "POST", "/api/v1/accounts", R"({"name":")" + name + R"("})");
-  BOOST_TEST_REQUIRE(r.status == 201, r.body);
-  return std::string(r.json().at("token").at("secret").as_string());
-}
-
 // The tiny models, made once per test process.
 const fs::path& test_models() {
   static const fs::path dir = [] {
@@ -186,7 +180,7 @@ bool holds(const daemon_process& d, const std::string& id) {
 BOOST_AUTO_TEST_CASE(a_model_job_fetches_the_files_once_and_answers_like_pytorch) {
   BOOST_TEST_REQUIRE(sodium_init() >= 0);
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   const auto rev = push(d, alice, test_models() / "classifier", "alice/classifier");
   BOOST_TEST(rev.size() == 40u, rev);
   const auto cache = d.data_dir() / "cache-w1";
@@ -238,7 +232,7 @@ BOOST_AUTO_TEST_CASE(a_model_job_fetches_the_files_once_and_answers_like_pytorch
 
 BOOST_AUTO_TEST_CASE(a_corrupted_cached_file_is_found_and_fetched_again) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   const auto rev = push(d, alice, test_models() / "tensor-model", "alice/tensor");
   const auto cache = d.data_dir() / "cache-w1";
   auto w = start_worker(d, "w1", 1, {"--model-cache", cache.string()});
@@ -267,7 +261,7 @@ BOOST_AUTO_TEST_CASE(a_corrupted_cached_file_is_found_and_fetched_again) {
 
 BOOST_AUTO_TEST_CASE(weights_that_do_not_load_fail_the_job_and_the_worker_goes_on) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   // A TorchScript archive in form (the hub checks that much) whose content is not a model.
   const auto broken_dir = make_temp_dir("potluck-broken") / "broken";
   fs::copy(test_models() / "broken", broken_dir);
@@ -296,7 +290,7 @@ BOOST_AUTO_TEST_CASE(weights_that_do_not_load_fail_the_job_and_the_worker_goes_o
 
 BOOST_AUTO_TEST_CASE(bad_model_jobs_get_clear_errors) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   push(d, alice, test_models() / "classifier", "alice/classifier");
   auto submit_as = [&](const std::string& body) { return http_as(alice, d.http_port(), "POST", "/api/v1/jobs", body); };
   auto code = [](const http_reply& r) { return std::string(r.json().at("error").at("code").as_string()); };
@@ -322,7 +316,7 @@ BOOST_AUTO_TEST_CASE(bad_model_jobs_get_clear_errors) {
 
 BOOST_AUTO_TEST_CASE(a_model_no_worker_can_run_waits_and_says_why) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   // A card naming ONNX weights: no worker here has a plugin for them.
   const auto folder = make_temp_dir("potluck-onnx");
   {
@@ -351,7 +345,7 @@ BOOST_AUTO_TEST_CASE(a_model_no_worker_can_run_waits_and_says_why) {
 
 BOOST_AUTO_TEST_CASE(hugging_face_clients_get_their_shapes) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   push(d, alice, test_models() / "classifier", "alice/classifier");
   push(d, alice, test_models() / "generator", "alice/generator");
   auto w = start_worker(d, "w1");
@@ -388,7 +382,7 @@ BOOST_AUTO_TEST_CASE(hugging_face_clients_get_their_shapes) {
 
 BOOST_AUTO_TEST_CASE(generation_streams_its_text_and_a_seed_repeats_it) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   push(d, alice, test_models() / "generator", "alice/generator");
   auto w = start_worker(d, "w1");
   BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
@@ -424,7 +418,7 @@ BOOST_AUTO_TEST_CASE(generation_streams_its_text_and_a_seed_repeats_it) {
 
 BOOST_AUTO_TEST_CASE(the_cache_keeps_within_its_size_and_across_restarts) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   const auto rev_c = push(d, alice, test_models() / "classifier", "alice/classifier");
   const auto rev_t = push(d, alice, test_models() / "tensor-model", "alice/tensor");
   const auto cache = d.data_dir() / "small-cache";
@@ -461,7 +455,7 @@ BOOST_AUTO_TEST_CASE(the_cache_keeps_within_its_size_and_across_restarts) {
 
 BOOST_AUTO_TEST_CASE(jobs_go_to_the_worker_that_holds_the_model) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   push(d, alice, test_models() / "classifier", "alice/classifier");
   auto holder = start_worker(d, "holder");
   BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
@@ -504,7 +498,7 @@ std::string bmp(int w, int h, const std::vector<unsigned char>& rgb) {
 
 BOOST_AUTO_TEST_CASE(an_image_client_sends_the_file_and_gets_ranked_labels) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   push(d, alice, test_models() / "image", "alice/image");
   auto w = start_worker(d, "w1");
   BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
@@ -541,7 +535,7 @@ BOOST_AUTO_TEST_CASE(an_image_client_sends_the_file_and_gets_ranked_labels) {
 
 BOOST_AUTO_TEST_CASE(the_examples_train_push_and_answer_like_pytorch) {
   daemon_process d;
-  const auto alice = sign_up(d, "alice");
+  const auto alice = sign_up_token(d, "alice");
   ::setenv("POTLUCK_URL", ("http://127.0.0.1:" + std::to_string(d.http_port())).c_str(), 1);
   ::setenv("POTLUCK_TOKEN", alice.c_str(), 1);
   const auto out = make_temp_dir("potluck-examples");

@@ -130,13 +130,6 @@ cli_result run_potluck(const std::vector<std::string>& args, const env_map& env 
 
 std::string url_of(const daemon_process& d) { return "http://127.0.0.1:" + std::to_string(d.http_port()); }
 
-// Signs `name` up with a plain HTTP request; returns the secret of its first token.
-std::string sign_up(const daemon_process& d, const std::string& name) {
-  auto r = http(d.http_port(), "POST", "/api/v1/accounts", R"({"name":")" + name + R"("})");
-  if (r.status != 201) throw std::runtime_error("cannot sign up " + name + ": " + r.body);
-  return std::string(r.json().at("token").at("secret").as_string());
-}
-
 // The operator's token, which potluckd wrote to its data folder on its first start.
 std::string admin_token(const daemon_process& d) {
   std::ifstream in(d.data_dir() / "admin-token");
@@ -150,7 +143,7 @@ struct hub {
   daemon_process daemon;
   std::unique_ptr<child_process> worker;
   std::string token;
-  hub() : worker(start_worker(daemon, "cli-worker", 2)), token(sign_up(daemon, "cli-tests")) {
+  hub() : worker(start_worker(daemon, "cli-worker", 2)), token(sign_up_token(daemon, "cli-tests")) {
     if (!wait_for_workers(daemon, 1)) throw std::runtime_error("the worker did not register:\n" + worker->log());
   }
   std::string url() const { return url_of(daemon); }
@@ -212,7 +205,7 @@ BOOST_AUTO_TEST_CASE(empty_states_say_what_to_do_next) {
   BOOST_TEST(contains(tasks.out, "No tasks on offer"));
   BOOST_TEST(contains(tasks.out, "potluck-worker --daemon " + lonely.workers_endpoint()));
   auto submit = run_potluck(with({"--url", url}, {"submit", "linalg.matmul", "--input", "a=[[1]]", "--input", "b=[[1]]"}),
-                            {{"POTLUCK_TOKEN", sign_up(lonely, "lonely")}});
+                            {{"POTLUCK_TOKEN", sign_up_token(lonely, "lonely")}});
   BOOST_TEST(submit.status == 4);
   BOOST_TEST(contains(submit.err, "unknown task 'linalg.matmul'"));
   BOOST_TEST(contains(submit.err, "potluck tasks"));
@@ -457,7 +450,7 @@ BOOST_AUTO_TEST_CASE(a_waiting_cli_survives_a_daemon_restart) {
   BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
   const auto url = url_of(d);
   cli_process waiting({"--url", url, "submit", "test.sleep", "--param", "ms=2000", "--wait"},
-                      {{"POTLUCK_TOKEN", sign_up(d, "restarter")}});
+                      {{"POTLUCK_TOKEN", sign_up_token(d, "restarter")}});
   BOOST_TEST_REQUIRE(eventually([&] { return run_potluck({"--url", url, "jobs", "--state", "running", "-q"}).out == "1\n"; }, 20s));
   d.restart();  // kill -9, then the same ports and data
   auto r = waiting.wait(60s);
@@ -555,7 +548,7 @@ BOOST_AUTO_TEST_CASE(create_an_account_log_in_and_see_the_starter_balance) {
 BOOST_AUTO_TEST_CASE(tokens_create_list_and_revoke_and_a_revoked_token_gets_401_with_the_hint) {
   daemon_process d;
   const auto url = url_of(d);
-  const env_map alice = {{"POTLUCK_TOKEN", sign_up(d, "alice")}};
+  const env_map alice = {{"POTLUCK_TOKEN", sign_up_token(d, "alice")}};
 
   auto made = run_potluck({"--url", url, "tokens", "create", "laptop", "--scope", "read", "--scope", "submit"}, alice);
   BOOST_TEST_REQUIRE(made.status == 0, made.err);
@@ -608,7 +601,7 @@ BOOST_AUTO_TEST_CASE(the_operator_audits_grants_and_the_ledger_shows_the_grant) 
   const auto admin = admin_token(d);
   BOOST_TEST_REQUIRE(admin.starts_with("plk_"));
   const env_map operator_env = {{"POTLUCK_TOKEN", admin}};
-  const env_map bob = {{"POTLUCK_TOKEN", sign_up(d, "bob")}};
+  const env_map bob = {{"POTLUCK_TOKEN", sign_up_token(d, "bob")}};
 
   auto audit = run_potluck({"--url", url, "admin", "audit"}, operator_env);
   BOOST_TEST(audit.status == 0, audit.err);
@@ -688,9 +681,9 @@ namespace {
 
 struct priced_hub {
   daemon_process daemon{{"--starter-grant", "10", "--fee-percent", "10"}};
-  std::string donor = sign_up(daemon, "dora");
+  std::string donor = sign_up_token(daemon, "dora");
   std::unique_ptr<child_process> worker = start_worker(daemon, "dora-box", 1, {"--token", donor, "--price", "cpu=2"});
-  std::string token = sign_up(daemon, "alice");
+  std::string token = sign_up_token(daemon, "alice");
   priced_hub() {
     if (!wait_for_workers(daemon, 1)) throw std::runtime_error("the priced worker did not register:\n" + worker->log());
   }
@@ -807,8 +800,8 @@ BOOST_AUTO_TEST_CASE(bad_prices_exit_2_and_a_job_beyond_the_balance_exits_4_with
 BOOST_AUTO_TEST_CASE(a_donor_pauses_resumes_and_sets_a_worker_and_sees_what_it_earned) {
   daemon_process d({"--starter-grant", "10", "--fee-percent", "10"});
   const auto url = url_of(d);
-  const auto erin = sign_up(d, "erin");
-  const auto frank = sign_up(d, "frank");
+  const auto erin = sign_up_token(d, "erin");
+  const auto frank = sign_up_token(d, "frank");
   auto worker = start_worker(d, "erin-box", 2, {"--token", erin, "--price", "cpu=2"});
   BOOST_TEST_REQUIRE(wait_for_workers(d, 1), worker->log());
   auto as = [&](const std::string& token, std::vector<std::string> args) {
@@ -911,13 +904,13 @@ namespace {
 
 struct shared_hub {
   daemon_process daemon{{"--starter-grant", "10", "--fee-percent", "10"}};
-  std::string quinn = sign_up(daemon, "quinn");
-  std::string rita = sign_up(daemon, "rita");
+  std::string quinn = sign_up_token(daemon, "quinn");
+  std::string rita = sign_up_token(daemon, "rita");
   std::unique_ptr<child_process> quinn_box = start_worker(daemon, "quinn-box", 1, {"--token", quinn, "--price", "cpu=2"});
   std::unique_ptr<child_process> rita_box = start_worker(daemon, "rita-box", 1, {"--token", rita, "--price", "cpu=2"});
-  std::string alice = sign_up(daemon, "alice");
-  std::string bob = sign_up(daemon, "bob");
-  std::string carol = sign_up(daemon, "carol");
+  std::string alice = sign_up_token(daemon, "alice");
+  std::string bob = sign_up_token(daemon, "bob");
+  std::string carol = sign_up_token(daemon, "carol");
   shared_hub() {
     if (!wait_for_workers(daemon, 2))
       throw std::runtime_error("the donors' workers did not register:\n" + quinn_box->log() + rita_box->log());
@@ -1100,7 +1093,7 @@ std::string revision_in(const std::string& text) {
 
 BOOST_AUTO_TEST_CASE(a_model_is_pushed_listed_shown_pushed_again_and_pulled_byte_for_byte) {
   daemon_process d;
-  const env_map env = {{"POTLUCK_TOKEN", sign_up(d, "hana")}};
+  const env_map env = {{"POTLUCK_TOKEN", sign_up_token(d, "hana")}};
   auto potluck = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"--url", url_of(d)});
     return run_potluck(args, env);
@@ -1176,7 +1169,7 @@ BOOST_AUTO_TEST_CASE(a_model_is_pushed_listed_shown_pushed_again_and_pulled_byte
 
 BOOST_AUTO_TEST_CASE(a_folder_without_a_card_exits_2_and_a_broken_card_gets_the_daemons_line) {
   daemon_process d;
-  const env_map env = {{"POTLUCK_TOKEN", sign_up(d, "ivan")}};
+  const env_map env = {{"POTLUCK_TOKEN", sign_up_token(d, "ivan")}};
   auto potluck = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"--url", url_of(d)});
     return run_potluck(args, env);
@@ -1206,7 +1199,7 @@ BOOST_AUTO_TEST_CASE(a_folder_without_a_card_exits_2_and_a_broken_card_gets_the_
 
 BOOST_AUTO_TEST_CASE(a_model_waits_for_a_worker_that_can_run_it_and_is_removed_by_its_owner) {
   daemon_process d;
-  const env_map env = {{"POTLUCK_TOKEN", sign_up(d, "jana")}};
+  const env_map env = {{"POTLUCK_TOKEN", sign_up_token(d, "jana")}};
   auto potluck = [&](std::vector<std::string> args, const env_map& as = {}) {
     args.insert(args.begin(), {"--url", url_of(d)});
     return run_potluck(args, as.empty() ? env : as);
@@ -1233,7 +1226,7 @@ BOOST_AUTO_TEST_CASE(a_model_waits_for_a_worker_that_can_run_it_and_is_removed_b
   auto unasked = potluck({"models", "rm", "jana/word-lang"});
   BOOST_TEST(unasked.status == 2);
   BOOST_TEST(contains(unasked.err, "pass --yes to confirm"));
-  auto theirs = potluck({"models", "rm", "jana/word-lang", "--yes"}, {{"POTLUCK_TOKEN", sign_up(d, "karl")}});
+  auto theirs = potluck({"models", "rm", "jana/word-lang", "--yes"}, {{"POTLUCK_TOKEN", sign_up_token(d, "karl")}});
   BOOST_TEST(theirs.status == 4);
   BOOST_TEST(contains(theirs.err, "Only jana may remove jana/word-lang"));
   auto removed = potluck({"models", "rm", "jana/word-lang", "--yes"});
