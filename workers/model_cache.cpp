@@ -7,7 +7,9 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -200,6 +202,13 @@ model_cache::model_cache(fs::path root, std::uint64_t max_bytes, std::shared_ptr
     fs::create_directories(root_ / sub, ec);
     if (ec) throw model_error("cannot make the model cache folder " + (root_ / sub).string() + ": " + ec.message());
   }
+  // One worker process per folder: another one's evictions would pull files from under this one.
+  lock_fd_ = ::open((root_ / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (lock_fd_ >= 0) ::close(lock_fd_);
+    throw model_error("the model cache " + root_.string() + " is in use by another worker on this machine: give each "
+                      "worker its own --model-cache folder");
+  }
   // Downloads cut off by an earlier worker's end ("<sha256>.<pid>.part", that pid gone).
   for (fs::directory_iterator it(root_ / "tmp", ec), end; !ec && it != end; it.increment(ec)) {
     const auto name = it->path().filename().string();
@@ -211,6 +220,10 @@ model_cache::model_cache(fs::path root, std::uint64_t max_bytes, std::shared_ptr
     fs::remove_all(it->path(), rm);
   }
   scan();
+}
+
+model_cache::~model_cache() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
 }
 
 void model_cache::scan() {

@@ -69,7 +69,11 @@ class model_cache {
  public:
   // Makes the folders, empties tmp/ and reads which models are held. Throws model_error when
   // the folder cannot be used.
+  // A folder serves one worker process at a time (a lock file in it): another gets model_error.
   model_cache(std::filesystem::path root, std::uint64_t max_bytes, std::shared_ptr<spdlog::logger> log);
+  ~model_cache();
+  model_cache(const model_cache&) = delete;
+  model_cache& operator=(const model_cache&) = delete;
 
   const std::filesystem::path& root() const { return root_; }
   std::uint64_t max_bytes() const { return max_bytes_; }
@@ -114,6 +118,7 @@ class model_cache {
   void link_model(const model_request& m);
 
   std::filesystem::path root_;
+  int lock_fd_ = -1;
   std::uint64_t max_bytes_;
   std::shared_ptr<spdlog::logger> log_;
   mutable std::mutex mutex_;

@@ -174,3 +174,14 @@ BOOST_AUTO_TEST_CASE(room_is_made_from_the_least_recently_used_and_never_from_a_
   BOOST_TEST(cache.models() == std::vector<std::string>{bb.id});
   fs::remove_all(root);
 }
+
+BOOST_AUTO_TEST_CASE(a_folder_serves_one_worker_at_a_time) {
+  const auto root = temp_dir();
+  {
+    model_cache first(root, 1 << 20, quiet());
+    const auto why = message_of([&] { model_cache second(root, 1 << 20, quiet()); });
+    BOOST_TEST(why.find("in use by another worker") != std::string::npos, why);
+  }
+  BOOST_CHECK_NO_THROW(model_cache again(root, 1 << 20, quiet()));  // free once the first is gone
+  fs::remove_all(root);
+}
