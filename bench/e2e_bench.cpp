@@ -156,7 +156,8 @@ class cluster {
       std::vector<std::string> argv{(opts.build_dir / "bin" / "potluck-worker").string(), "--daemon", endpoint,
                                     "--plugins", (opts.build_dir / "lib" / "potluck" / "plugins").string(), "--slots",
                                     "1", "--name", name, "--gpus", "none", "--log-level", "warn",
-                                    "--token-file", worker_token_file.string()};
+                                    "--token-file", worker_token_file.string(), "--model-cache",
+                                    (dir_ / ("model-cache-" + name)).string()};
       argv.insert(argv.end(), price_args.begin(), price_args.end());
       workers_.push_back(std::make_unique<child_process>(std::move(argv), dir_ / ("worker-" + name + ".log")));
     }

@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
       ("gpus", po::value<std::string>()->default_value("all"),
        "all: one slot per NVIDIA GPU; none: CPU only; or the GPUs to lend by index, like 0,2")
       ("model-cache", po::value<std::string>(),
-       "folder for the hub's model files this worker fetches (default: $XDG_CACHE_HOME/potluck/models or "
-       "~/.cache/potluck/models)")
+       "folder for the hub's model files this worker fetches, one per worker (default: "
+       "~/.cache/potluck/models/NAME, or under $XDG_CACHE_HOME)")
       ("model-cache-size", po::value<std::string>()->default_value("20G"),
        "at most this much disk for cached models, e.g. 20G or 512M; the least recently used go first")
       ("hub-url", po::value<std::string>(),
@@ -249,12 +249,17 @@ int main(int argc, char** argv) {
     }
     if (vm.count("model-cache")) {
       config.model_cache_dir = vm["model-cache"].as<std::string>();
-    } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/') {
-      config.model_cache_dir = std::filesystem::path(xdg) / "potluck" / "models";
-    } else if (const char* home = std::getenv("HOME"); home && *home) {
-      config.model_cache_dir = std::filesystem::path(home) / ".cache" / "potluck" / "models";
     } else {
-      throw usage_error("--model-cache: give a folder for model files (no HOME to put them under)");
+      // A folder per worker name, so that several workers on one machine each have theirs.
+      std::string folder;
+      for (char c : name) folder += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_';
+      if (folder.empty() || folder == "." || folder == "..") folder = "worker";
+      if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/')
+        config.model_cache_dir = std::filesystem::path(xdg) / "potluck" / "models" / folder;
+      else if (const char* home = std::getenv("HOME"); home && *home)
+        config.model_cache_dir = std::filesystem::path(home) / ".cache" / "potluck" / "models" / folder;
+      else
+        throw usage_error("--model-cache: give a folder for model files (no HOME to put them under)");
     }
     if (vm.count("hub-url")) {
       config.hub_url = vm["hub-url"].as<std::string>();
