@@ -24,6 +24,7 @@
 #include "daemon/app/events.hpp"
 #include "daemon/app/metrics.hpp"
 #include "potluck/protocol/credits.hpp"
+#include "potluck/protocol/model_tasks.hpp"
 #include "potluck/protocol/wire.hpp"
 
 #include <boost/json.hpp>
@@ -611,6 +612,29 @@ struct broker::impl {
     return {};
   }
 
+  // Why a plugin's declaration of a model task ("torchscript.text-classification") cannot be
+  // offered: its inputs, outputs, parameters or cost differ from the task's interface
+  // (protocol/model_tasks.hpp), which jobs for models are checked against. "" when it fits or
+  // is no model task.
+  static std::string model_task_problem(const protocol::task_decl& decl) {
+    auto standard = protocol::model_task_decl(decl.name, decl.backend);
+    if (!standard) return {};
+    auto specs = [](const std::vector<protocol::tensor_spec>& ts) {
+      std::string out;
+      for (const auto& t : ts) out += (out.empty() ? "" : ", ") + t.name + " " + t.text;
+      return out;
+    };
+    boost::system::error_code ec1, ec2;
+    const auto schema = decl.params_schema.empty() ? json::value() : json::parse(decl.params_schema, ec1);
+    const auto expected = standard->params_schema.empty() ? json::value() : json::parse(standard->params_schema, ec2);
+    if (specs(decl.inputs) == specs(standard->inputs) && specs(decl.outputs) == specs(standard->outputs) && !ec1 &&
+        schema == expected && (decl.cost.empty() ? "1" : decl.cost) == (standard->cost.empty() ? "1" : standard->cost))
+      return {};
+    return "task " + decl.name + " is not offered: a model task must declare inputs (" + specs(standard->inputs) +
+           "), outputs (" + specs(standard->outputs) + "), the parameters and the cost of protocol/model_tasks.hpp; it "
+           "declares inputs (" + specs(decl.inputs) + "), outputs (" + specs(decl.outputs) + ")";
+  }
+
   void register_worker(context& ctx) {
     const auto& h = ctx.msg.header;
     auto w = std::make_unique<worker>();
@@ -651,6 +675,12 @@ struct broker::impl {
             auto decl = protocol::task_decl_from_json(t);
             // A task on a backend the worker has no slot for (cuda without a GPU) is not offered.
             if (!slot_backends.count(decl.backend)) continue;
+            // A model task must keep Potluck's interface: jobs were checked against it.
+            if (auto problem = model_task_problem(decl); !problem.empty()) {
+              spdlog::warn("broker: worker {} ({}): {}", w->info.id, w->info.name, problem);
+              w->info.load_errors.push_back(plugin_name + ": " + problem);
+              continue;
+            }
             if (decl.plugin.empty()) decl.plugin = plugin_name;
             if (decl.plugin_version.empty()) decl.plugin_version = plugin_version;
             task_names.push_back(json::string(decl.name + "@" + decl.backend));

@@ -6,8 +6,9 @@
 // The worker's cache is checked on disk: one fetch per content, a corrupted file fetched again,
 // least recently used models removed to stay within --model-cache-size, the cache kept across a
 // worker's restart. Bad input gets a clear error: unknown models, mismatched tasks, weights that
-// do not load (the worker survives), and a model whose format no worker runs (the job waits and
-// says why; the Inference API answers 503 with "estimated_time").
+// do not load (the worker survives), a model whose format no worker runs (the job waits and
+// says why; the Inference API answers 503 with "estimated_time"), and a plugin that declares a
+// model task with another interface (not offered).
 #define BOOST_TEST_MODULE integration_models
 #include <boost/test/unit_test.hpp>
 
@@ -15,6 +16,7 @@
 
 #include <boost/json.hpp>
 #include <sodium.h>
+#include <zmq.hpp>
 
 #include <signal.h>
 #include <stdlib.h>
@@ -570,4 +572,28 @@ BOOST_AUTO_TEST_CASE(the_examples_train_push_and_answer_like_pytorch) {
   auto word = post("alice/word-gen", R"({"inputs":"ch","parameters":{"max_new_tokens":24,"temperature":0}})");
   BOOST_TEST_REQUIRE(word.status == 200, word.body);
   BOOST_TEST(std::string(word.json().at(0).at("generated_text").as_string()) == "ch" + std::string(greedy.at("text").as_string()));
+}
+
+BOOST_AUTO_TEST_CASE(a_plugin_declaring_a_model_task_with_another_interface_is_not_offered_it) {
+  daemon_process d({"--anonymous-workers"});
+  // A raw peer says hello with a "torchscript.tensor" that takes f32[n] named x.
+  zmq::context_t ctx;
+  zmq::socket_t peer(ctx, zmq::socket_type::dealer);
+  peer.set(zmq::sockopt::linger, 0);
+  peer.connect(d.workers_endpoint());
+  const std::string hello =
+      R"({"name":"odd","slots":[{"backend":"cpu"}],"plugins":[{"name":"odd","version":"1","tasks":[)"
+      R"({"name":"torchscript.tensor","backend":"cpu","inputs":[{"name":"x","spec":"f32[n]"}],"outputs":[{"name":"y","spec":"f32[n]"}]},)"
+      R"({"name":"odd.ok","backend":"cpu","inputs":[{"name":"x","spec":"f32[n]"}],"outputs":[{"name":"y","spec":"f32[n]"}]}]}]})";
+  peer.send(zmq::str_buffer("PLK1"), zmq::send_flags::sndmore);
+  peer.send(zmq::buffer(std::string(1, '\x01')), zmq::send_flags::sndmore);
+  peer.send(zmq::buffer(hello), zmq::send_flags::none);
+  BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
+  const auto workers = http(d.http_port(), "GET", "/api/v1/workers").json();
+  const auto& errors = workers.at("workers").at(0).at("load_errors").as_array();
+  BOOST_TEST_REQUIRE(errors.size() == 1u);
+  BOOST_TEST(std::string(errors[0].as_string()).find("torchscript.tensor is not offered") != std::string::npos, errors[0]);
+  const auto tasks = http(d.http_port(), "GET", "/api/v1/tasks").body;
+  BOOST_TEST(tasks.find("\"odd.ok\"") != std::string::npos);
+  BOOST_TEST(tasks.find("\"torchscript.tensor\"") == std::string::npos, tasks);
 }
