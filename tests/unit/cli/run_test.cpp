@@ -82,7 +82,8 @@ struct fake_hub {
     }
     if (r.method == "POST" && r.target == "/api/v1/jobs") return submit_reply;
     if (r.method == "GET" && r.target == "/api/v1/jobs/12/events") {
-      if (events_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(events_delay_ms));
+      // -- allowed: the fake daemon's stream stays open this long (what is simulated), not a wait.
+      if (events_delay_ms) std::this_thread::sleep_for(std::chrono::milliseconds(events_delay_ms));  // -- allowed
       return {200, events};
     }
     if (r.method == "GET" && r.target == "/api/v1/jobs/12") return {200, json::serialize(job)};
@@ -353,7 +354,7 @@ BOOST_AUTO_TEST_CASE(ctrl_c_cancels_the_job) {
           std::raise(SIGINT);
           return;
         }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // -- allowed: a poll with a deadline (1000 rounds)
     }
   });
   auto o = run_cli({"--url", d.url(), "run", "alice/word-lang", "--input", "text=hello"});
