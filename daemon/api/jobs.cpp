@@ -850,11 +850,10 @@ void inference(daemon_app& app, http::request& req, http::responder res) {
   } else if (task == "image-classification") {
     // The image file (the body, or base64 in "inputs"), or a u8 tensor [height, width, channels].
     if (raw_image || inputs.is_string()) {
-      std::string file;
-      if (raw_image) file = req.body;
-      else if (!base64_decode(inputs.as_string(), file)) return bad("\"inputs\" is not base64 of an image file");
+      std::string decoded;
+      if (!raw_image && !base64_decode(inputs.as_string(), decoded)) return bad("\"inputs\" is not base64 of an image file");
       std::string why_not;
-      auto image = decode_image(file, max_image_pixels, why_not);
+      auto image = decode_image(raw_image ? std::string_view(req.body) : std::string_view(decoded), max_image_pixels, why_not);
       if (!image) return bad(why_not);
       job_inputs["image"] = json::object{{"dtype", "u8"},
                                          {"shape", json::array{image->shape[0], image->shape[1], image->shape[2]}},

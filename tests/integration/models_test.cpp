@@ -142,6 +142,12 @@ std::vector<double> floats(const json::value& v) {
   return out;
 }
 
+// POST /models/{repo}: the Inference API, as a Hugging Face client calls it.
+http_reply inference(const daemon_process& d, const std::string& token, const std::string& repo, const std::string& body,
+                     const std::string& content_type = "application/json") {
+  return http(d.http_port(), "POST", "/models/" + repo, body, content_type, {{"Authorization", "Bearer " + token}});
+}
+
 std::string text_of_output(const json::object& job, const std::string& name) {
   const auto& t = job.at("result").at("outputs").at(name).as_object();
   std::string out;
@@ -337,8 +343,7 @@ BOOST_AUTO_TEST_CASE(a_model_no_worker_can_run_waits_and_says_why) {
   BOOST_TEST(std::string(job.at("waiting").as_string()).find("waiting: no worker has a plugin for format onnx on cuda") == 0,
              json::serialize(job));
   // The Inference API: 503 with an estimate, as Hugging Face clients expect.
-  auto hf = http(d.http_port(), "POST", "/models/alice/onnx-thing", R"({"inputs":{"dtype":"f32","data":[1]}})",
-                 "application/json", {{"Authorization", "Bearer " + alice}});
+  auto hf = inference(d, alice, "alice/onnx-thing", R"({"inputs":{"dtype":"f32","data":[1]}})");
   BOOST_TEST(hf.status == 503);
   BOOST_TEST(hf.json().at("error").is_string());
   BOOST_TEST(hf.json().at("estimated_time").to_number<double>() > 0);
@@ -352,9 +357,7 @@ BOOST_AUTO_TEST_CASE(hugging_face_clients_get_their_shapes) {
   push(d, alice, test_models() / "generator", "alice/generator");
   auto w = start_worker(d, "w1");
   BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
-  auto post = [&](const std::string& repo, const std::string& body) {
-    return http(d.http_port(), "POST", "/models/" + repo, body, "application/json", {{"Authorization", "Bearer " + alice}});
-  };
+  auto post = [&](const std::string& repo, const std::string& body) { return inference(d, alice, repo, body); };
   auto one = post("alice/classifier", R"({"inputs":"hello"})");
   BOOST_TEST_REQUIRE(one.status == 200, one.body);
   BOOST_TEST(one.json().as_array().size() == 3u);
@@ -507,8 +510,7 @@ BOOST_AUTO_TEST_CASE(an_image_client_sends_the_file_and_gets_ranked_labels) {
   const int width = 12, height = 10;
   std::vector<unsigned char> rgb(static_cast<std::size_t>(width * height * 3));
   for (std::size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<unsigned char>((i * 37 + i / 3 * 11) % 256);
-  auto file = http(d.http_port(), "POST", "/models/alice/image", bmp(width, height, rgb), "image/bmp",
-                   {{"Authorization", "Bearer " + alice}});
+  auto file = inference(d, alice, "alice/image", bmp(width, height, rgb), "image/bmp");
   BOOST_TEST_REQUIRE(file.status == 200, file.body);
   const auto ranked = file.json();  // kept: the loop below reads into it
   BOOST_TEST_REQUIRE(ranked.as_array().size() == 3u);
@@ -523,14 +525,12 @@ BOOST_AUTO_TEST_CASE(an_image_client_sends_the_file_and_gets_ranked_labels) {
     BOOST_TEST_REQUIRE(i < labels.size());
     BOOST_TEST(std::abs(l.at("score").to_number<double>() - expected[i]) <= 1e-5 + 1e-4 * expected[i]);
   }
-  auto not_an_image = http(d.http_port(), "POST", "/models/alice/image", std::string("hello, I am text"), "image/png",
-                           {{"Authorization", "Bearer " + alice}});
+  auto not_an_image = inference(d, alice, "alice/image", "hello, I am text", "image/png");
   BOOST_TEST(not_an_image.status == 400);
   BOOST_TEST(std::string(not_an_image.json().at("error").as_string()).find("not an image") != std::string::npos,
              not_an_image.body);
   // A header that claims a huge image is refused before anything is decoded.
-  auto huge = http(d.http_port(), "POST", "/models/alice/image", std::string("GIF89a but not really"), "image/gif",
-                   {{"Authorization", "Bearer " + alice}});
+  auto huge = inference(d, alice, "alice/image", "GIF89a but not really", "image/gif");
   BOOST_TEST(huge.status == 400);
   BOOST_TEST(std::string(huge.json().at("error").as_string()).find("pixels are accepted") != std::string::npos, huge.body);
 }
@@ -549,9 +549,7 @@ BOOST_AUTO_TEST_CASE(the_examples_train_push_and_answer_like_pytorch) {
   }
   auto w = start_worker(d, "w1");
   BOOST_TEST_REQUIRE(wait_for_workers(d, 1));
-  auto post = [&](const std::string& repo, const std::string& body) {
-    return http(d.http_port(), "POST", "/models/" + repo, body, "application/json", {{"Authorization", "Bearer " + alice}});
-  };
+  auto post = [&](const std::string& repo, const std::string& body) { return inference(d, alice, repo, body); };
   auto langs = post("alice/word-lang", R"({"inputs":["bonjour","hello","danke","gracias","ciao"]})");
   BOOST_TEST_REQUIRE(langs.status == 200, langs.body);
   const auto expected = reference(out / "word-lang", "text-classification", R"({"texts":["bonjour","hello","danke","gracias","ciao"]})");

@@ -86,6 +86,18 @@ class log_capture {
   std::ostringstream stream_;
 };
 
+// An input over `bytes` bytes at `data` (kept by the caller while the run lasts).
+inline potluck::worker::input_tensor make_input(const std::string& name, plk_dtype dtype, std::vector<std::int64_t> shape,
+                                                const void* data, std::size_t bytes) {
+  potluck::worker::input_tensor in;
+  in.name = name;
+  in.dtype = dtype;
+  in.shape = std::move(shape);
+  in.data = data;
+  in.size_bytes = bytes;
+  return in;
+}
+
 // An input whose bytes live in `storage` (kept by the caller while the run lasts).
 template <class T>
 potluck::worker::input_tensor make_input(const std::string& name, plk_dtype dtype, std::vector<std::int64_t> shape,

@@ -181,16 +181,7 @@ std::vector<json::value> reference(const fs::path& dir, const std::string& task,
   return out;
 }
 
-input_tensor make_input(const char* name, plk_dtype dtype, std::vector<std::int64_t> shape, const void* data,
-                        std::size_t bytes) {
-  input_tensor in;
-  in.name = name;
-  in.dtype = dtype;
-  in.shape = std::move(shape);
-  in.data = data;
-  in.size_bytes = bytes;
-  return in;
-}
+using sdk_test::make_input;
 
 // b texts as u8[b,n], right-padded with zero bytes to the longest.
 struct text_batch {
